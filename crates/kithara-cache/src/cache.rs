@@ -1,0 +1,338 @@
+//! `AssetCache`: the public facade that composes the layers.
+
+use std::fs::{self, File};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::error::{CacheError, Result};
+use crate::evict::{EvictingStore, EvictionPolicy};
+use crate::flusher::Flusher;
+use crate::guard::LeaseGuard;
+use crate::handle::AssetHandle;
+use crate::id::AssetId;
+use crate::index::recover::{RecoveryReport, reconcile};
+use crate::index::{Accounting, Index, IndexStore, load, unix_ms};
+use crate::lease::{LeaseKind, LeaseStore};
+use crate::lock;
+use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
+use crate::path::{CachePath, INDEX_FILE};
+use crate::stats::{AssetInfo, CacheStats, from_unix_ms};
+use crate::store::{Base, FsStore, MemStore, Staged, Store};
+
+/// The stack of layers, outermost first.
+pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn EvictionPolicy>>;
+
+/// A persistent (or memory-only) cache of assets, bounded by `max_bytes`.
+///
+/// Cheap to clone; every clone is the same cache. On disk it owns its root
+/// directory through an advisory lock until the last clone, handle, writer
+/// and guard are dropped; dropping the last one persists the index.
+#[derive(Clone)]
+pub struct AssetCache {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    engine: Mutex<Engine>,
+    /// Stages writes without taking the engine lock; `None` in memory mode.
+    fs: Option<FsStore>,
+    read_only: bool,
+    durability: Durability,
+    max_bytes: AtomicU64,
+    recovery: RecoveryReport,
+    /// Serializes index writes so an older snapshot never lands last.
+    save: Mutex<()>,
+    flusher: Mutex<Option<Flusher>>,
+    /// Held for the lifetime of the owner; the kernel releases it on exit.
+    _lock: Option<File>,
+}
+
+impl AssetCache {
+    /// Opens (creating if needed) and owns the cache at `options.root`.
+    ///
+    /// Fails with [`CacheError::InUse`] if another process owns it. Reconciles
+    /// the index with the file system, removes temp files of dead writers,
+    /// and rewrites the index if anything was repaired.
+    pub fn open(options: CacheOptions) -> Result<Self> {
+        let root = options.root.clone();
+        fs::create_dir_all(&root).map_err(CacheError::io("create cache root", &root))?;
+        let lock = lock::acquire(&root)?;
+        let fs = FsStore::new(root.clone(), options.durability);
+        let (index, recovery) = recover_index(&fs, true)?;
+        let mut store = IndexStore::new(Base::Fs(fs.clone()), index);
+        let stored = store.max_bytes_setting();
+        store.set_max_bytes(options.max_bytes.or(stored).unwrap_or(DEFAULT_MAX_BYTES));
+        let cache = Self::assemble(
+            store,
+            options.policy,
+            Some(fs),
+            false,
+            options.durability,
+            recovery,
+            Some(lock),
+        );
+        cache.inner.save_index()?;
+        let weak = Arc::downgrade(&cache.inner);
+        *cache.inner.flusher.lock() = Some(Flusher::spawn(weak, options.flush_interval));
+        Ok(cache)
+    }
+
+    /// Opens the cache at `root` for inspection only, beside its owner.
+    ///
+    /// Takes no lock and never writes: the index and the file system are read
+    /// once, reconciled in memory, and the [`RecoveryReport`] says what an
+    /// owner would repair. Writes fail with [`CacheError::ReadOnly`].
+    pub fn open_read_only(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        fs::metadata(&root).map_err(CacheError::io("open cache root", &root))?;
+        let fs = FsStore::new(root, Durability::Buffered);
+        let (index, recovery) = recover_index(&fs, false)?;
+        let store = IndexStore::new(Base::Fs(fs.clone()), index);
+        let policy: Box<dyn EvictionPolicy> = Box::new(crate::evict::LruPolicy::default());
+        Ok(Self::assemble(
+            store,
+            policy,
+            Some(fs),
+            true,
+            Durability::Buffered,
+            recovery,
+            None,
+        ))
+    }
+
+    /// A cache held in memory only, bounded by `max_bytes`; it writes no files.
+    pub fn in_memory(max_bytes: u64) -> Self {
+        let mut store = IndexStore::new(
+            Base::Mem(MemStore::default()),
+            Index::new(0, None, Default::default(), false),
+        );
+        store.set_max_bytes(max_bytes);
+        let policy: Box<dyn EvictionPolicy> = Box::new(crate::evict::LruPolicy::default());
+        let recovery = RecoveryReport::default();
+        Self::assemble(
+            store,
+            policy,
+            None,
+            false,
+            Durability::Buffered,
+            recovery,
+            None,
+        )
+    }
+
+    fn assemble(
+        store: IndexStore<Base>,
+        policy: Box<dyn EvictionPolicy>,
+        fs: Option<FsStore>,
+        read_only: bool,
+        durability: Durability,
+        recovery: RecoveryReport,
+        lock: Option<File>,
+    ) -> Self {
+        let max_bytes = AtomicU64::new(store.max_bytes());
+        let engine = EvictingStore::new(LeaseStore::new(store), policy);
+        Self {
+            inner: Arc::new(Inner {
+                engine: Mutex::new(engine),
+                fs,
+                read_only,
+                durability,
+                max_bytes,
+                recovery,
+                save: Mutex::new(()),
+                flusher: Mutex::new(None),
+                _lock: lock,
+            }),
+        }
+    }
+
+    /// A handle on one asset (no I/O).
+    pub fn asset(&self, id: AssetId) -> AssetHandle {
+        AssetHandle::new(Arc::clone(&self.inner), id)
+    }
+
+    /// Pins an asset: it is never evicted while the guard (or a clone) lives.
+    pub fn pin(&self, id: AssetId) -> Result<LeaseGuard> {
+        Ok(LeaseGuard::acquire(
+            Arc::clone(&self.inner),
+            id,
+            LeaseKind::Pin,
+        ))
+    }
+
+    /// Removes one asset; fails with [`CacheError::AssetInUse`] if it is pinned
+    /// or being written.
+    pub fn remove(&self, id: AssetId) -> Result<()> {
+        self.asset(id).remove_all()
+    }
+
+    /// Totals of the whole cache.
+    pub fn stats(&self) -> Result<CacheStats> {
+        let engine = self.inner.engine.lock();
+        let leases = engine.inner();
+        let index = leases.inner();
+        let pinned: Vec<&AssetId> = leases.pinned().collect();
+        Ok(CacheStats {
+            root: self.inner.fs.as_ref().map(|f| f.root().to_path_buf()),
+            total_bytes: index.total_bytes(),
+            max_bytes: index.max_bytes(),
+            asset_count: index.entries().count(),
+            file_count: index.total_files(),
+            pinned_assets: pinned.len(),
+            pinned_bytes: pinned.iter().map(|id| index.asset_bytes(id)).sum(),
+            evictions: engine.evictions(),
+            read_only: self.inner.read_only,
+        })
+    }
+
+    /// Every asset, most recently used first.
+    pub fn assets(&self) -> Result<Vec<AssetInfo>> {
+        let engine = self.inner.engine.lock();
+        let leases = engine.inner();
+        let mut out: Vec<AssetInfo> = leases
+            .inner()
+            .entries()
+            .map(|(id, e)| AssetInfo {
+                id: *id,
+                source_url: e.source_url.clone(),
+                bytes: e.bytes,
+                files: e.files,
+                last_access: from_unix_ms(e.last_access_ms),
+                access_tick: e.last_access,
+                created: from_unix_ms(e.created_ms),
+                pinned: leases.is_pinned(id),
+            })
+            .collect();
+        out.sort_by(|a, b| b.access_tick.cmp(&a.access_tick).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Persists the index now if it changed (also done in the background and on drop).
+    pub fn flush(&self) -> Result<()> {
+        self.inner.save_index()
+    }
+
+    /// Evicts least-recently-used unpinned assets until the cache fits `max_bytes`.
+    pub fn gc(&self) -> Result<Vec<AssetId>> {
+        self.inner.writable()?;
+        self.inner.engine.lock().shrink_to_fit()
+    }
+
+    /// Changes the size limit (stored in the index) and evicts to fit it.
+    pub fn set_max_bytes(&self, max_bytes: u64) -> Result<Vec<AssetId>> {
+        self.inner.writable()?;
+        let mut engine = self.inner.engine.lock();
+        engine.inner_mut().inner_mut().set_max_bytes(max_bytes);
+        self.inner.max_bytes.store(max_bytes, Ordering::Relaxed);
+        engine.shrink_to_fit()
+    }
+
+    /// What opening found and repaired.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// The root directory; `None` in memory-only mode.
+    pub fn root(&self) -> Option<&Path> {
+        self.inner.fs.as_ref().map(FsStore::root)
+    }
+
+    /// Whether this cache was opened with [`AssetCache::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
+    }
+}
+
+impl std::fmt::Debug for AssetCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssetCache")
+            .field("root", &self.root())
+            .field("read_only", &self.inner.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
+fn recover_index(fs: &FsStore, owner: bool) -> Result<(Index, RecoveryReport)> {
+    let loaded = load::load(&fs.root().join(INDEX_FILE));
+    let scan = fs.scan(owner)?;
+    Ok(reconcile(loaded, scan, unix_ms()))
+}
+
+impl Inner {
+    pub(crate) fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock()
+    }
+
+    pub(crate) fn writable(&self) -> Result<()> {
+        match (&self.fs, self.read_only) {
+            (Some(fs), true) => Err(CacheError::ReadOnly {
+                root: fs.root().to_path_buf(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.max_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Starts a write outside the engine lock.
+    pub(crate) fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
+        self.writable()?;
+        match &self.fs {
+            Some(fs) => fs.stage(id, path),
+            None => Ok(Staged::memory(*id, path.clone())),
+        }
+    }
+
+    /// Commits a finished write, then makes the rename durable outside the lock.
+    pub(crate) fn commit(&self, staged: Staged) -> Result<crate::store::Commit> {
+        let (id, path) = (staged.id, staged.path.clone());
+        let commit = self.engine.lock().commit(staged)?;
+        if let (Some(fs), Durability::Sync) = (&self.fs, self.durability) {
+            fs.sync_parent(&id, &path)?;
+        }
+        Ok(commit)
+    }
+
+    /// Records the source URL; on disk the asset directory is created so the
+    /// entry survives a reopen (entries without a directory are dropped).
+    pub(crate) fn set_source_url(&self, id: &AssetId, url: &str) -> Result<()> {
+        self.writable()?;
+        if let Some(fs) = &self.fs {
+            fs.ensure_asset_dir(id)?;
+        }
+        let mut engine = self.engine.lock();
+        engine.inner_mut().inner_mut().set_source_url(id, url);
+        engine.accessed(id);
+        Ok(())
+    }
+
+    /// Writes the index if it changed; a no-op in memory and read-only modes.
+    pub(crate) fn save_index(&self) -> Result<()> {
+        let Some(fs) = self.fs.as_ref().filter(|_| !self.read_only) else {
+            return Ok(());
+        };
+        let _one_at_a_time = self.save.lock();
+        let Some(bytes) = self.engine.lock().inner_mut().inner_mut().snapshot() else {
+            return Ok(());
+        };
+        let written = fs.write_root_file(INDEX_FILE, &bytes);
+        if written.is_err() {
+            self.engine.lock().inner_mut().inner_mut().mark_dirty();
+        }
+        written
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.flusher.lock().take();
+        if let Err(e) = self.save_index() {
+            tracing::warn!(error = %e, "cannot persist cache index on close; it is rebuilt on next open");
+        }
+    }
+}

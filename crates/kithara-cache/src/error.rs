@@ -1,0 +1,94 @@
+//! The one error type of the crate.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::id::AssetId;
+
+/// Everything that can go wrong in the cache; each variant names what it concerns.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// A [`CachePath`](crate::CachePath) was rejected.
+    #[error("invalid cache path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A URL cannot identify an asset.
+    #[error("invalid asset url {url}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// An asset id string is not 64 hex digits.
+    #[error("invalid asset id {0:?}: expected 64 hex digits")]
+    InvalidId(String),
+    /// A write needs more room than eviction can free: everything else is pinned
+    /// or the resource is larger than the cache. Nothing was written or evicted.
+    #[error("cache full: need {needed} bytes, at most {available} can be made available")]
+    CacheFull {
+        /// Bytes the write adds to the cache.
+        needed: u64,
+        /// Bytes that could be made free by evicting every unpinned asset.
+        available: u64,
+    },
+    /// Another process (or another `AssetCache` in this one) owns the directory.
+    #[error("cache directory {} is in use by another process", root.display())]
+    InUse {
+        /// The cache root.
+        root: PathBuf,
+    },
+    /// The cache was opened with [`AssetCache::open_read_only`](crate::AssetCache::open_read_only).
+    #[error("cache at {} is open read-only", root.display())]
+    ReadOnly {
+        /// The cache root.
+        root: PathBuf,
+    },
+    /// The asset is pinned or being written, so it cannot be removed now.
+    #[error("asset {id} is in use (pinned or being written)")]
+    AssetInUse {
+        /// The asset.
+        id: AssetId,
+    },
+    /// Something in the cache directory is not what the cache put there.
+    #[error("unexpected entry at {}: {reason}", path.display())]
+    Unexpected {
+        /// The offending path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An I/O operation failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl CacheError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
+        let path = path.into();
+        move |source| CacheError::Io { op, path, source }
+    }
+
+    /// True for [`CacheError::CacheFull`]: the caller may keep the bytes in memory instead.
+    pub fn is_cache_full(&self) -> bool {
+        matches!(self, CacheError::CacheFull { .. })
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = CacheError> = std::result::Result<T, E>;

@@ -1,0 +1,197 @@
+//! `EvictingStore<S, P>`: keeps the whole cache under `max_bytes`.
+//!
+//! Before a commit makes a store bigger, it checks that evicting every
+//! unprotected asset other than the one being written would make room; if
+//! not, it fails with [`CacheError::CacheFull`] having changed nothing. Then
+//! it removes victims in the policy's order, as many as needed, skipping
+//! leased assets, and only then renames the new file into place.
+
+mod lru;
+
+use crate::error::{CacheError, Result};
+use crate::id::AssetId;
+use crate::index::Accounting;
+use crate::lease::Protection;
+use crate::path::CachePath;
+use crate::store::{AssetReader, Commit, Staged, Store};
+
+pub use lru::LruPolicy;
+
+/// Chooses which assets to evict first.
+///
+/// The cache tells the policy about every access (with a tick of a monotonic
+/// logical clock) and every removal; the policy yields assets in eviction
+/// order. Leased assets are skipped by the cache, not by the policy.
+pub trait EvictionPolicy: Send + 'static {
+    /// The asset was created or accessed at logical time `tick`.
+    fn on_access(&mut self, id: AssetId, tick: u64);
+    /// The asset is gone.
+    fn on_remove(&mut self, id: &AssetId);
+    /// Assets in the order they should be evicted, best victim first.
+    fn victims(&self) -> Box<dyn Iterator<Item = AssetId> + '_>;
+}
+
+impl EvictionPolicy for Box<dyn EvictionPolicy> {
+    fn on_access(&mut self, id: AssetId, tick: u64) {
+        (**self).on_access(id, tick);
+    }
+
+    fn on_remove(&mut self, id: &AssetId) {
+        (**self).on_remove(id);
+    }
+
+    fn victims(&self) -> Box<dyn Iterator<Item = AssetId> + '_> {
+        (**self).victims()
+    }
+}
+
+/// Evicts by policy `P` so the store below stays under its `max_bytes`.
+pub(crate) struct EvictingStore<S, P> {
+    inner: S,
+    policy: P,
+    evictions: u64,
+}
+
+impl<S, P> EvictingStore<S, P>
+where
+    S: Store + Accounting + Protection,
+    P: EvictionPolicy,
+{
+    pub(crate) fn new(inner: S, mut policy: P) -> Self {
+        for (id, tick) in inner.recencies() {
+            policy.on_access(id, tick);
+        }
+        Self {
+            inner,
+            policy,
+            evictions: 0,
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    pub(crate) fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Assets evicted since open.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// Tells the policy of an access made through another path (a source URL).
+    pub(crate) fn accessed(&mut self, id: &AssetId) {
+        if let Some(tick) = self.inner.recency(id) {
+            self.policy.on_access(*id, tick);
+        }
+    }
+
+    /// Evicts until the store fits its limit, as far as leases allow.
+    pub(crate) fn shrink_to_fit(&mut self) -> Result<Vec<AssetId>> {
+        let excess = self
+            .inner
+            .total_bytes()
+            .saturating_sub(self.inner.max_bytes());
+        let victims = self.choose(excess, None);
+        self.evict(victims)
+    }
+
+    /// Makes room for `delta` more bytes in asset `id`, or fails having changed nothing.
+    fn make_room(&mut self, id: &AssetId, delta: u64) -> Result<Vec<AssetId>> {
+        let total = self.inner.total_bytes();
+        let max = self.inner.max_bytes();
+        if total.saturating_add(delta) <= max {
+            return Ok(Vec::new());
+        }
+        let mut kept = self.inner.protected_bytes();
+        if !self.inner.is_protected(id) {
+            kept = kept.saturating_add(self.inner.asset_bytes(id));
+        }
+        let available = max.saturating_sub(kept);
+        if delta > available {
+            return Err(CacheError::CacheFull {
+                needed: delta,
+                available,
+            });
+        }
+        let excess = total.saturating_add(delta) - max;
+        let victims = self.choose(excess, Some(id));
+        self.evict(victims)
+    }
+
+    /// Victims in policy order whose bytes add up to at least `excess`.
+    fn choose(&self, excess: u64, keep: Option<&AssetId>) -> Vec<AssetId> {
+        let mut freed = 0u64;
+        let mut victims = Vec::new();
+        if excess == 0 {
+            return victims;
+        }
+        for id in self.policy.victims() {
+            if Some(&id) == keep || self.inner.is_protected(&id) {
+                continue;
+            }
+            freed = freed.saturating_add(self.inner.asset_bytes(&id));
+            victims.push(id);
+            if freed >= excess {
+                break;
+            }
+        }
+        victims
+    }
+
+    fn evict(&mut self, victims: Vec<AssetId>) -> Result<Vec<AssetId>> {
+        for id in &victims {
+            let bytes = self.inner.asset_bytes(id);
+            self.inner.remove_all(id)?;
+            self.policy.on_remove(id);
+            self.evictions += 1;
+            tracing::info!(asset = %id, bytes, "evicted asset");
+        }
+        Ok(victims)
+    }
+}
+
+impl<S, P> Store for EvictingStore<S, P>
+where
+    S: Store + Accounting + Protection,
+    P: EvictionPolicy,
+{
+    fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
+        self.inner.exists(id, path)
+    }
+
+    fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        self.inner.len(id, path)
+    }
+
+    fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
+        let reader = self.inner.open(id, path)?;
+        if reader.is_some() {
+            self.accessed(id);
+        }
+        Ok(reader)
+    }
+
+    fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
+        self.inner.stage(id, path)
+    }
+
+    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+        let id = staged.id;
+        let old = self.inner.len(&id, &staged.path)?.unwrap_or(0);
+        let delta = staged.len().saturating_sub(old);
+        let evicted = self.make_room(&id, delta)?;
+        let mut commit = self.inner.commit(staged)?;
+        self.accessed(&id);
+        commit.evicted = evicted;
+        Ok(commit)
+    }
+
+    fn remove_all(&mut self, id: &AssetId) -> Result<()> {
+        self.inner.remove_all(id)?;
+        self.policy.on_remove(id);
+        Ok(())
+    }
+}

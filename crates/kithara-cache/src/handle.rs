@@ -1,0 +1,138 @@
+//! `AssetHandle`: every operation on one asset.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use url::Url;
+
+use crate::cache::Inner;
+use crate::error::{CacheError, Result};
+use crate::guard::LeaseGuard;
+use crate::id::AssetId;
+use crate::lease::LeaseKind;
+use crate::path::CachePath;
+use crate::stats::{AssetInfo, from_unix_ms};
+use crate::store::{AssetReader, Store};
+use crate::writer::AssetWriter;
+
+/// What a completed write did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PutResult {
+    /// Bytes now stored at the path.
+    pub bytes_written: u64,
+    /// Assets evicted to make room, oldest first.
+    pub evicted: Vec<AssetId>,
+}
+
+/// One asset of a cache: owned, `Clone + Send + Sync + 'static`.
+#[derive(Clone)]
+pub struct AssetHandle {
+    inner: Arc<Inner>,
+    id: AssetId,
+}
+
+impl AssetHandle {
+    pub(crate) fn new(inner: Arc<Inner>, id: AssetId) -> Self {
+        Self { inner, id }
+    }
+
+    /// The asset.
+    pub fn id(&self) -> AssetId {
+        self.id
+    }
+
+    /// Whether a resource is cached (not counted as an access).
+    pub fn exists(&self, path: &CachePath) -> bool {
+        self.inner.engine().exists(&self.id, path)
+    }
+
+    /// Opens a cached resource; a hit makes the asset the most recently used.
+    pub fn open(&self, path: &CachePath) -> Result<Option<AssetReader>> {
+        self.inner.engine().open(&self.id, path)
+    }
+
+    /// Reads a whole cached resource; a hit makes the asset the most recently used.
+    pub fn read(&self, path: &CachePath) -> Result<Option<Bytes>> {
+        let Some(reader) = self.open(path)? else {
+            return Ok(None);
+        };
+        // The read runs outside the lock; an open file survives a concurrent eviction.
+        let bytes = reader
+            .into_bytes()
+            .map_err(CacheError::io("read", path.to_string()))?;
+        Ok(Some(bytes))
+    }
+
+    /// Writes a resource atomically: readers see the old bytes or the new, never a mix.
+    ///
+    /// Evicts least-recently-used unpinned assets (never this one) if the
+    /// cache would outgrow `max_bytes`; fails with [`CacheError::CacheFull`],
+    /// changing nothing, if that cannot make room.
+    pub fn put_atomic(&self, path: &CachePath, bytes: &[u8]) -> Result<PutResult> {
+        let _writing = LeaseGuard::acquire(Arc::clone(&self.inner), self.id, LeaseKind::Write);
+        let len = bytes.len() as u64;
+        let max = self.inner.max_bytes();
+        if len > max {
+            return Err(CacheError::CacheFull {
+                needed: len,
+                available: max,
+            });
+        }
+        let mut staged = self.inner.stage(&self.id, path)?;
+        staged.write_bytes(bytes)?;
+        staged.finish()?;
+        let commit = self.inner.commit(staged)?;
+        Ok(PutResult {
+            bytes_written: commit.new_len,
+            evicted: commit.evicted,
+        })
+    }
+
+    /// Starts a streaming write; nothing is visible until [`AssetWriter::commit`].
+    pub fn writer(&self, path: &CachePath) -> Result<AssetWriter> {
+        let lease = LeaseGuard::acquire(Arc::clone(&self.inner), self.id, LeaseKind::Write);
+        let staged = self.inner.stage(&self.id, path)?;
+        Ok(AssetWriter::new(Arc::clone(&self.inner), staged, lease))
+    }
+
+    /// Removes the asset and all its resources.
+    ///
+    /// Fails with [`CacheError::AssetInUse`] while it is pinned or being written.
+    pub fn remove_all(&self) -> Result<()> {
+        self.inner.writable()?;
+        self.inner.engine().remove_all(&self.id)
+    }
+
+    /// Records where the asset came from (shown by `assets()`).
+    pub fn set_source_url(&self, url: &Url) -> Result<()> {
+        self.inner.set_source_url(&self.id, url.as_str())
+    }
+
+    /// Pins the asset; see [`AssetCache::pin`](crate::AssetCache::pin).
+    pub fn pin(&self) -> LeaseGuard {
+        LeaseGuard::acquire(Arc::clone(&self.inner), self.id, LeaseKind::Pin)
+    }
+
+    /// What the index knows of the asset, if anything.
+    pub fn info(&self) -> Option<AssetInfo> {
+        let engine = self.inner.engine();
+        let leases = engine.inner();
+        leases.inner().entry(&self.id).map(|e| AssetInfo {
+            id: self.id,
+            source_url: e.source_url.clone(),
+            bytes: e.bytes,
+            files: e.files,
+            last_access: from_unix_ms(e.last_access_ms),
+            access_tick: e.last_access,
+            created: from_unix_ms(e.created_ms),
+            pinned: leases.is_pinned(&self.id),
+        })
+    }
+}
+
+impl std::fmt::Debug for AssetHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssetHandle").field("id", &self.id).finish()
+    }
+}

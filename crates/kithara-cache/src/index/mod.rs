@@ -1,0 +1,249 @@
+//! `IndexStore<S>`: byte accounting, recency and metadata over a store.
+//!
+//! The index is an optimisation: it lets every operation know sizes and the
+//! LRU order without touching the disk. It is rebuilt from the file system at
+//! open (see [`recover`]), kept in memory, and persisted as `state.json`
+//! atomically and only now and then (see [`IndexStore::snapshot`]).
+
+pub(crate) mod load;
+pub(crate) mod recover;
+pub(crate) mod state;
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as Slot;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::Result;
+use crate::id::AssetId;
+use crate::path::CachePath;
+use crate::store::{AssetReader, Commit, Staged, Store};
+
+use state::{Entry, SCHEMA_VERSION, State};
+
+/// What the eviction layer needs to know of the layers below it.
+pub(crate) trait Accounting {
+    /// Bytes of all assets.
+    fn total_bytes(&self) -> u64;
+    /// The size limit in force.
+    fn max_bytes(&self) -> u64;
+    /// Bytes of one asset (0 if unknown).
+    fn asset_bytes(&self, id: &AssetId) -> u64;
+    /// Logical tick of the last access, if the asset is known.
+    fn recency(&self, id: &AssetId) -> Option<u64>;
+    /// Every known asset with its recency.
+    fn recencies(&self) -> Vec<(AssetId, u64)>;
+}
+
+/// The in-memory index.
+pub(crate) struct Index {
+    clock: u64,
+    max_bytes: Option<u64>,
+    entries: HashMap<AssetId, Entry>,
+    total_bytes: u64,
+    total_files: u64,
+    dirty: bool,
+}
+
+impl Index {
+    pub(crate) fn new(
+        clock: u64,
+        max_bytes: Option<u64>,
+        entries: HashMap<AssetId, Entry>,
+        dirty: bool,
+    ) -> Self {
+        let total_bytes = entries.values().map(|e| e.bytes).sum();
+        let total_files = entries.values().map(|e| e.files).sum();
+        Self {
+            clock,
+            max_bytes,
+            entries,
+            total_bytes,
+            total_files,
+            dirty,
+        }
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+}
+
+/// Keeps the [`Index`] in step with every change to the store below.
+pub(crate) struct IndexStore<S> {
+    inner: S,
+    index: Index,
+}
+
+impl<S: Store> IndexStore<S> {
+    pub(crate) fn new(inner: S, index: Index) -> Self {
+        Self { inner, index }
+    }
+
+    /// Marks an access of a known asset: it becomes the most recent.
+    pub(crate) fn touch(&mut self, id: &AssetId) {
+        let tick = self.index.tick();
+        if let Some(e) = self.index.entries.get_mut(id) {
+            e.last_access = tick;
+            e.last_access_ms = unix_ms();
+            self.index.dirty = true;
+        }
+    }
+
+    /// The entry of an asset, created if new; counts as an access.
+    fn entry_mut(&mut self, id: &AssetId) -> &mut Entry {
+        let tick = self.index.tick();
+        self.index.dirty = true;
+        let now = unix_ms();
+        let entry = match self.index.entries.entry(*id) {
+            Slot::Occupied(o) => o.into_mut(),
+            Slot::Vacant(v) => v.insert(Entry {
+                created_ms: now,
+                ..Entry::default()
+            }),
+        };
+        entry.last_access = tick;
+        entry.last_access_ms = now;
+        entry
+    }
+
+    /// Records where an asset came from (creates its entry if needed).
+    pub(crate) fn set_source_url(&mut self, id: &AssetId, url: &str) {
+        let entry = self.entry_mut(id);
+        entry.source_url = Some(url.to_owned());
+    }
+
+    /// Sets the size limit (stored in the index for later opens).
+    pub(crate) fn set_max_bytes(&mut self, max: u64) {
+        if self.index.max_bytes != Some(max) {
+            self.index.max_bytes = Some(max);
+            self.index.dirty = true;
+        }
+    }
+
+    /// The size limit stored in the index, if any.
+    pub(crate) fn max_bytes_setting(&self) -> Option<u64> {
+        self.index.max_bytes
+    }
+
+    pub(crate) fn entry(&self, id: &AssetId) -> Option<&Entry> {
+        self.index.entries.get(id)
+    }
+
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&AssetId, &Entry)> {
+        self.index.entries.iter()
+    }
+
+    pub(crate) fn total_files(&self) -> u64 {
+        self.index.total_files
+    }
+
+    /// The serialized index if it changed since the last snapshot; the
+    /// caller writes it and calls [`IndexStore::mark_dirty`] if that fails.
+    pub(crate) fn snapshot(&mut self) -> Option<Vec<u8>> {
+        if !self.index.dirty {
+            return None;
+        }
+        let state = State {
+            schema: SCHEMA_VERSION,
+            clock: self.index.clock,
+            max_bytes: self.index.max_bytes,
+            assets: self
+                .index
+                .entries
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+        };
+        // Serializing plain integers and strings into memory cannot fail.
+        let bytes = serde_json::to_vec(&state).ok()?;
+        self.index.dirty = false;
+        Some(bytes)
+    }
+
+    pub(crate) fn mark_dirty(&mut self) {
+        self.index.dirty = true;
+    }
+}
+
+impl<S: Store> Store for IndexStore<S> {
+    fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
+        self.inner.exists(id, path)
+    }
+
+    fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        self.inner.len(id, path)
+    }
+
+    fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
+        let reader = self.inner.open(id, path)?;
+        if reader.is_some() {
+            self.touch(id);
+        }
+        Ok(reader)
+    }
+
+    fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
+        self.inner.stage(id, path)
+    }
+
+    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+        let id = staged.id;
+        let commit = self.inner.commit(staged)?;
+        let old = commit.old_len.unwrap_or(0);
+        let new = commit.new_len;
+        let entry = self.entry_mut(&id);
+        entry.bytes = entry.bytes.saturating_sub(old).saturating_add(new);
+        entry.files += u64::from(commit.old_len.is_none());
+        let index = &mut self.index;
+        index.total_bytes = index.total_bytes.saturating_sub(old).saturating_add(new);
+        index.total_files += u64::from(commit.old_len.is_none());
+        Ok(commit)
+    }
+
+    fn remove_all(&mut self, id: &AssetId) -> Result<()> {
+        self.inner.remove_all(id)?;
+        if let Some(e) = self.index.entries.remove(id) {
+            let index = &mut self.index;
+            index.total_bytes = index.total_bytes.saturating_sub(e.bytes);
+            index.total_files = index.total_files.saturating_sub(e.files);
+            index.dirty = true;
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store> Accounting for IndexStore<S> {
+    fn total_bytes(&self) -> u64 {
+        self.index.total_bytes
+    }
+
+    fn max_bytes(&self) -> u64 {
+        self.index
+            .max_bytes
+            .unwrap_or(crate::options::DEFAULT_MAX_BYTES)
+    }
+
+    fn asset_bytes(&self, id: &AssetId) -> u64 {
+        self.index.entries.get(id).map_or(0, |e| e.bytes)
+    }
+
+    fn recency(&self, id: &AssetId) -> Option<u64> {
+        self.index.entries.get(id).map(|e| e.last_access)
+    }
+
+    fn recencies(&self) -> Vec<(AssetId, u64)> {
+        self.index
+            .entries
+            .iter()
+            .map(|(id, e)| (*id, e.last_access))
+            .collect()
+    }
+}
+
+/// Wall time in Unix milliseconds (0 if the clock is before 1970).
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,140 @@
+//! Reconciling the index with the file system at open.
+//!
+//! The file system is the source of truth: every asset directory found is in
+//! the index, with the sizes measured on disk; entries whose directory is gone
+//! are dropped. The index contributes only what the disk cannot tell: recency,
+//! creation time, the source URL and the logical clock.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::index::Index;
+use crate::index::load::Loaded;
+use crate::index::state::Entry;
+use crate::store::Scan;
+
+/// What opening the cache found and repaired. With
+/// [`AssetCache::open_read_only`](crate::AssetCache::open_read_only) nothing
+/// is repaired on disk; the report says what an owner would fix.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The index was missing and rebuilt from the file system.
+    pub index_missing: bool,
+    /// The index was damaged (the reason) and rebuilt from the file system.
+    pub index_damaged: Option<String>,
+    /// Assets on disk that the index did not list.
+    pub assets_added: usize,
+    /// Index entries whose directory was gone.
+    pub assets_dropped: usize,
+    /// Assets whose size or file count in the index was wrong.
+    pub sizes_corrected: usize,
+    /// Temp files of dead writers found (removed by an owner).
+    pub temp_files: u64,
+    /// Entries that are not the cache's, left alone, with why.
+    pub skipped: Vec<(PathBuf, &'static str)>,
+}
+
+impl RecoveryReport {
+    /// True when the index matched the file system exactly.
+    pub fn is_clean(&self) -> bool {
+        !self.index_missing
+            && self.index_damaged.is_none()
+            && self.assets_added == 0
+            && self.assets_dropped == 0
+            && self.sizes_corrected == 0
+            && self.temp_files == 0
+            && self.skipped.is_empty()
+    }
+
+    /// One line per problem, for people.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.index_missing {
+            out.push("index state.json is missing".to_owned());
+        }
+        if let Some(reason) = &self.index_damaged {
+            out.push(format!("index state.json is damaged: {reason}"));
+        }
+        let counts = [
+            (self.assets_added, "asset(s) on disk missing from the index"),
+            (
+                self.assets_dropped,
+                "index entry(ies) without files on disk",
+            ),
+            (
+                self.sizes_corrected,
+                "asset(s) with wrong sizes in the index",
+            ),
+        ];
+        for (n, what) in counts {
+            if n > 0 {
+                out.push(format!("{n} {what}"));
+            }
+        }
+        if self.temp_files > 0 {
+            out.push(format!("{} leftover temp file(s)", self.temp_files));
+        }
+        for (path, reason) in &self.skipped {
+            out.push(format!("unexpected entry {}: {reason}", path.display()));
+        }
+        out
+    }
+}
+
+/// Builds the in-memory index from what was loaded and what is on disk.
+pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, RecoveryReport) {
+    let mut report = RecoveryReport {
+        temp_files: scan.temps,
+        skipped: scan.skipped,
+        ..RecoveryReport::default()
+    };
+    let state = match loaded {
+        Loaded::Found(state) => Some(state),
+        Loaded::Missing => {
+            report.index_missing = true;
+            None
+        }
+        Loaded::Damaged(reason) => {
+            tracing::warn!(%reason, "cache index damaged; rebuilding from the file system");
+            report.index_damaged = Some(reason);
+            None
+        }
+    };
+    let (mut clock, stored_max, mut known) = match state {
+        Some(s) => (s.clock, s.max_bytes, s.assets),
+        None => Default::default(),
+    };
+    let mut entries = HashMap::with_capacity(scan.assets.len());
+    for (id, usage) in scan.assets {
+        let entry = match known.remove(&id) {
+            Some(mut e) => {
+                if e.bytes != usage.bytes || e.files != usage.files {
+                    report.sizes_corrected += 1;
+                    e.bytes = usage.bytes;
+                    e.files = usage.files;
+                }
+                e
+            }
+            None => {
+                report.assets_added += 1;
+                // Unknown recency: oldest first, so such assets are evicted before known ones.
+                Entry {
+                    bytes: usage.bytes,
+                    files: usage.files,
+                    last_access: 0,
+                    last_access_ms: now_ms,
+                    created_ms: now_ms,
+                    source_url: None,
+                }
+            }
+        };
+        clock = clock.max(entry.last_access);
+        entries.insert(id, entry);
+    }
+    report.assets_dropped = known.len();
+    if !report.is_clean() {
+        tracing::warn!(problems = ?report.problems(), "cache index reconciled with the file system");
+    }
+    let dirty = !report.is_clean();
+    (Index::new(clock, stored_max, entries, dirty), report)
+}

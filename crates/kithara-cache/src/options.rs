@@ -1,0 +1,81 @@
+//! `CacheOptions`: how a cache is opened.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::evict::{EvictionPolicy, LruPolicy};
+
+/// The size limit used when neither the options nor the index name one: 1 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
+/// How hard a write works to survive a power cut.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `sync_data` the temp file before `rename`, then sync the directory:
+    /// a committed write survives a power cut.
+    #[default]
+    Sync,
+    /// `rename` without syncing: a crash of the process never tears a file,
+    /// but a power cut may lose recent writes (never tear them).
+    Buffered,
+}
+
+/// Options for [`AssetCache::open`](crate::AssetCache::open), as a builder.
+pub struct CacheOptions {
+    pub(crate) root: PathBuf,
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) durability: Durability,
+    pub(crate) flush_interval: Duration,
+    pub(crate) policy: Box<dyn EvictionPolicy>,
+}
+
+impl CacheOptions {
+    /// Options for a cache rooted at `root` (created if missing).
+    pub fn new(root: impl AsRef<Path>) -> Self {
+        Self {
+            root: root.as_ref().to_path_buf(),
+            max_bytes: None,
+            durability: Durability::default(),
+            flush_interval: Duration::from_secs(1),
+            policy: Box::new(LruPolicy::default()),
+        }
+    }
+
+    /// The bound on the bytes of all assets together. When not given, the
+    /// value stored in the index by the last owner is used, else 1 GiB. The
+    /// value in force is stored in the index.
+    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Whether writes are synced to disk before they become visible (default `Sync`).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// How often a background thread persists a changed index (default 1 s).
+    /// The index is never rewritten on every put; `flush()` and drop write it too.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// The eviction policy (default [`LruPolicy`]).
+    pub fn policy(mut self, policy: impl EvictionPolicy) -> Self {
+        self.policy = Box::new(policy);
+        self
+    }
+}
+
+impl std::fmt::Debug for CacheOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheOptions")
+            .field("root", &self.root)
+            .field("max_bytes", &self.max_bytes)
+            .field("durability", &self.durability)
+            .field("flush_interval", &self.flush_interval)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,249 @@
+//! `FsStore`: the base layer on the file system.
+//!
+//! Layout: `<root>/assets/<id[0..2]>/<id>/<cache path>`. A write goes to a
+//! uniquely named temp file in the destination's own directory and is renamed
+//! over the final name, so a reader sees the old file, the new file, or
+//! nothing. An evicted asset directory is first renamed into `<root>/trash/`
+//! (atomic), then deleted; a crash in between leaves only trash, which the
+//! next open deletes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{CacheError, Result};
+use crate::id::AssetId;
+use crate::options::Durability;
+use crate::path::{CachePath, TEMP_SUFFIX};
+use crate::store::staged::{Body, TempFile};
+use crate::store::{AssetReader, Commit, Staged, Store};
+
+pub(crate) const ASSETS_DIR: &str = "assets";
+pub(crate) const TRASH_DIR: &str = "trash";
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Files on disk under one root. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct FsStore {
+    cfg: Arc<Config>,
+}
+
+struct Config {
+    root: PathBuf,
+    durability: Durability,
+}
+
+impl FsStore {
+    pub(crate) fn new(root: PathBuf, durability: Durability) -> Self {
+        Self {
+            cfg: Arc::new(Config { root, durability }),
+        }
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.cfg.root
+    }
+
+    fn sync(&self) -> bool {
+        self.cfg.durability == Durability::Sync
+    }
+
+    /// `<root>/assets/<id[0..2]>/<id>`.
+    pub(crate) fn asset_dir(&self, id: &AssetId) -> PathBuf {
+        let hex = id.to_hex();
+        self.cfg.root.join(ASSETS_DIR).join(&hex[..2]).join(hex)
+    }
+
+    fn file(&self, id: &AssetId, path: &CachePath) -> PathBuf {
+        path.resolve(&self.asset_dir(id))
+    }
+
+    /// Creates `dir` and its missing parents, refusing to go through a
+    /// symlink or a file, and (with `Durability::Sync`) syncs each parent
+    /// that gained an entry so the new directories survive a power cut.
+    fn ensure_dir(&self, dir: &Path) -> Result<()> {
+        let rel = dir.strip_prefix(&self.cfg.root).unwrap_or(dir);
+        let mut cur = self.cfg.root.clone();
+        for part in rel.components() {
+            let parent = cur.clone();
+            cur.push(part);
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.is_dir() => continue,
+                Ok(_) => {
+                    return Err(CacheError::Unexpected {
+                        path: cur,
+                        reason: "expected a directory, found a file or symlink",
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(CacheError::io("inspect directory", cur)(e)),
+            }
+            match fs::create_dir(&cur) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(CacheError::io("create directory", cur)(e)),
+            }
+            if self.sync() {
+                sync_dir(&parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates an asset's directory (for an asset that has metadata but no files yet).
+    pub(crate) fn ensure_asset_dir(&self, id: &AssetId) -> Result<()> {
+        self.ensure_dir(&self.asset_dir(id))
+    }
+
+    /// Syncs the directory holding a resource so its rename is durable.
+    pub(crate) fn sync_parent(&self, id: &AssetId, path: &CachePath) -> Result<()> {
+        let file = self.file(id, path);
+        sync_dir(file.parent().unwrap_or(&self.cfg.root))
+    }
+
+    /// Writes a file at the root (the index) atomically.
+    pub(crate) fn write_root_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let dest = self.cfg.root.join(name);
+        let mut temp = create_temp(&self.cfg.root, dest, self.sync())?;
+        temp.write_bytes(bytes)?;
+        temp.finish()?;
+        temp.persist()?;
+        if self.sync() {
+            sync_dir(&self.cfg.root)?;
+        }
+        Ok(())
+    }
+}
+
+impl Store for FsStore {
+    fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
+        fs::symlink_metadata(self.file(id, path)).is_ok_and(|m| m.is_file())
+    }
+
+    fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        let file = self.file(id, path);
+        match fs::symlink_metadata(&file) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            // A symlink is replaced by the rename and never counted.
+            Ok(m) if m.is_symlink() => Ok(None),
+            Ok(_) => Err(CacheError::Unexpected {
+                path: file,
+                reason: "a directory stands where a file belongs",
+            }),
+            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
+                Ok(None)
+            }
+            Err(e) => Err(CacheError::io("inspect file", file)(e)),
+        }
+    }
+
+    fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
+        let file = self.file(id, path);
+        let f = match File::open(&file) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
+                return Ok(None);
+            }
+            Err(e) => return Err(CacheError::io("open", file)(e)),
+        };
+        let meta = f
+            .metadata()
+            .map_err(CacheError::io("inspect file", &file))?;
+        if !meta.is_file() {
+            return Err(CacheError::Unexpected {
+                path: file,
+                reason: "a directory stands where a file belongs",
+            });
+        }
+        Ok(Some(AssetReader::file(f, meta.len())))
+    }
+
+    fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
+        let dest = self.file(id, path);
+        let dir = dest.parent().unwrap_or(&self.cfg.root).to_path_buf();
+        let temp = match create_temp(&dir, dest.clone(), self.sync()) {
+            Ok(t) => t,
+            Err(CacheError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                self.ensure_dir(&dir)?;
+                create_temp(&dir, dest, self.sync())?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Staged::file(*id, path.clone(), temp))
+    }
+
+    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+        let old_len = self.len(&staged.id, &staged.path)?;
+        let new_len = staged.len();
+        let Body::File(mut t) = staged.body else {
+            unreachable!("an FsStore stages files")
+        };
+        t.persist()?;
+        Ok(Commit {
+            old_len,
+            new_len,
+            evicted: Vec::new(),
+        })
+    }
+
+    fn remove_all(&mut self, id: &AssetId) -> Result<()> {
+        let dir = self.asset_dir(id);
+        let meta = match fs::symlink_metadata(&dir) {
+            Ok(m) => m,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(CacheError::io("inspect asset", dir)(e)),
+        };
+        if !meta.is_dir() {
+            // A file or symlink planted in place of the asset: remove the entry itself, never its target.
+            return fs::remove_file(&dir).map_err(CacheError::io("remove asset entry", dir));
+        }
+        let trash = self.cfg.root.join(TRASH_DIR);
+        fs::create_dir_all(&trash).map_err(CacheError::io("create directory", &trash))?;
+        let grave = trash.join(format!("{}-{}", id.to_hex(), unique()));
+        fs::rename(&dir, &grave).map_err(CacheError::io("move asset to trash", &dir))?;
+        // remove_dir_all never follows symlinks, so nothing outside the cache is touched.
+        fs::remove_dir_all(&grave).map_err(CacheError::io("remove asset", &grave))?;
+        if let Some(shard) = dir.parent() {
+            // Fails while other assets share the shard directory; that is fine.
+            let _ = fs::remove_dir(shard);
+        }
+        Ok(())
+    }
+}
+
+/// Syncs a directory so a rename or a new entry in it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(CacheError::io("sync directory", dir))
+}
+
+fn unique() -> String {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{:x}-{n:x}-{nanos:x}", process::id())
+}
+
+/// Creates `.<pid>-<counter>-<nanos>.kithara-tmp` in `dir` for `dest`;
+/// `create_new` makes the name unique even across processes.
+fn create_temp(dir: &Path, dest: PathBuf, sync: bool) -> Result<TempFile> {
+    loop {
+        let temp = dir.join(format!(".{}{TEMP_SUFFIX}", unique()));
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(f) => return Ok(TempFile::new(f, temp, dest, sync)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(CacheError::io("create temp file", temp)(e)),
+        }
+    }
+}
+
+/// True if a directory entry name is one of our temp files.
+pub(crate) fn is_temp_name(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.ends_with(TEMP_SUFFIX))
+}

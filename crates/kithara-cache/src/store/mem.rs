@@ -1,0 +1,61 @@
+//! `MemStore`: the base layer of memory-only mode; it writes no files.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::id::AssetId;
+use crate::path::CachePath;
+use crate::store::staged::Body;
+use crate::store::{AssetReader, Commit, Staged, Store};
+
+/// Resources held in memory, bounded by the same eviction as on disk.
+#[derive(Default)]
+pub(crate) struct MemStore {
+    assets: HashMap<AssetId, HashMap<CachePath, Bytes>>,
+}
+
+impl Store for MemStore {
+    fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
+        self.assets.get(id).is_some_and(|a| a.contains_key(path))
+    }
+
+    fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        Ok(self
+            .assets
+            .get(id)
+            .and_then(|a| a.get(path))
+            .map(|b| b.len() as u64))
+    }
+
+    fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
+        let bytes = self.assets.get(id).and_then(|a| a.get(path)).cloned();
+        Ok(bytes.map(AssetReader::memory))
+    }
+
+    fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
+        Ok(Staged::memory(*id, path.clone()))
+    }
+
+    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+        let Staged { id, path, body, .. } = staged;
+        let bytes = match body {
+            Body::Mem(v) => Bytes::from(v),
+            // A file staged by another base cannot land here; the facade never mixes them.
+            Body::File(t) => unreachable!("MemStore got a staged file {}", t.temp.display()),
+        };
+        let new_len = bytes.len() as u64;
+        let old = self.assets.entry(id).or_default().insert(path, bytes);
+        Ok(Commit {
+            old_len: old.map(|b| b.len() as u64),
+            new_len,
+            evicted: Vec::new(),
+        })
+    }
+
+    fn remove_all(&mut self, id: &AssetId) -> Result<()> {
+        self.assets.remove(id);
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! `AssetReader`: a cached resource open for reading.
+
+use std::fs::File;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
+
+use bytes::Bytes;
+
+/// A cached resource open for reading. A file stays readable even if its
+/// asset is evicted while it is open.
+#[derive(Debug)]
+pub struct AssetReader {
+    body: Body,
+    len: u64,
+}
+
+#[derive(Debug)]
+enum Body {
+    File(File),
+    Mem(Cursor<Bytes>),
+}
+
+impl AssetReader {
+    pub(crate) fn file(file: File, len: u64) -> Self {
+        Self {
+            body: Body::File(file),
+            len,
+        }
+    }
+
+    pub(crate) fn memory(bytes: Bytes) -> Self {
+        Self {
+            len: bytes.len() as u64,
+            body: Body::Mem(Cursor::new(bytes)),
+        }
+    }
+
+    /// Length of the resource in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for an empty resource.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Reads the whole resource from the current position on.
+    pub fn into_bytes(self) -> io::Result<Bytes> {
+        match self.body {
+            Body::Mem(c) => {
+                let pos = usize::try_from(c.position()).unwrap_or(usize::MAX);
+                let bytes = c.into_inner();
+                Ok(bytes.slice(pos.min(bytes.len())..))
+            }
+            Body::File(mut f) => {
+                let mut buf = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+                f.read_to_end(&mut buf)?;
+                Ok(Bytes::from(buf))
+            }
+        }
+    }
+}
+
+impl Read for AssetReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.body {
+            Body::File(f) => f.read(buf),
+            Body::Mem(c) => c.read(buf),
+        }
+    }
+}
+
+impl Seek for AssetReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match &mut self.body {
+            Body::File(f) => f.seek(pos),
+            Body::Mem(c) => c.seek(pos),
+        }
+    }
+}

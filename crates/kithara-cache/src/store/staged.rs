@@ -1,0 +1,128 @@
+//! `Staged`: a write in progress, invisible until committed.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use crate::error::{CacheError, Result};
+use crate::id::AssetId;
+use crate::path::CachePath;
+
+const BUFFER: usize = 64 * 1024;
+
+/// A write in progress: a uniquely named temp file beside its final name, or a
+/// buffer in memory. Dropping it without a commit leaves nothing behind.
+pub(crate) struct Staged {
+    pub(crate) id: AssetId,
+    pub(crate) path: CachePath,
+    len: u64,
+    pub(crate) body: Body,
+}
+
+pub(crate) enum Body {
+    File(TempFile),
+    Mem(Vec<u8>),
+}
+
+/// A temp file in the directory of its destination, removed on drop unless
+/// it was renamed into place.
+pub(crate) struct TempFile {
+    file: BufWriter<File>,
+    pub(crate) temp: PathBuf,
+    dest: PathBuf,
+    sync: bool,
+    renamed: bool,
+}
+
+impl Staged {
+    pub(crate) fn file(id: AssetId, path: CachePath, temp: TempFile) -> Self {
+        Self {
+            id,
+            path,
+            len: 0,
+            body: Body::File(temp),
+        }
+    }
+
+    pub(crate) fn memory(id: AssetId, path: CachePath) -> Self {
+        Self {
+            id,
+            path,
+            len: 0,
+            body: Body::Mem(Vec::new()),
+        }
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Appends bytes.
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        match &mut self.body {
+            Body::File(t) => t.write_bytes(bytes)?,
+            Body::Mem(v) => v.extend_from_slice(bytes),
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes (and, with `Durability::Sync`, syncs) the data; runs before
+    /// the commit, outside any lock.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        match &mut self.body {
+            Body::File(t) => t.finish(),
+            Body::Mem(_) => Ok(()),
+        }
+    }
+}
+
+impl TempFile {
+    pub(crate) fn new(file: File, temp: PathBuf, dest: PathBuf, sync: bool) -> Self {
+        Self {
+            file: BufWriter::with_capacity(BUFFER, file),
+            temp,
+            dest,
+            sync,
+            renamed: false,
+        }
+    }
+
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file
+            .write_all(bytes)
+            .map_err(CacheError::io("write temp file", &self.temp))
+    }
+
+    /// Flushes and, when asked for, syncs the data before any rename.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.file
+            .flush()
+            .map_err(CacheError::io("flush temp file", &self.temp))?;
+        if self.sync {
+            self.file
+                .get_ref()
+                .sync_data()
+                .map_err(CacheError::io("sync temp file", &self.temp))?;
+        }
+        Ok(())
+    }
+
+    /// Renames the temp file over its destination.
+    pub(crate) fn persist(&mut self) -> Result<()> {
+        fs::rename(&self.temp, &self.dest)
+            .map_err(CacheError::io("rename into place", &self.dest))?;
+        self.renamed = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            // Best effort: a temp file that survives a failure here is removed on the next open.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
