@@ -1,0 +1,68 @@
+//! File-system helpers for tests that inspect a cache directory.
+
+use std::path::Path;
+
+/// Counts the regular files below `path`, recursively.
+///
+/// Symbolic links are neither followed nor counted. A missing or unreadable
+/// directory counts as empty (returns 0); unreadable sub-directories are
+/// skipped.
+pub fn count_files_recursive(path: impl AsRef<Path>) -> usize {
+    let mut count = 0;
+    visit_files(path.as_ref(), &mut |_| {
+        count += 1;
+        true
+    });
+    count
+}
+
+/// Returns `true` if at least one regular file exists anywhere below `path`.
+///
+/// A missing directory returns `false`. Empty sub-directories do not count.
+pub fn dir_nonempty_recursive(path: impl AsRef<Path>) -> bool {
+    let mut found = false;
+    visit_files(path.as_ref(), &mut |_| {
+        found = true;
+        false
+    });
+    found
+}
+
+/// Asserts that at least one regular file exists below `path`.
+///
+/// # Panics
+///
+/// Panics, naming the path, if no regular file exists below it (including when
+/// the directory does not exist).
+#[track_caller]
+pub fn assert_dir_not_empty(path: impl AsRef<Path>) {
+    let path = path.as_ref();
+    assert!(
+        dir_nonempty_recursive(path),
+        "expected at least one regular file below {} (exists: {}), found none",
+        path.display(),
+        path.exists()
+    );
+}
+
+/// Walks the tree below `dir` and calls `on_file` for every regular file.
+/// Stops early when `on_file` returns `false`. Returns `false` if stopped.
+fn visit_files(dir: &Path, on_file: &mut dyn FnMut(&Path) -> bool) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    for entry in entries.flatten() {
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        let entry_path = entry.path();
+        if file_type.is_file() {
+            if !on_file(&entry_path) {
+                return false;
+            }
+        } else if file_type.is_dir() && !visit_files(&entry_path, on_file) {
+            return false;
+        }
+    }
+    true
+}
