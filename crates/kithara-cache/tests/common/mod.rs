@@ -1,0 +1,126 @@
+//! Helpers shared by the integration tests: what is really on disk.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use kithara_cache::{AssetCache, AssetId, CacheOptions, CachePath, Durability};
+
+pub const TEMP_SUFFIX: &str = ".kithara-tmp";
+
+pub fn id(n: u32) -> AssetId {
+    let url = url::Url::parse(&format!("https://origin.test/track{n}/master.m3u8")).unwrap();
+    AssetId::from_url(&url).unwrap()
+}
+
+pub fn p(s: &str) -> CachePath {
+    CachePath::parse(s).unwrap()
+}
+
+pub fn open(root: &Path, max: u64) -> AssetCache {
+    AssetCache::open(
+        CacheOptions::new(root)
+            .max_bytes(max)
+            .durability(Durability::Buffered),
+    )
+    .unwrap()
+}
+
+/// Every regular file below `dir`, recursively (symlinks not followed).
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            out.extend(files(&e.path()));
+        } else if t.is_file() {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Bytes and count of cached resources under `<root>/assets`, temp files excluded.
+pub fn disk_usage(root: &Path) -> (u64, usize) {
+    let cached: Vec<_> = files(&root.join("assets"))
+        .into_iter()
+        .filter(|f| !is_temp(f))
+        .collect();
+    let bytes = cached.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
+    (bytes, cached.len())
+}
+
+pub fn is_temp(f: &Path) -> bool {
+    f.to_string_lossy().ends_with(TEMP_SUFFIX)
+}
+
+pub fn temp_files(root: &Path) -> Vec<PathBuf> {
+    files(root).into_iter().filter(|f| is_temp(f)).collect()
+}
+
+/// `<root>/assets/<id[0..2]>/<id>`.
+pub fn asset_dir(root: &Path, id: &AssetId) -> PathBuf {
+    let hex = id.to_hex();
+    root.join("assets").join(&hex[..2]).join(hex)
+}
+
+/// A listing of every file with its bytes, to compare a cache before and after.
+pub fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    files(&root.join("assets"))
+        .into_iter()
+        .map(|f| {
+            let bytes = fs::read(&f).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+/// Re-runs this test binary as a child process executing only the ignored
+/// test `name`, with `env` set; the child's stdout is piped.
+pub fn spawn_child(name: &str, env: &[(&str, &str)]) -> std::process::Child {
+    spawn_child_in(name, env, None)
+}
+
+/// Like [`spawn_child`], with the working directory (and `TMPDIR`) set to `dir`.
+pub fn spawn_child_in(name: &str, env: &[(&str, &str)], dir: Option<&Path>) -> std::process::Child {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(dir) = dir {
+        cmd.current_dir(dir).env("TMPDIR", dir);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Reads the child's stdout until a line contains `prefix`; returns the
+/// line from `prefix` on.
+pub fn wait_for_line(child: &mut std::process::Child, prefix: &str) -> Option<String> {
+    use std::io::BufRead;
+    let out = child.stdout.as_mut()?;
+    let mut reader = std::io::BufReader::new(out);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        // libtest may print "test name ... " on the same line before the child's output.
+        if let Some(at) = line.find(prefix) {
+            return Some(line[at..].trim_end().to_owned());
+        }
+    }
+}

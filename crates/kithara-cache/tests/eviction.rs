@@ -1,0 +1,189 @@
+//! `max_bytes` bounds the whole cache; LRU by asset; several victims; CacheFull changes nothing.
+
+mod common;
+
+use std::io::Write;
+
+use common::{disk_usage, id, open, p, snapshot};
+use kithara_cache::CacheError;
+
+#[test]
+fn the_limit_bounds_all_assets_together_and_lru_goes_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 10_000);
+    for n in 1..=4 {
+        cache
+            .asset(id(n))
+            .put_atomic(&p("a"), &[n as u8; 2500])
+            .unwrap();
+    }
+    assert_eq!(cache.stats().unwrap().total_bytes, 10_000);
+    let put = cache.asset(id(5)).put_atomic(&p("a"), &[5; 100]).unwrap();
+    assert_eq!(
+        put.evicted,
+        vec![id(1)],
+        "the least recently used asset goes"
+    );
+    let stats = cache.stats().unwrap();
+    assert_eq!(stats.total_bytes, 7_600);
+    assert_eq!(disk_usage(dir.path()).0, 7_600);
+    assert!(!cache.asset(id(1)).exists(&p("a")));
+}
+
+#[test]
+fn several_assets_are_evicted_to_make_room_for_one_put() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 10_000);
+    for n in 1..=10 {
+        cache.asset(id(n)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    }
+    let put = cache
+        .asset(id(11))
+        .put_atomic(&p("big"), &[0; 3500])
+        .unwrap();
+    assert_eq!(put.evicted, vec![id(1), id(2), id(3), id(4)]);
+    assert_eq!(cache.stats().unwrap().total_bytes, 9_500);
+    assert_eq!(disk_usage(dir.path()), (9_500, 7));
+}
+
+#[test]
+fn a_hit_counts_as_an_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 3000);
+    for n in 1..=3 {
+        cache.asset(id(n)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    }
+    // Reading asset 1 makes asset 2 the oldest.
+    assert!(cache.asset(id(1)).read(&p("a")).unwrap().is_some());
+    let put = cache.asset(id(4)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    assert_eq!(put.evicted, vec![id(2)]);
+    // open() counts too.
+    let _ = cache.asset(id(3)).open(&p("a")).unwrap().unwrap();
+    let put = cache.asset(id(5)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    assert_eq!(put.evicted, vec![id(1)]);
+    // exists() does not.
+    assert!(cache.asset(id(4)).exists(&p("a")));
+    let put = cache.asset(id(6)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    assert_eq!(put.evicted, vec![id(4)]);
+}
+
+#[test]
+fn recency_survives_a_reopen_on_the_logical_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let cache = open(dir.path(), 3000);
+        for n in 1..=3 {
+            cache.asset(id(n)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+        }
+        cache.asset(id(1)).read(&p("a")).unwrap();
+    }
+    let cache = open(dir.path(), 3000);
+    let ticks: Vec<_> = cache
+        .assets()
+        .unwrap()
+        .iter()
+        .map(|a| (a.id, a.access_tick))
+        .collect();
+    assert_eq!(
+        ticks.iter().map(|t| t.0).collect::<Vec<_>>(),
+        vec![id(1), id(3), id(2)]
+    );
+    let put = cache.asset(id(4)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    assert_eq!(put.evicted, vec![id(2)]);
+    let newest = cache.assets().unwrap()[0].access_tick;
+    assert!(newest > ticks[0].1, "the clock continues after reopen");
+}
+
+#[test]
+fn pinned_assets_and_the_asset_being_written_are_never_evicted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 4000);
+    for n in 1..=3 {
+        cache.asset(id(n)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    }
+    let _pin = cache.pin(id(1)).unwrap();
+    // Asset 4 writes into itself; asset 1 is oldest but pinned, so 2 then 3 go.
+    let a4 = cache.asset(id(4));
+    a4.put_atomic(&p("a"), &[0; 1000]).unwrap();
+    let put = a4.put_atomic(&p("b"), &[0; 1500]).unwrap();
+    assert_eq!(put.evicted, vec![id(2), id(3)]);
+    assert!(cache.asset(id(1)).exists(&p("a")));
+    assert!(a4.exists(&p("a")), "the writer's own asset stays");
+}
+
+#[test]
+fn cache_full_fails_the_put_and_leaves_the_cache_exactly_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 4000);
+    for n in 1..=3 {
+        cache
+            .asset(id(n))
+            .put_atomic(&p("a"), &[n as u8; 1000])
+            .unwrap();
+    }
+    let _p1 = cache.pin(id(1)).unwrap();
+    let _p2 = cache.pin(id(2)).unwrap();
+    let before = (snapshot(dir.path()), cache.stats().unwrap());
+    // 3000 is more than the 2000 bytes that could be freed (asset 3 and the rest of the room).
+    let err = cache
+        .asset(id(4))
+        .put_atomic(&p("a"), &[9; 3000])
+        .unwrap_err();
+    match err {
+        CacheError::CacheFull { needed, available } => {
+            assert_eq!(needed, 3000);
+            assert_eq!(available, 2000);
+        }
+        other => panic!("expected CacheFull, got {other}"),
+    }
+    // The same through the streaming writer.
+    let mut w = cache.asset(id(4)).writer(&p("s")).unwrap();
+    w.write_all(&[1; 2500]).unwrap();
+    assert!(w.commit().unwrap_err().is_cache_full());
+    // Bigger than the whole cache: refused before writing.
+    assert!(
+        cache
+            .asset(id(5))
+            .put_atomic(&p("a"), &[0; 5000])
+            .unwrap_err()
+            .is_cache_full()
+    );
+    let mut w = cache.asset(id(5)).writer(&p("s")).unwrap();
+    assert!(w.write_all(&[0; 5000]).is_err());
+    drop(w);
+    assert_eq!((snapshot(dir.path()), cache.stats().unwrap()), before);
+}
+
+#[test]
+fn gc_and_a_lower_limit_evict_oldest_until_the_cache_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 10_000);
+    for n in 1..=5 {
+        cache.asset(id(n)).put_atomic(&p("a"), &[0; 2000]).unwrap();
+    }
+    let _pin = cache.pin(id(1)).unwrap();
+    let evicted = cache.set_max_bytes(5000).unwrap();
+    assert_eq!(evicted, vec![id(2), id(3), id(4)]);
+    assert_eq!(cache.stats().unwrap().total_bytes, 4000);
+    assert!(cache.gc().unwrap().is_empty());
+    drop(_pin);
+    drop(cache);
+    let cache =
+        kithara_cache::AssetCache::open(kithara_cache::CacheOptions::new(dir.path())).unwrap();
+    assert_eq!(
+        cache.stats().unwrap().max_bytes,
+        5000,
+        "the limit is stored in the index"
+    );
+}
+
+#[test]
+fn a_replacing_write_needs_room_only_for_the_growth() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 3000);
+    cache.asset(id(1)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    cache.asset(id(2)).put_atomic(&p("a"), &[0; 1500]).unwrap();
+    let put = cache.asset(id(2)).put_atomic(&p("a"), &[0; 2000]).unwrap();
+    assert!(put.evicted.is_empty());
+    assert_eq!(cache.stats().unwrap().total_bytes, 3000);
+}
