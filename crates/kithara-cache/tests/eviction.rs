@@ -152,6 +152,9 @@ fn cache_full_fails_the_put_and_leaves_the_cache_exactly_as_before() {
     assert!(w.write_all(&[0; 5000]).is_err());
     drop(w);
     assert_eq!((snapshot(dir.path()), cache.stats().unwrap()), before);
+    drop((_p1, _p2, cache));
+    let reopened = open(dir.path(), 4000);
+    assert!(reopened.recovery().is_clean(), "{:?}", reopened.recovery());
 }
 
 #[test]

@@ -115,6 +115,8 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
                 }
                 e
             }
+            // An empty directory left by a write that failed holds nothing to account for.
+            None if usage.files == 0 => continue,
             None => {
                 report.assets_added += 1;
                 // Unknown recency: oldest first, so such assets are evicted before known ones.

@@ -99,10 +99,8 @@ impl Scan {
 
     fn temp(&mut self, path: &Path, clean: bool) {
         self.temps += 1;
-        if clean {
-            if let Err(e) = fs::remove_file(path) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file");
-            }
+        if clean && let Err(e) = fs::remove_file(path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file");
         }
     }
 

@@ -124,3 +124,32 @@ pub fn wait_for_line(child: &mut std::process::Child, prefix: &str) -> Option<St
         }
     }
 }
+
+/// Self-describing content: `[len u64][seed u64]` then bytes derived from
+/// the seed, so any file can be checked for tearing without knowing who wrote it.
+pub fn payload(seed: u64, len: usize) -> Vec<u8> {
+    let len = len.max(16);
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(&(len as u64).to_le_bytes());
+    out.extend_from_slice(&seed.to_le_bytes());
+    out.extend((16..len).map(|i| filler(seed, i)));
+    out
+}
+
+/// True when `bytes` is exactly one whole [`payload`].
+pub fn payload_is_whole(bytes: &[u8]) -> bool {
+    if bytes.len() < 16 {
+        return false;
+    }
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+    let seed = u64::from_le_bytes(bytes[8..16].try_into().unwrap());
+    len == bytes.len() as u64
+        && bytes[16..]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == filler(seed, i + 16))
+}
+
+fn filler(seed: u64, i: usize) -> u8 {
+    (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8
+}
