@@ -195,3 +195,67 @@ where
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{Index, IndexStore};
+    use crate::lease::{LeaseKind, LeaseStore};
+    use crate::store::MemStore;
+
+    type Stack = EvictingStore<LeaseStore<IndexStore<MemStore>>, LruPolicy>;
+
+    fn stack(max: u64) -> Stack {
+        let mut index = IndexStore::new(
+            MemStore::default(),
+            Index::new(0, None, Default::default(), false),
+        );
+        index.set_max_bytes(max);
+        EvictingStore::new(LeaseStore::new(index), LruPolicy::default())
+    }
+
+    fn id(n: u8) -> AssetId {
+        AssetId::from_key(&[n])
+    }
+
+    fn path() -> CachePath {
+        CachePath::parse("r").unwrap()
+    }
+
+    #[test]
+    fn the_layers_compose_without_the_facade() {
+        let mut s = stack(100);
+        for n in 1..=3 {
+            s.put_atomic(&id(n), &path(), &[0; 30]).unwrap();
+        }
+        s.inner_mut().acquire(id(1), LeaseKind::Pin);
+        let commit = s.put_atomic(&id(4), &path(), &[0; 40]).unwrap();
+        assert_eq!(commit.evicted, vec![id(2)]);
+        assert_eq!(s.inner().total_bytes(), 100);
+        assert!(matches!(
+            s.remove_all(&id(1)),
+            Err(CacheError::AssetInUse { .. })
+        ));
+        s.inner_mut().release(&id(1), LeaseKind::Pin);
+        s.remove_all(&id(1)).unwrap();
+        assert_eq!(s.inner().total_bytes(), 70);
+    }
+
+    #[test]
+    fn an_unleased_writer_is_still_not_evicted_for_itself() {
+        let mut s = stack(100);
+        s.put_atomic(&id(1), &CachePath::parse("a").unwrap(), &[0; 60])
+            .unwrap();
+        let err = s
+            .put_atomic(&id(1), &CachePath::parse("b").unwrap(), &[0; 50])
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            CacheError::CacheFull {
+                needed: 50,
+                available: 40
+            }
+        ));
+        assert_eq!(s.inner().total_bytes(), 60);
+    }
+}
