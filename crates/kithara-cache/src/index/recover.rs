@@ -91,7 +91,8 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
     let state = match loaded {
         Loaded::Found(state) => Some(state),
         Loaded::Missing => {
-            report.index_missing = true;
+            // A new, empty root has no index yet; that is not a problem.
+            report.index_missing = !scan.assets.is_empty();
             None
         }
         Loaded::Damaged(reason) => {

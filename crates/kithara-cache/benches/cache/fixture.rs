@@ -1,0 +1,113 @@
+//! Scratch directories, payloads and pre-filled caches.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kithara_cache::{AssetCache, AssetId, CacheOptions, CachePath, Durability};
+use tempfile::TempDir;
+
+pub const KIB: usize = 1024;
+pub const MIB: usize = 1024 * 1024;
+/// Large enough that nothing is evicted unless a workload wants it.
+pub const HUGE: u64 = 1 << 40;
+
+/// A fresh scratch directory under `KITHARA_BENCH_DIR` or the system temp dir.
+pub fn scratch(tag: &str) -> TempDir {
+    let base = std::env::var_os("KITHARA_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base).expect("create bench dir");
+    tempfile::Builder::new()
+        .prefix(&format!("kithara-bench-{tag}-"))
+        .tempdir_in(base)
+        .expect("create scratch dir")
+}
+
+/// Deterministic, incompressible-looking bytes.
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// The id of the `n`th asset of a fixture.
+pub fn asset_id(tag: &str, n: usize) -> AssetId {
+    AssetId::from_key(format!("{tag}/{n}").as_bytes())
+}
+
+/// `v0/seg/NNNNNN.ts`.
+pub fn seg(n: usize) -> CachePath {
+    CachePath::parse(&format!("v0/seg/{n:06}.ts")).expect("valid path")
+}
+
+/// An owned cache on `dir` with the given durability and no size pressure.
+pub fn open(dir: &std::path::Path, durability: Durability) -> AssetCache {
+    AssetCache::open(
+        CacheOptions::new(dir)
+            .max_bytes(HUGE)
+            .durability(durability),
+    )
+    .expect("open cache")
+}
+
+/// Fills `dir` through the public API with `assets` assets of `files` files
+/// of `len` bytes each (`v0/seg/NNNNNN.ts` when `nested`, else `NNNNNN.ts`),
+/// then closes the cache so the index is on disk.
+pub fn populate(
+    dir: &std::path::Path,
+    tag: &str,
+    assets: usize,
+    files: usize,
+    len: usize,
+    nested: bool,
+) {
+    let t = Instant::now();
+    // No index rewrites while filling: the flusher would serialize a growing index every second.
+    let cache = AssetCache::open(
+        CacheOptions::new(dir)
+            .max_bytes(HUGE)
+            .durability(Durability::Buffered)
+            .flush_interval(Duration::from_secs(3600)),
+    )
+    .expect("open cache");
+    let body = payload(len, 7);
+    let paths: Vec<CachePath> = (0..files)
+        .map(|f| {
+            if nested {
+                seg(f)
+            } else {
+                CachePath::parse(&format!("{f:06}.ts")).expect("valid path")
+            }
+        })
+        .collect();
+    for a in 0..assets {
+        let handle = cache.asset(asset_id(tag, a));
+        for p in &paths {
+            handle.put_atomic(p, &body).expect("populate");
+        }
+    }
+    let stats = cache.stats().expect("stats");
+    assert_eq!(
+        stats.asset_count, assets,
+        "fixture has the wrong asset count"
+    );
+    drop(cache);
+    eprintln!(
+        "fixture {tag}: {assets} assets x {files} files of {len} B filled in {:.1?}",
+        t.elapsed()
+    );
+}
+
+/// Writes back every dirty page (`sync`), outside any measurement, so that a
+/// benchmark does not pay for the writeback of the one before it.
+pub fn settle() {
+    if let Err(e) = std::process::Command::new("sync").status() {
+        eprintln!("cannot run sync: {e}");
+    }
+}

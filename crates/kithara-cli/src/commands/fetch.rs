@@ -1,0 +1,44 @@
+//! `kithara fetch`: everything needed to play a VOD offline.
+
+use std::process::ExitCode;
+
+use kithara_cache::AssetId;
+use kithara_hls::{HlsSession, prefetch_all_variants};
+use url::Url;
+
+use crate::args::{FetchArgs, Global};
+use crate::cache_dir::open_owner;
+use crate::error::CliError;
+use crate::hls::{VariantArg, options, parse_variant, runtime};
+use crate::progress::Progress;
+use crate::size::human;
+
+pub fn run(global: &Global, args: &FetchArgs) -> Result<ExitCode, CliError> {
+    let url = Url::parse(&args.url)
+        .map_err(|e| CliError::Usage(format!("invalid URL {}: {e}", args.url)))?;
+    let variant = parse_variant(&args.variant, true)?;
+    let cache = open_owner(global)?;
+    let opts = options(cache, &args.key_headers, &args.key_queries)?;
+    let mut progress = Progress::new();
+    let summary = runtime()?.block_on(async {
+        match variant {
+            VariantArg::All => {
+                prefetch_all_variants(url.as_str(), opts, |p| progress.update(p)).await
+            }
+            VariantArg::One(select) => {
+                let session = HlsSession::open(url.as_str(), opts.variant(select)).await?;
+                session.prefetch_all(|p| progress.update(p)).await
+            }
+        }
+    });
+    progress.finish();
+    let summary = summary?;
+    eprintln!(
+        "fetched {} resource(s), {}; {} already cached",
+        summary.downloaded,
+        human(summary.bytes),
+        summary.skipped
+    );
+    println!("{}", AssetId::from_url(&url)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,10 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod fetch;
+pub mod gc;
+pub mod ls;
+pub mod read;
+pub mod rm;
+pub mod stats;
+pub mod verify;

@@ -1,0 +1,52 @@
+//! `kithara rm`: remove one asset by URL or id prefix.
+
+use std::process::ExitCode;
+
+use kithara_cache::{AssetCache, AssetId};
+use url::Url;
+
+use crate::args::Global;
+use crate::cache_dir::open_owner;
+use crate::error::CliError;
+
+const MIN_PREFIX: usize = 8;
+
+pub fn run(global: &Global, target: &str) -> Result<ExitCode, CliError> {
+    let cache = open_owner(global)?;
+    let id = find(&cache, target)?;
+    cache.remove(id)?;
+    println!("removed {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn find(cache: &AssetCache, target: &str) -> Result<AssetId, CliError> {
+    if let Ok(url) = Url::parse(target)
+        && matches!(url.scheme(), "http" | "https")
+    {
+        let id = AssetId::from_url(&url)?;
+        return match cache.asset(id).info() {
+            Some(_) => Ok(id),
+            None => Err(CliError::Usage(format!("no cached asset for {url}"))),
+        };
+    }
+    let prefix = target.to_ascii_lowercase();
+    if prefix.len() < MIN_PREFIX || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(CliError::Usage(format!(
+            "{target:?} is neither an http(s) URL nor an asset id (at least {MIN_PREFIX} hex digits)"
+        )));
+    }
+    let matches: Vec<AssetId> = cache
+        .assets()?
+        .into_iter()
+        .map(|a| a.id)
+        .filter(|id| id.to_hex().starts_with(&prefix))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(CliError::Usage(format!("no cached asset with id {target}"))),
+        many => Err(CliError::Usage(format!(
+            "id prefix {target} is ambiguous: it matches {} assets",
+            many.len()
+        ))),
+    }
+}

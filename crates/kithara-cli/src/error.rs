@@ -1,0 +1,40 @@
+//! The CLI's errors: each prints as one line after `error: `.
+
+use std::io;
+use std::path::PathBuf;
+
+use kithara_cache::CacheError;
+use kithara_hls::HlsError;
+use thiserror::Error;
+
+/// Everything a command can fail with.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// From the cache (in use, full, I/O ...).
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// From the HLS client (network, playlist, offline miss ...).
+    #[error(transparent)]
+    Hls(#[from] HlsError),
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// A check failed (demo).
+    #[error("{0}")]
+    Check(String),
+    /// Local I/O outside the cache.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl CliError {
+    pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
+        let path = path.into();
+        move |source| CliError::Io { what, path, source }
+    }
+}

@@ -1,0 +1,68 @@
+//! `kithara`: download HLS tracks for offline play, replay them, and manage the cache.
+
+#![forbid(unsafe_code)]
+
+mod args;
+mod cache_dir;
+mod commands;
+mod error;
+mod hls;
+mod progress;
+mod size;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use kithara_hls::HlsError;
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Command};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let g = &cli.global;
+    let result = match cli.command.unwrap_or(Command::Demo) {
+        Command::Demo => commands::demo::run(g),
+        Command::Fetch(args) => commands::fetch::run(g, &args),
+        Command::Read(args) => commands::read::run(g, &args),
+        Command::Ls { json } => commands::ls::run(g, json),
+        Command::Stats { json } => commands::stats::run(g, json),
+        Command::Gc => commands::gc::run(g),
+        Command::Verify { repair } => commands::verify::run(g, repair),
+        Command::Rm { target } => commands::rm::run(g, &target),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &CliError) -> String {
+    if let CliError::Hls(HlsError::OfflineMiss { url }) = e {
+        return format!("offline miss: {url}");
+    }
+    let mut line = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = s.source();
+    }
+    line.replace('\n', " ")
+}

@@ -1,0 +1,282 @@
+//! Opening a session: the asset, its stores, the playlists and the variant.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kithara_cache::{AssetId, CachePath};
+use url::Url;
+
+use crate::error::HlsError;
+use crate::fetch::{HttpClient, RetryPolicy};
+use crate::key::KeyManager;
+use crate::mode::Stores;
+use crate::options::{HlsOptions, VariantSelect};
+use crate::playlist::{
+    MediaPlaylist, Playlist, VariantInfo, parse_media, parse_playlist, parse_session_url,
+};
+use crate::resource::{Extras, Loader, Resource, ResourceKind};
+use crate::source::StatsCounters;
+use crate::track::Track;
+
+/// Everything a session shares with its tasks.
+pub(crate) struct Ctx {
+    pub loader: Loader,
+    pub keys: KeyManager,
+    pub track: Track,
+    pub lookahead_segments: usize,
+}
+
+/// The result of opening.
+pub(crate) struct Opened {
+    pub ctx: Arc<Ctx>,
+    pub url: Url,
+    pub asset_id: AssetId,
+    pub variants: Vec<VariantInfo>,
+    /// Cache path of the top playlist (`master.m3u8` or `media.m3u8`).
+    pub top_path: CachePath,
+    /// URL and cache path of the variant's media playlist when there is a master.
+    pub media_playlist: Option<(Url, CachePath)>,
+}
+
+fn cache_path(s: &str) -> Result<CachePath, HlsError> {
+    Ok(CachePath::parse(s)?)
+}
+
+/// Where a playlist's final URL is recorded when it was redirected.
+fn side_path(path: &CachePath) -> Result<CachePath, HlsError> {
+    cache_path(&format!("{path}.url"))
+}
+
+/// The base URL of a cached playlist: the recorded final URL, else `url`.
+async fn cached_base(loader: &Loader, path: &CachePath, url: &Url) -> Result<Url, HlsError> {
+    let side = side_path(path)?;
+    Ok(
+        match loader.read_side(ResourceKind::Playlist, &side).await? {
+            Some(b) => std::str::from_utf8(&b)
+                .ok()
+                .and_then(|s| Url::parse(s.trim()).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .unwrap_or_else(|| url.clone()),
+            None => url.clone(),
+        },
+    )
+}
+
+/// Store a downloaded playlist, after it parsed, and its final URL if redirected.
+async fn store_playlist(
+    loader: &Loader,
+    url: &Url,
+    path: &CachePath,
+    final_url: &Url,
+    bytes: Bytes,
+) -> Result<(), HlsError> {
+    if final_url != url {
+        loader
+            .store_at(
+                ResourceKind::Playlist,
+                &side_path(path)?,
+                url,
+                Bytes::from(final_url.to_string()),
+            )
+            .await?;
+    }
+    loader
+        .store(
+            &Resource {
+                kind: ResourceKind::Playlist,
+                url: url.clone(),
+                range: None,
+                path: path.clone(),
+            },
+            bytes,
+        )
+        .await
+}
+
+fn playlist_res(url: &Url, path: CachePath) -> Resource {
+    Resource {
+        kind: ResourceKind::Playlist,
+        url: url.clone(),
+        range: None,
+        path,
+    }
+}
+
+/// The top playlist: cached as `master.m3u8` or `media.m3u8`, else downloaded.
+async fn load_top(
+    loader: &Loader,
+    url: &Url,
+    max_entries: usize,
+) -> Result<(Playlist, CachePath), HlsError> {
+    for name in ["master.m3u8", "media.m3u8"] {
+        let path = cache_path(name)?;
+        let res = playlist_res(url, path.clone());
+        if let Some(bytes) = loader.cached(&res).await? {
+            let base = cached_base(loader, &path, url).await?;
+            return Ok((parse_playlist(&base, &bytes, max_entries)?, path));
+        }
+    }
+    let res = playlist_res(url, cache_path("master.m3u8")?);
+    let resp = loader.download(&res, Extras::default()).await?;
+    let playlist = parse_playlist(&resp.final_url, &resp.bytes, max_entries)?;
+    let path = cache_path(match playlist {
+        Playlist::Master(_) => "master.m3u8",
+        Playlist::Media(_) => "media.m3u8",
+    })?;
+    store_playlist(loader, url, &path, &resp.final_url, resp.bytes).await?;
+    Ok((playlist, path))
+}
+
+/// A variant's media playlist, cached or downloaded.
+async fn load_media(
+    loader: &Loader,
+    url: &Url,
+    path: &CachePath,
+    max_entries: usize,
+) -> Result<MediaPlaylist, HlsError> {
+    let res = playlist_res(url, path.clone());
+    if let Some(bytes) = loader.cached(&res).await? {
+        let base = cached_base(loader, path, url).await?;
+        return parse_media(&base, &bytes, max_entries);
+    }
+    let resp = loader.download(&res, Extras::default()).await?;
+    let media = parse_media(&resp.final_url, &resp.bytes, max_entries)?;
+    store_playlist(loader, url, path, &resp.final_url, resp.bytes).await?;
+    Ok(media)
+}
+
+/// The index of the variant `select` picks.
+pub(crate) fn select_variant(
+    variants: &[VariantInfo],
+    select: VariantSelect,
+    url: &Url,
+) -> Result<usize, HlsError> {
+    let none = || HlsError::NoSuchVariant {
+        url: url.to_string(),
+        requested: select.to_string(),
+        available: variants.len(),
+    };
+    let pick = |better: fn(u64, u64) -> bool| {
+        let mut best: Option<&VariantInfo> = None;
+        for v in variants {
+            if best.is_none_or(|b| better(v.bandwidth, b.bandwidth)) {
+                best = Some(v);
+            }
+        }
+        best.map(|v| v.index)
+    };
+    match select {
+        VariantSelect::Index(n) if n < variants.len() => Ok(n),
+        VariantSelect::Index(_) => Err(none()),
+        VariantSelect::Highest => pick(|a, b| a > b).ok_or_else(none),
+        VariantSelect::Lowest => pick(|a, b| a < b).ok_or_else(none),
+    }
+}
+
+/// Open the asset of `url` with `opts`.
+pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsError> {
+    let url = parse_session_url(url)?;
+    let asset_id = if opts.id_with_query {
+        AssetId::from_url_with_query(&url)?
+    } else {
+        AssetId::from_url(&url)?
+    };
+    let stats = Arc::new(StatsCounters::default());
+    // Opening an on-disk cache scans and locks its directory: blocking I/O.
+    let stores = {
+        let mode = opts.cache.clone();
+        let u = url.clone();
+        tokio::task::spawn_blocking(move || Stores::new(&mode, asset_id, &u))
+            .await
+            .map_err(|e| HlsError::Task(e.to_string()))??
+    };
+    let http = if opts.offline {
+        None
+    } else {
+        Some(HttpClient::new(
+            opts.request_timeout,
+            opts.connect_timeout,
+            RetryPolicy {
+                retries: opts.retries,
+                base: opts.retry_backoff,
+            },
+            Arc::clone(&stats),
+        )?)
+    };
+    let keys = KeyManager::new(
+        opts.key_processor.clone(),
+        opts.key_query.clone(),
+        &opts.key_headers,
+    )?;
+    let loader = Loader::new(
+        stores,
+        http,
+        stats,
+        opts.max_playlist_bytes,
+        opts.max_resource_bytes,
+    );
+    let (top, top_path) = load_top(&loader, &url, opts.max_segments).await?;
+    let (variants, variant, media, media_playlist) = match top {
+        Playlist::Master(variants) => {
+            let idx = select_variant(&variants, opts.variant, &url)?;
+            let vurl = variants[idx].url.clone();
+            let path = cache_path(&format!("v{idx}/playlist.m3u8"))?;
+            let media = load_media(&loader, &vurl, &path, opts.max_segments).await?;
+            (variants, idx, media, Some((vurl, path)))
+        }
+        Playlist::Media(media) => (Vec::new(), 0, media, None),
+    };
+    if !media.ended {
+        tracing::warn!(%url, "media playlist has no EXT-X-ENDLIST; playing it as a VOD snapshot");
+    }
+    let track = Track::new(variant, media)?;
+    tracing::info!(
+        %url,
+        asset = %asset_id,
+        variant,
+        segments = track.media.segments.len(),
+        offline = opts.offline,
+        "HLS session opened"
+    );
+    Ok(Opened {
+        ctx: Arc::new(Ctx {
+            loader,
+            keys,
+            track,
+            lookahead_segments: opts.lookahead_segments,
+        }),
+        url,
+        asset_id,
+        variants,
+        top_path,
+        media_playlist,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(index: usize, bandwidth: u64) -> VariantInfo {
+        VariantInfo {
+            index,
+            url: Url::parse(&format!("http://h/v{index}.m3u8")).unwrap(),
+            bandwidth,
+            codecs: None,
+        }
+    }
+
+    #[test]
+    fn variant_selection() {
+        let u = Url::parse("http://h/master.m3u8").unwrap();
+        let vs = [v(0, 200), v(1, 800), v(2, 100), v(3, 800), v(4, 100)];
+        assert_eq!(select_variant(&vs, VariantSelect::Index(3), &u).unwrap(), 3);
+        assert_eq!(select_variant(&vs, VariantSelect::Highest, &u).unwrap(), 1);
+        assert_eq!(select_variant(&vs, VariantSelect::Lowest, &u).unwrap(), 2);
+        assert!(matches!(
+            select_variant(&vs, VariantSelect::Index(5), &u),
+            Err(HlsError::NoSuchVariant { available: 5, .. })
+        ));
+        assert!(select_variant(&[], VariantSelect::Highest, &u).is_err());
+    }
+}

@@ -1,0 +1,273 @@
+//! `HlsOptions` and the types it is built from.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kithara_cache::AssetCache;
+use url::Url;
+
+/// What a key processor returns when it cannot process a key. Its message ends
+/// up in [`HlsError::Key`](crate::HlsError::Key), so it must not contain key bytes.
+pub type KeyProcessorError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Turns the key bytes the server sent into the 16-byte AES-128 key
+/// (e.g. unwrapping a DRM-wrapped key). Only its output is ever cached.
+pub type KeyProcessor =
+    Arc<dyn Fn(&[u8], &KeyContext) -> Result<Vec<u8>, KeyProcessorError> + Send + Sync>;
+
+/// What a [`KeyProcessor`] is told about the key it processes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyContext {
+    /// The absolute URL of the key (as resolved from the playlist, before the
+    /// extra query parameters of [`HlsOptions::key_query`] are added).
+    pub key_url: Url,
+    /// The IV of the first segment that needed this key (explicit, or derived
+    /// from the media sequence number); `None` for an init segment without IV.
+    /// A key is processed once per URL even when segments use different IVs.
+    pub iv: Option<[u8; 16]>,
+}
+
+/// Where the resources of a session are kept.
+#[derive(Clone)]
+pub enum CacheMode {
+    /// Everything (playlists, init segments, segments, processed keys) goes
+    /// through this on-disk cache; a later session on the same cache finds it.
+    Persistent(AssetCache),
+    /// Segments and init segments live in a bounded in-memory cache and are
+    /// never written to disk. Playlists and processed keys are written under
+    /// `resource_root` (an on-disk cache opened there) when it is given, else
+    /// they stay in memory too.
+    Memory {
+        /// The bound of the in-memory segment cache.
+        max_bytes: u64,
+        /// Where playlists and keys may be kept on disk.
+        resource_root: Option<PathBuf>,
+    },
+}
+
+impl fmt::Debug for CacheMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheMode::Persistent(_) => f.write_str("Persistent(..)"),
+            CacheMode::Memory {
+                max_bytes,
+                resource_root,
+            } => f
+                .debug_struct("Memory")
+                .field("max_bytes", max_bytes)
+                .field("resource_root", resource_root)
+                .finish(),
+        }
+    }
+}
+
+impl Default for CacheMode {
+    fn default() -> Self {
+        CacheMode::Memory {
+            max_bytes: 64 << 20,
+            resource_root: None,
+        }
+    }
+}
+
+/// Which variant of a master playlist is played.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VariantSelect {
+    /// The n-th variant (0-based, in master-playlist order).
+    Index(usize),
+    /// The variant with the highest `BANDWIDTH` (the first of equals).
+    #[default]
+    Highest,
+    /// The variant with the lowest `BANDWIDTH` (the first of equals).
+    Lowest,
+}
+
+impl fmt::Display for VariantSelect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VariantSelect::Index(n) => write!(f, "index {n}"),
+            VariantSelect::Highest => f.write_str("highest"),
+            VariantSelect::Lowest => f.write_str("lowest"),
+        }
+    }
+}
+
+/// Options of an [`HlsSession`](crate::HlsSession), as a builder. Every value
+/// has a sane default.
+#[derive(Clone)]
+pub struct HlsOptions {
+    pub(crate) cache: CacheMode,
+    pub(crate) variant: VariantSelect,
+    pub(crate) offline: bool,
+    pub(crate) key_processor: Option<KeyProcessor>,
+    pub(crate) key_query: Vec<(String, String)>,
+    pub(crate) key_headers: Vec<(String, String)>,
+    pub(crate) lookahead_segments: usize,
+    pub(crate) lookahead_bytes: u64,
+    pub(crate) max_playlist_bytes: u64,
+    pub(crate) max_segments: usize,
+    pub(crate) max_resource_bytes: u64,
+    pub(crate) request_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) id_with_query: bool,
+}
+
+impl fmt::Debug for HlsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HlsOptions")
+            .field("cache", &self.cache)
+            .field("variant", &self.variant)
+            .field("offline", &self.offline)
+            .field("key_processor", &self.key_processor.is_some())
+            .field(
+                "key_query",
+                &self.key_query.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field(
+                "key_headers",
+                &self.key_headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("lookahead_segments", &self.lookahead_segments)
+            .field("lookahead_bytes", &self.lookahead_bytes)
+            .field("max_playlist_bytes", &self.max_playlist_bytes)
+            .field("max_segments", &self.max_segments)
+            .field("max_resource_bytes", &self.max_resource_bytes)
+            .field("request_timeout", &self.request_timeout)
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HlsOptions {
+    fn default() -> Self {
+        Self {
+            cache: CacheMode::default(),
+            variant: VariantSelect::default(),
+            offline: false,
+            key_processor: None,
+            key_query: Vec::new(),
+            key_headers: Vec::new(),
+            lookahead_segments: 3,
+            lookahead_bytes: 16 << 20,
+            max_playlist_bytes: 4 << 20,
+            max_segments: 100_000,
+            max_resource_bytes: 256 << 20,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retries: 3,
+            retry_backoff: Duration::from_millis(200),
+            id_with_query: false,
+        }
+    }
+}
+
+impl HlsOptions {
+    /// The defaults: memory mode (64 MiB), highest-bandwidth variant, online.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where resources are kept (default: [`CacheMode::Memory`] of 64 MiB).
+    pub fn cache(mut self, mode: CacheMode) -> Self {
+        self.cache = mode;
+        self
+    }
+
+    /// Which variant of a master playlist to play (default: [`VariantSelect::Highest`]).
+    pub fn variant(mut self, select: VariantSelect) -> Self {
+        self.variant = select;
+        self
+    }
+
+    /// No network at all: every resource must come from the cache, and a
+    /// missing one is a fatal [`HlsError::OfflineMiss`](crate::HlsError::OfflineMiss).
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// Process every fetched key before use and caching (e.g. unwrap it).
+    pub fn key_processor(mut self, processor: KeyProcessor) -> Self {
+        self.key_processor = Some(processor);
+        self
+    }
+
+    /// Add a query parameter to every key request (not to other requests).
+    pub fn key_query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.key_query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Add a header to every key request (not to other requests). Its value is never logged.
+    pub fn key_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.key_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How many segments may be fetched ahead of the reader, in flight or
+    /// waiting to be read (default 3, at least 1).
+    pub fn lookahead_segments(mut self, n: usize) -> Self {
+        self.lookahead_segments = n.max(1);
+        self
+    }
+
+    /// No new look-ahead fetch starts while this many fetched, unread bytes
+    /// wait ahead of the reader (default 16 MiB).
+    pub fn lookahead_bytes(mut self, n: u64) -> Self {
+        self.lookahead_bytes = n;
+        self
+    }
+
+    /// The largest playlist accepted (default 4 MiB).
+    pub fn max_playlist_bytes(mut self, n: u64) -> Self {
+        self.max_playlist_bytes = n;
+        self
+    }
+
+    /// The most segments a media playlist (or variants a master) may have (default 100 000).
+    pub fn max_segments(mut self, n: usize) -> Self {
+        self.max_segments = n;
+        self
+    }
+
+    /// The largest segment, init segment or key accepted (default 256 MiB).
+    pub fn max_resource_bytes(mut self, n: u64) -> Self {
+        self.max_resource_bytes = n;
+        self
+    }
+
+    /// The time limit of one request, body included (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The time limit to connect (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How many times a request is retried after a 5xx, a timeout or a
+    /// connection error (default 3; 4xx are never retried).
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// The first retry delay; it doubles on each retry, up to 5 s (default 200 ms).
+    pub fn retry_backoff(mut self, delay: Duration) -> Self {
+        self.retry_backoff = delay;
+        self
+    }
+
+    /// Keep the query of the playlist URL in the asset identity (default: dropped).
+    pub fn asset_id_with_query(mut self, keep: bool) -> Self {
+        self.id_with_query = keep;
+        self
+    }
+}

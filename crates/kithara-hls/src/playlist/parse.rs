@@ -1,0 +1,479 @@
+//! Parsing with `hls_m3u8`, then resolution into the crate's model.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use hls_m3u8::tags::{ExtXKey, VariantStream};
+use hls_m3u8::types::{ByteRange, DecryptionKey, EncryptionMethod, KeyFormat};
+use hls_m3u8::{Decryptable, MasterPlaylist};
+use url::Url;
+
+use super::resolve::resolve;
+use super::{InitSegment, KeyRef, MediaPlaylist, Playlist, Segment, VariantInfo};
+use crate::error::HlsError;
+
+fn bad(url: &Url, reason: impl Into<String>) -> HlsError {
+    HlsError::Playlist {
+        url: url.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn text<'a>(url: &Url, body: &'a [u8]) -> Result<&'a str, HlsError> {
+    let text = std::str::from_utf8(body).map_err(|_| bad(url, "not UTF-8 text"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if !text.trim_start().starts_with("#EXTM3U") {
+        return Err(bad(url, "does not start with #EXTM3U"));
+    }
+    Ok(text.trim_start())
+}
+
+fn is_master(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("#EXT-X-STREAM-INF") || l.starts_with("#EXT-X-I-FRAME-STREAM-INF")
+    })
+}
+
+/// Parse either kind of playlist served at `url` (its final URL after redirects).
+pub(crate) fn parse_playlist(
+    url: &Url,
+    body: &[u8],
+    max_entries: usize,
+) -> Result<Playlist, HlsError> {
+    let text = text(url, body)?;
+    if is_master(text) {
+        parse_master_text(url, text, max_entries).map(Playlist::Master)
+    } else {
+        parse_media_text(url, text, max_entries).map(Playlist::Media)
+    }
+}
+
+/// Parse a playlist that must be a media playlist.
+pub(crate) fn parse_media(
+    url: &Url,
+    body: &[u8],
+    max_entries: usize,
+) -> Result<MediaPlaylist, HlsError> {
+    match parse_playlist(url, body, max_entries)? {
+        Playlist::Media(m) => Ok(m),
+        Playlist::Master(_) => Err(bad(
+            url,
+            "expected a media playlist, found a master playlist",
+        )),
+    }
+}
+
+fn parse_master_text(
+    url: &Url,
+    text: &str,
+    max_entries: usize,
+) -> Result<Vec<VariantInfo>, HlsError> {
+    let master = MasterPlaylist::try_from(text).map_err(|e| bad(url, e.to_string()))?;
+    let mut out = Vec::new();
+    for stream in &master.variant_streams {
+        let VariantStream::ExtXStreamInf {
+            uri, stream_data, ..
+        } = stream
+        else {
+            continue; // I-frame playlists carry no audio to play
+        };
+        if out.len() >= max_entries {
+            return Err(bad(url, format!("more than {max_entries} variants")));
+        }
+        out.push(VariantInfo {
+            index: out.len(),
+            url: resolve(url, uri)?,
+            bandwidth: stream_data.bandwidth(),
+            codecs: stream_data.codecs().map(|c| c.to_string()),
+        });
+    }
+    if out.is_empty() {
+        return Err(bad(url, "master playlist has no variant stream"));
+    }
+    Ok(out)
+}
+
+/// `r` as a half-open range; a range without offset (only possible for
+/// `EXT-X-MAP`; `hls_m3u8` fills in segment offsets) starts at 0.
+fn range_of(url: &Url, r: &ByteRange) -> Result<Range<u64>, HlsError> {
+    let start = r.start().unwrap_or(0) as u64;
+    let end = r.end() as u64;
+    if end <= start {
+        return Err(bad(url, "empty byte range"));
+    }
+    Ok(start..end)
+}
+
+/// The key that applies (the identity-format one), or `None` for clear text.
+/// Key URIs resolve against `base` (the playlist); errors name `url` (the
+/// resource the key applies to).
+fn key_ref(
+    base: &Url,
+    url: &Url,
+    keys: &[ExtXKey<'_>],
+    default_iv: Option<[u8; 16]>,
+) -> Result<Option<KeyRef>, HlsError> {
+    let identity = |k: &DecryptionKey<'_>| match &k.format {
+        None | Some(KeyFormat::Identity) => true,
+        #[allow(unreachable_patterns)]
+        Some(_) => false,
+    };
+    let all: Vec<&DecryptionKey<'_>> = keys.iter().filter_map(|k| k.as_ref()).collect();
+    let Some(key) = all.iter().copied().find(|k| identity(k)) else {
+        if let Some(other) = all.first() {
+            return Err(HlsError::UnsupportedEncryption {
+                url: url.to_string(),
+                method: format!("{} with KEYFORMAT {:?}", other.method, other.format),
+            });
+        }
+        return Ok(None);
+    };
+    match key.method {
+        EncryptionMethod::Aes128 => {}
+        #[allow(unreachable_patterns)]
+        other => {
+            return Err(HlsError::UnsupportedEncryption {
+                url: url.to_string(),
+                method: other.to_string(),
+            });
+        }
+    }
+    let key_url = resolve(base, key.uri())?;
+    let iv = match key.iv.to_slice() {
+        Some(iv) => iv,
+        None => default_iv.ok_or_else(|| {
+            bad(
+                url,
+                "an encrypted EXT-X-MAP needs an explicit IV (RFC 8216 4.3.2.4)",
+            )
+        })?,
+    };
+    Ok(Some(KeyRef { url: key_url, iv }))
+}
+
+fn parse_media_text(url: &Url, text: &str, max_entries: usize) -> Result<MediaPlaylist, HlsError> {
+    // Segment-count bound before the full parse: count URI lines.
+    let uri_lines = text
+        .lines()
+        .filter(|l| {
+            let l = l.trim();
+            !l.is_empty() && !l.starts_with('#')
+        })
+        .count();
+    if uri_lines > max_entries {
+        return Err(bad(url, format!("more than {max_entries} segments")));
+    }
+    let parsed = hls_m3u8::MediaPlaylist::builder()
+        // Real encoders overshoot EXT-X-TARGETDURATION; playing needs no such check.
+        .allowable_excess_duration(Duration::from_secs(u32::MAX as u64))
+        .parse(text)
+        .map_err(|e| bad(url, e.to_string()))?;
+
+    let mut out = MediaPlaylist {
+        ended: parsed.has_end_list,
+        ..MediaPlaylist::default()
+    };
+    for (_, seg) in parsed.segments.iter() {
+        let seg_url = resolve(url, seg.uri())?;
+        let range = seg
+            .byte_range
+            .as_ref()
+            .map(|r| range_of(&seg_url, r))
+            .transpose()?;
+        let sequence = seg.number() as u64;
+        let mut seq_iv = [0u8; 16];
+        seq_iv[8..].copy_from_slice(&sequence.to_be_bytes());
+        let key = key_ref(url, &seg_url, &seg.keys, Some(seq_iv))?;
+        let init = match &seg.map {
+            None => out.segments.last().and_then(|s: &Segment| s.init),
+            Some(map) => {
+                let map_url = resolve(url, map.uri())?;
+                let map_range = map.range().map(|r| range_of(&map_url, &r)).transpose()?;
+                let map_keys: Vec<ExtXKey<'_>> = map
+                    .keys()
+                    .into_iter()
+                    .map(|k| ExtXKey(Some(k.clone())))
+                    .collect();
+                let map_key = key_ref(url, &map_url, &map_keys, None)?;
+                let init = InitSegment {
+                    url: map_url,
+                    range: map_range,
+                    key: map_key,
+                };
+                Some(match out.inits.iter().position(|i| *i == init) {
+                    Some(i) => i,
+                    None => {
+                        out.inits.push(init);
+                        out.inits.len() - 1
+                    }
+                })
+            }
+        };
+        out.segments.push(Segment {
+            sequence,
+            url: seg_url,
+            range,
+            key,
+            init,
+        });
+    }
+    if out.segments.is_empty() {
+        return Err(bad(url, "media playlist has no segment"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::sequence_iv;
+
+    fn url() -> Url {
+        Url::parse("https://cdn.example.com/track/master.m3u8").unwrap()
+    }
+
+    fn media(text: &str) -> Result<MediaPlaylist, HlsError> {
+        parse_media(&url(), text.as_bytes(), 1000)
+    }
+
+    const MASTER: &str = "#EXTM3U
+#EXT-X-STREAM-INF:BANDWIDTH=128000,CODECS=\"mp4a.40.2\"
+low/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=256000
+https://other.example.com/high/index.m3u8
+#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=10000,URI=\"iframes.m3u8\"
+";
+
+    #[test]
+    fn master_variants_are_resolved_in_order() {
+        let Playlist::Master(v) = parse_playlist(&url(), MASTER.as_bytes(), 10).unwrap() else {
+            panic!("expected master");
+        };
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].index, 0);
+        assert_eq!(v[0].bandwidth, 128000);
+        assert_eq!(v[0].codecs.as_deref(), Some("mp4a.40.2"));
+        assert_eq!(
+            v[0].url.as_str(),
+            "https://cdn.example.com/track/low/index.m3u8"
+        );
+        assert_eq!(
+            v[1].url.as_str(),
+            "https://other.example.com/high/index.m3u8"
+        );
+        let err = parse_playlist(&url(), MASTER.as_bytes(), 1).unwrap_err();
+        assert!(matches!(err, HlsError::Playlist { .. }), "{err}");
+    }
+
+    #[test]
+    fn master_with_file_variant_is_rejected() {
+        let text = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nfile:///etc/passwd\n";
+        assert!(matches!(
+            parse_playlist(&url(), text.as_bytes(), 10),
+            Err(HlsError::UnsupportedScheme { .. })
+        ));
+    }
+
+    #[test]
+    fn plain_media_playlist() {
+        let m = media(
+            "#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:4
+#EXT-X-MEDIA-SEQUENCE:7
+#EXTINF:4.0,
+seg7.ts
+#EXTINF:4.5,
+/abs/seg8.aac
+#EXT-X-ENDLIST
+",
+        )
+        .unwrap();
+        assert!(m.ended);
+        assert_eq!(m.segments.len(), 2);
+        assert_eq!(m.segments[0].sequence, 7);
+        assert_eq!(m.segments[1].sequence, 8);
+        assert_eq!(
+            m.segments[0].url.as_str(),
+            "https://cdn.example.com/track/seg7.ts"
+        );
+        assert_eq!(
+            m.segments[1].url.as_str(),
+            "https://cdn.example.com/abs/seg8.aac"
+        );
+        assert!(
+            m.segments
+                .iter()
+                .all(|s| s.key.is_none() && s.range.is_none() && s.init.is_none())
+        );
+    }
+
+    #[test]
+    fn keys_carry_forward_with_sequence_or_explicit_iv() {
+        let m = media(
+            "#EXTM3U
+#EXT-X-TARGETDURATION:4
+#EXT-X-MEDIA-SEQUENCE:3
+#EXTINF:4,
+clear.ts
+#EXT-X-KEY:METHOD=AES-128,URI=\"keys/k1.bin\"
+#EXTINF:4,
+sub/dir/a.ts
+#EXTINF:4,
+b.ts
+#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example/k2\",IV=0x000102030405060708090a0b0c0d0e0f
+#EXTINF:4,
+c.ts
+#EXT-X-KEY:METHOD=NONE
+#EXTINF:4,
+d.ts
+#EXT-X-ENDLIST
+",
+        )
+        .unwrap();
+        let s = &m.segments;
+        assert!(s[0].key.is_none());
+        let k1 = s[1].key.as_ref().unwrap();
+        assert_eq!(k1.url.as_str(), "https://cdn.example.com/track/keys/k1.bin");
+        assert_eq!(k1.iv, sequence_iv(4));
+        let k1b = s[2].key.as_ref().unwrap();
+        assert_eq!(k1b.url, k1.url);
+        assert_eq!(k1b.iv, sequence_iv(5));
+        let k2 = s[3].key.as_ref().unwrap();
+        assert_eq!(k2.url.as_str(), "https://keys.example/k2");
+        assert_eq!(k2.iv, core::array::from_fn::<u8, 16, _>(|i| i as u8));
+        assert!(s[4].key.is_none());
+    }
+
+    #[test]
+    fn byte_ranges_with_and_without_offsets() {
+        let m = media(
+            "#EXTM3U
+#EXT-X-TARGETDURATION:4
+#EXT-X-MAP:URI=\"all.mp4\",BYTERANGE=\"100@0\"
+#EXT-X-BYTERANGE:500@100
+#EXTINF:4,
+all.mp4
+#EXT-X-BYTERANGE:300
+#EXTINF:4,
+all.mp4
+#EXT-X-BYTERANGE:200@2000
+#EXTINF:4,
+all.mp4
+#EXT-X-ENDLIST
+",
+        )
+        .unwrap();
+        assert_eq!(m.inits.len(), 1);
+        assert_eq!(m.inits[0].range, Some(0..100));
+        let r: Vec<_> = m
+            .segments
+            .iter()
+            .map(|s| s.range.clone().unwrap())
+            .collect();
+        assert_eq!(r, vec![100..600, 600..900, 2000..2200]);
+        assert!(m.segments.iter().all(|s| s.init == Some(0)));
+    }
+
+    #[test]
+    fn maps_are_shared_until_replaced() {
+        let m = media(
+            "#EXTM3U
+#EXT-X-TARGETDURATION:4
+#EXT-X-MAP:URI=\"init0.mp4\"
+#EXTINF:4,
+s0.m4s
+#EXTINF:4,
+s1.m4s
+#EXT-X-DISCONTINUITY
+#EXT-X-MAP:URI=\"init1.mp4\"
+#EXTINF:4,
+s2.m4s
+#EXT-X-ENDLIST
+",
+        )
+        .unwrap();
+        assert_eq!(m.inits.len(), 2);
+        let inits: Vec<_> = m.segments.iter().map(|s| s.init).collect();
+        assert_eq!(inits, vec![Some(0), Some(0), Some(1)]);
+    }
+
+    #[test]
+    fn encrypted_map_needs_an_explicit_iv() {
+        let text = "#EXTM3U
+#EXT-X-TARGETDURATION:4
+#EXT-X-KEY:METHOD=AES-128,URI=\"k\"
+#EXT-X-MAP:URI=\"init.mp4\"
+#EXTINF:4,
+s0.m4s
+#EXT-X-ENDLIST
+";
+        assert!(matches!(media(text), Err(HlsError::Playlist { .. })));
+        let with_iv = text.replace(
+            "URI=\"k\"",
+            "URI=\"k\",IV=0x00000000000000000000000000000001",
+        );
+        let m = media(&with_iv).unwrap();
+        assert!(m.inits[0].key.is_some());
+    }
+
+    #[test]
+    fn segments_longer_than_target_duration_are_accepted() {
+        let m = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:9.5,\na.ts\n#EXT-X-ENDLIST\n");
+        assert_eq!(m.unwrap().segments.len(), 1);
+    }
+
+    #[test]
+    fn local_or_foreign_uris_are_rejected() {
+        for bad in [
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-KEY:METHOD=AES-128,URI=\"file:///tmp/k\"\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MAP:URI=\"file:///tmp/i.mp4\"\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n",
+        ] {
+            assert!(
+                matches!(media(bad), Err(HlsError::UnsupportedScheme { ref url }) if url.starts_with("file:")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_and_unsupported_input() {
+        for bad in [
+            "",
+            "hello",
+            "<html></html>",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\n",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-ENDLIST\n",
+            "#EXTM3U\n#EXTINF:4,\na.ts\n",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:x\n#EXTINF:4,\na.ts\n",
+        ] {
+            assert!(
+                matches!(media(bad), Err(HlsError::Playlist { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            parse_playlist(&url(), &[0xff, 0xfe, 0x00], 10),
+            Err(HlsError::Playlist { .. })
+        ));
+        let sample_aes = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"k\"\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n";
+        assert!(matches!(
+            media(sample_aes),
+            Err(HlsError::UnsupportedEncryption { .. })
+        ));
+        let many: String = std::iter::once("#EXTM3U\n#EXT-X-TARGETDURATION:4\n".to_owned())
+            .chain((0..5).map(|i| format!("#EXTINF:4,\ns{i}.ts\n")))
+            .collect();
+        assert!(parse_media(&url(), many.as_bytes(), 5).is_ok());
+        assert!(matches!(
+            parse_media(&url(), many.as_bytes(), 4),
+            Err(HlsError::Playlist { .. })
+        ));
+        assert!(matches!(
+            parse_media(&url(), MASTER.as_bytes(), 10),
+            Err(HlsError::Playlist { .. })
+        ));
+    }
+}

@@ -1,0 +1,201 @@
+//! Fetching a whole asset into the cache without decoding it (for
+//! `kithara fetch`): every resource not cached yet is downloaded and stored;
+//! cached ones are skipped, so an interrupted fetch resumes where it stopped.
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use url::Url;
+
+use crate::error::HlsError;
+use crate::key::KeyManager;
+use crate::open::Ctx;
+use crate::options::{HlsOptions, VariantSelect};
+use crate::resource::{Extras, Resource, ResourceKind};
+use crate::session::{HlsSession, ResourceInfo};
+use crate::source::Source;
+
+/// One resource done by a prefetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefetchProgress {
+    /// The variant being fetched.
+    pub variant: usize,
+    /// Resources done so far in this variant (this one included).
+    pub done: usize,
+    /// Resources of this variant in total (keys, init segments, segments).
+    pub total: usize,
+    /// What this resource is.
+    pub kind: ResourceKind,
+    /// Its URL.
+    pub url: Url,
+    /// `Cache` when it was already cached (skipped), `Network` when downloaded.
+    pub source: Source,
+    /// Bytes downloaded for it (0 when skipped).
+    pub bytes: u64,
+}
+
+/// What a prefetch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrefetchSummary {
+    /// Resources downloaded.
+    pub downloaded: usize,
+    /// Resources skipped because they were cached.
+    pub skipped: usize,
+    /// Bytes downloaded.
+    pub bytes: u64,
+}
+
+async fn fetch_media(ctx: Arc<Ctx>, res: Resource) -> Result<(Resource, Source, u64), HlsError> {
+    if ctx.loader.exists(&res).await? {
+        ctx.loader.stats().already_cached();
+        return Ok((res, Source::Cache, 0));
+    }
+    let resp = ctx.loader.download(&res, Extras::default()).await?;
+    let n = resp.bytes.len() as u64;
+    ctx.loader.store(&res, resp.bytes).await?;
+    Ok((res, Source::Network, n))
+}
+
+impl HlsSession {
+    /// Every resource of the chosen variant: playlists, keys, init segments
+    /// and segments, with their cache paths.
+    pub fn resources(&self) -> Vec<ResourceInfo> {
+        let track = &self.ctx.track;
+        let mut out = vec![ResourceInfo {
+            kind: ResourceKind::Playlist,
+            url: self.url().clone(),
+            cache_path: self.top_path.clone(),
+        }];
+        if let Some((url, path)) = &self.media_playlist {
+            out.push(ResourceInfo {
+                kind: ResourceKind::Playlist,
+                url: url.clone(),
+                cache_path: path.clone(),
+            });
+        }
+        for key in track.keys() {
+            if let Ok(res) = KeyManager::resource(&key.url) {
+                out.push(ResourceInfo {
+                    kind: ResourceKind::Key,
+                    url: res.url,
+                    cache_path: res.path.to_string(),
+                });
+            }
+        }
+        for (res, _) in track.media_resources() {
+            out.push(ResourceInfo {
+                kind: res.kind,
+                url: res.url.clone(),
+                cache_path: res.path.to_string(),
+            });
+        }
+        out
+    }
+
+    /// Download every key, init segment and segment of the chosen variant
+    /// that is not cached yet, without decrypting or reading them, with up to
+    /// [`HlsOptions::lookahead_segments`] downloads at a time. `progress` is
+    /// called once per resource. Playlists were loaded by `open`.
+    pub async fn prefetch_all<F>(&self, mut progress: F) -> Result<PrefetchSummary, HlsError>
+    where
+        F: FnMut(&PrefetchProgress) + Send,
+    {
+        let ctx = &self.ctx;
+        let variant = ctx.track.variant;
+        let keys = ctx.track.keys();
+        let media: Vec<Resource> = ctx
+            .track
+            .media_resources()
+            .map(|(r, _)| r.clone())
+            .collect();
+        let total = keys.len() + media.len();
+        let mut summary = PrefetchSummary::default();
+        let mut done = 0;
+        let mut report = |kind, url: &Url, source, bytes, summary: &mut PrefetchSummary| {
+            done += 1;
+            match source {
+                Source::Cache => summary.skipped += 1,
+                Source::Network => {
+                    summary.downloaded += 1;
+                    summary.bytes += bytes;
+                }
+            }
+            progress(&PrefetchProgress {
+                variant,
+                done,
+                total,
+                kind,
+                url: url.clone(),
+                source,
+                bytes,
+            });
+        };
+        for key in keys {
+            let res = KeyManager::resource(&key.url)?;
+            if ctx.loader.exists(&res).await? {
+                ctx.loader.stats().already_cached();
+                report(ResourceKind::Key, &key.url, Source::Cache, 0, &mut summary);
+            } else {
+                let before = ctx.loader.stats().snapshot().bytes_from_network;
+                ctx.keys.get(&ctx.loader, key).await?;
+                let after = ctx.loader.stats().snapshot().bytes_from_network;
+                report(
+                    ResourceKind::Key,
+                    &key.url,
+                    Source::Network,
+                    after.saturating_sub(before),
+                    &mut summary,
+                );
+            }
+        }
+        let limit = ctx.lookahead_segments.max(1);
+        let mut pending = media.into_iter();
+        let mut set = JoinSet::new();
+        loop {
+            while set.len() < limit {
+                let Some(res) = pending.next() else { break };
+                set.spawn(fetch_media(Arc::clone(ctx), res));
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            match joined.map_err(|e| HlsError::Task(e.to_string())) {
+                Ok(Ok((res, source, bytes))) => {
+                    report(res.kind, &res.url, source, bytes, &mut summary)
+                }
+                Ok(Err(e)) | Err(e) => {
+                    // Leave nothing running behind (atomic writes: an aborted
+                    // download never reaches the cache).
+                    set.shutdown().await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(summary)
+    }
+}
+
+/// Fetch every variant of the asset at `url` into the cache (one after the
+/// other; each variant as [`HlsSession::prefetch_all`]). `options.variant` is
+/// ignored. A media-playlist URL has one variant.
+pub async fn prefetch_all_variants<F>(
+    url: &str,
+    options: HlsOptions,
+    mut progress: F,
+) -> Result<PrefetchSummary, HlsError>
+where
+    F: FnMut(&PrefetchProgress) + Send,
+{
+    let first = HlsSession::open(url, options.clone().variant(VariantSelect::Index(0))).await?;
+    let count = first.variants().len().max(1);
+    let mut total = first.prefetch_all(&mut progress).await?;
+    drop(first);
+    for v in 1..count {
+        let s = HlsSession::open(url, options.clone().variant(VariantSelect::Index(v))).await?;
+        let sum = s.prefetch_all(&mut progress).await?;
+        total.downloaded += sum.downloaded;
+        total.skipped += sum.skipped;
+        total.bytes += sum.bytes;
+    }
+    Ok(total)
+}

@@ -1,0 +1,254 @@
+//! Every resource goes through here: cache first, then (unless offline) the
+//! network, then into the cache. Cache I/O is blocking file I/O, so it runs on
+//! tokio's blocking pool (`spawn_blocking`): segments can be megabytes, and
+//! keeping one code path for small files too costs little.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kithara_cache::{AssetHandle, CachePath};
+use reqwest::header::HeaderMap;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::error::HlsError;
+use crate::fetch::{HttpClient, HttpRequest, HttpResponse};
+use crate::mode::Stores;
+use crate::source::{Fetched, Source, StatsCounters};
+
+/// The most bytes a key response may have.
+const MAX_KEY_BYTES: u64 = 64 * 1024;
+
+/// What a resource is; decides its store and its size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// A master or media playlist.
+    Playlist,
+    /// An `EXT-X-MAP` init segment.
+    Init,
+    /// A media segment.
+    Segment,
+    /// A (processed) decryption key.
+    Key,
+}
+
+/// One resource of a session: where it comes from and where it is cached.
+#[derive(Clone, Debug)]
+pub(crate) struct Resource {
+    pub kind: ResourceKind,
+    pub url: Url,
+    pub range: Option<Range<u64>>,
+    pub path: CachePath,
+}
+
+/// Extra request parts (key requests only).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Extras<'a> {
+    pub query: &'a [(String, String)],
+    pub headers: Option<&'a HeaderMap>,
+}
+
+/// Permits of the blocking-operation gate; far more than can ever run at once.
+const GATE_PERMITS: u32 = 1 << 20;
+
+/// Loads resources through the cache. Shared by the session's tasks.
+pub(crate) struct Loader {
+    stores: Stores,
+    /// Every blocking cache operation holds a permit until it has finished
+    /// (and dropped its store handle), so `quiesce` can wait for all of them.
+    gate: Arc<Semaphore>,
+    http: Option<HttpClient>,
+    stats: Arc<StatsCounters>,
+    max_playlist_bytes: u64,
+    max_resource_bytes: u64,
+}
+
+fn join_error(e: tokio::task::JoinError) -> HlsError {
+    HlsError::Task(e.to_string())
+}
+
+impl Loader {
+    /// `http` is `None` in offline mode: every miss is then an `OfflineMiss`.
+    pub(crate) fn new(
+        stores: Stores,
+        http: Option<HttpClient>,
+        stats: Arc<StatsCounters>,
+        max_playlist_bytes: u64,
+        max_resource_bytes: u64,
+    ) -> Self {
+        Self {
+            stores,
+            gate: Arc::new(Semaphore::new(GATE_PERMITS as usize)),
+            http,
+            stats,
+            max_playlist_bytes,
+            max_resource_bytes,
+        }
+    }
+
+    /// Run blocking cache I/O on the blocking pool, holding a gate permit.
+    async fn blocking<T, F>(&self, store: AssetHandle, f: F) -> Result<T, HlsError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&AssetHandle) -> T + Send + 'static,
+    {
+        let permit = Arc::clone(&self.gate)
+            .acquire_owned()
+            .await
+            .map_err(|_| HlsError::Task("cache gate closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let out = f(&store);
+            drop(store);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(join_error)
+    }
+
+    /// Wait until no blocking cache operation of this loader is running (also
+    /// those of aborted tasks, which the blocking pool finishes anyway).
+    pub(crate) async fn quiesce(&self) {
+        if let Ok(all) = self.gate.acquire_many(GATE_PERMITS).await {
+            drop(all);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> &Arc<StatsCounters> {
+        &self.stats
+    }
+
+    pub(crate) fn is_offline(&self) -> bool {
+        self.http.is_none()
+    }
+
+    fn store_of(&self, kind: ResourceKind, path: &CachePath) -> AssetHandle {
+        match kind {
+            ResourceKind::Playlist | ResourceKind::Key => self.stores.meta().clone(),
+            ResourceKind::Init | ResourceKind::Segment => self.stores.media(path),
+        }
+    }
+
+    /// Whether the resource is cached (not counted as an access).
+    pub(crate) async fn exists(&self, res: &Resource) -> Result<bool, HlsError> {
+        let path = res.path.clone();
+        self.blocking(self.store_of(res.kind, &res.path), move |s| s.exists(&path))
+            .await
+    }
+
+    /// The cached bytes, if any; a hit is counted.
+    pub(crate) async fn cached(&self, res: &Resource) -> Result<Option<Bytes>, HlsError> {
+        let path = res.path.clone();
+        let got = self
+            .blocking(self.store_of(res.kind, &res.path), move |s| s.read(&path))
+            .await??;
+        if let Some(bytes) = &got {
+            self.stats.record(Source::Cache, bytes.len());
+            tracing::trace!(url = %res.url, path = %res.path, len = bytes.len(), "cache hit");
+        }
+        Ok(got)
+    }
+
+    /// Download the resource (after a cache miss). Offline, this is the
+    /// `OfflineMiss` naming the resource.
+    pub(crate) async fn download(
+        &self,
+        res: &Resource,
+        extras: Extras<'_>,
+    ) -> Result<HttpResponse, HlsError> {
+        self.stats.miss();
+        let Some(http) = &self.http else {
+            tracing::debug!(url = %res.url, path = %res.path, "offline miss");
+            return Err(HlsError::OfflineMiss {
+                url: res.url.to_string(),
+            });
+        };
+        let max_bytes = match res.kind {
+            ResourceKind::Playlist => self.max_playlist_bytes,
+            ResourceKind::Key => MAX_KEY_BYTES,
+            ResourceKind::Init | ResourceKind::Segment => self.max_resource_bytes,
+        };
+        let resp = http
+            .get(&HttpRequest {
+                url: &res.url,
+                range: res.range.clone(),
+                query: extras.query,
+                headers: extras.headers,
+                max_bytes,
+            })
+            .await?;
+        self.stats.record(Source::Network, resp.bytes.len());
+        tracing::debug!(url = %res.url, len = resp.bytes.len(), "downloaded");
+        Ok(resp)
+    }
+
+    /// Write the resource to its store. A `CacheFull` does not fail: the
+    /// caller keeps serving the bytes from memory; it is logged and counted.
+    pub(crate) async fn store(&self, res: &Resource, bytes: Bytes) -> Result<(), HlsError> {
+        self.store_at(res.kind, &res.path, &res.url, bytes).await
+    }
+
+    /// Like [`Loader::store`] for a side file of a resource.
+    pub(crate) async fn store_at(
+        &self,
+        kind: ResourceKind,
+        path: &CachePath,
+        url: &Url,
+        bytes: Bytes,
+    ) -> Result<(), HlsError> {
+        let p = path.clone();
+        let put = self
+            .blocking(self.store_of(kind, path), move |s| s.put_atomic(&p, &bytes))
+            .await?;
+        match put {
+            Ok(r) => {
+                if !r.evicted.is_empty() {
+                    tracing::debug!(
+                        evicted = r.evicted.len(),
+                        "cache evicted assets to make room"
+                    );
+                }
+                Ok(())
+            }
+            Err(e) if e.is_cache_full() => {
+                if self.stats.cache_full() {
+                    tracing::warn!(%url, %path, error = %e, "cache full: serving from memory");
+                } else {
+                    tracing::debug!(%url, %path, error = %e, "cache full: serving from memory");
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Read a side file (no stats).
+    pub(crate) async fn read_side(
+        &self,
+        kind: ResourceKind,
+        path: &CachePath,
+    ) -> Result<Option<Bytes>, HlsError> {
+        let p = path.clone();
+        Ok(self
+            .blocking(self.store_of(kind, path), move |s| s.read(&p))
+            .await??)
+    }
+
+    /// A media resource (init or segment) as stored: from the cache, else
+    /// downloaded and cached.
+    pub(crate) async fn load_media(&self, res: &Resource) -> Result<Fetched, HlsError> {
+        if let Some(bytes) = self.cached(res).await? {
+            return Ok(Fetched {
+                bytes,
+                source: Source::Cache,
+            });
+        }
+        let resp = self.download(res, Extras::default()).await?;
+        self.store(res, resp.bytes.clone()).await?;
+        Ok(Fetched {
+            bytes: resp.bytes,
+            source: Source::Network,
+        })
+    }
+}

@@ -1,0 +1,345 @@
+//! `HlsSession`: the virtual byte stream of one variant (init segment, then
+//! segments in order, decrypted), read through the cache with look-ahead.
+
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kithara_cache::AssetId;
+use url::Url;
+
+use crate::crypto::decrypt_aes128_cbc;
+use crate::error::HlsError;
+use crate::lookahead::{ItemFetcher, Lookahead};
+use crate::open::{Ctx, Opened, open};
+use crate::options::HlsOptions;
+use crate::playlist::VariantInfo;
+use crate::resource::ResourceKind;
+use crate::source::{Fetched, SessionStats, Source};
+
+impl ItemFetcher for Ctx {
+    async fn fetch(self: Arc<Self>, item: usize) -> Result<Fetched, HlsError> {
+        fetch_item(&self, item).await
+    }
+}
+
+/// Fetch item `idx` and decrypt it. The key is obtained first so that a key
+/// failure costs no segment download.
+pub(crate) async fn fetch_item(ctx: &Ctx, idx: usize) -> Result<Fetched, HlsError> {
+    let (res, key) = ctx.track.item(idx);
+    let key = match key {
+        Some(k) => Some((ctx.keys.get(&ctx.loader, k).await?, k.iv)),
+        None => None,
+    };
+    let fetched = ctx.loader.load_media(res).await?;
+    let Some((key, iv)) = key else {
+        return Ok(fetched);
+    };
+    let url = res.url.to_string();
+    let plain = tokio::task::spawn_blocking(move || {
+        decrypt_aes128_cbc(&key, &iv, Vec::from(fetched.bytes))
+    })
+    .await
+    .map_err(|e| HlsError::Task(e.to_string()))?
+    .map_err(|e| HlsError::Decrypt {
+        url,
+        reason: e.reason(),
+    })?;
+    Ok(Fetched {
+        bytes: Bytes::from(plain),
+        source: fetched.source,
+    })
+}
+
+/// One resource of a session, for listings and progress bars.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceInfo {
+    /// What it is.
+    pub kind: ResourceKind,
+    /// Where it comes from.
+    pub url: Url,
+    /// Where it is cached, relative to the asset directory.
+    pub cache_path: String,
+}
+
+struct Current {
+    start: u64,
+    data: Bytes,
+    source: Source,
+}
+
+enum Located {
+    /// The item holding the position, with its start offset (size may be unknown).
+    Item(usize, u64),
+    /// At or past the end of a stream whose length is known.
+    End,
+}
+
+/// An open HLS VOD: read it like a file.
+///
+/// The stream is the chosen variant's first init segment, its segments in
+/// order (decrypted), and any later init segment where it starts to apply.
+/// Every resource goes through the cache; segments are fetched ahead of the
+/// reader (see [`HlsOptions::lookahead_segments`] and
+/// [`HlsOptions::lookahead_bytes`]). The session pins its asset while alive.
+pub struct HlsSession {
+    pub(crate) ctx: Arc<Ctx>,
+    lookahead: Lookahead<Ctx>,
+    url: Url,
+    asset_id: AssetId,
+    variants: Vec<VariantInfo>,
+    pub(crate) top_path: String,
+    pub(crate) media_playlist: Option<(Url, String)>,
+    /// Plaintext size of each item, once known.
+    sizes: Vec<Option<u64>>,
+    /// `offsets[i]` is the start of item `i`, for the known prefix of sizes
+    /// (`offsets.len() - 1` items have known sizes).
+    offsets: Vec<u64>,
+    pos: u64,
+    current: Option<Current>,
+}
+
+impl std::fmt::Debug for HlsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HlsSession")
+            .field("url", &self.url.as_str())
+            .field("asset_id", &self.asset_id)
+            .field("variant", &self.ctx.track.variant)
+            .field("pos", &self.pos)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HlsSession {
+    /// Open the HLS VOD at `url` (a master playlist, or a media playlist).
+    ///
+    /// Loads the playlists (from the cache, else the network), picks the
+    /// variant, pins the asset and records its source URL. Nothing else is
+    /// fetched before the first read.
+    pub async fn open(url: impl AsRef<str>, options: HlsOptions) -> Result<Self, HlsError> {
+        let Opened {
+            ctx,
+            url,
+            asset_id,
+            variants,
+            top_path,
+            media_playlist,
+        } = open(url.as_ref(), &options).await?;
+        let n = ctx.track.items.len();
+        let sizes = (0..n).map(|i| ctx.track.size_hint(i)).collect();
+        let lookahead = Lookahead::new(
+            Arc::clone(&ctx),
+            n,
+            options.lookahead_segments,
+            options.lookahead_bytes,
+        );
+        let mut s = Self {
+            ctx,
+            lookahead,
+            url,
+            asset_id,
+            variants,
+            top_path: top_path.to_string(),
+            media_playlist: media_playlist.map(|(u, p)| (u, p.to_string())),
+            sizes,
+            offsets: vec![0],
+            pos: 0,
+            current: None,
+        };
+        s.extend_offsets();
+        Ok(s)
+    }
+
+    /// The URL the session was opened with.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The asset all resources of this session are cached under.
+    pub fn asset_id(&self) -> AssetId {
+        self.asset_id
+    }
+
+    /// The variants of the master playlist (empty when a media playlist was opened).
+    pub fn variants(&self) -> &[VariantInfo] {
+        &self.variants
+    }
+
+    /// The index of the variant being played (0 for a media playlist).
+    pub fn variant_index(&self) -> usize {
+        self.ctx.track.variant
+    }
+
+    /// The number of media segments of the variant.
+    pub fn segment_count(&self) -> usize {
+        self.ctx.track.media.segments.len()
+    }
+
+    /// Whether the session runs without network.
+    pub fn is_offline(&self) -> bool {
+        self.ctx.loader.is_offline()
+    }
+
+    /// A snapshot of the counters: hits, misses and bytes by source.
+    pub fn stats(&self) -> SessionStats {
+        self.ctx.loader.stats().snapshot()
+    }
+
+    /// Where the last bytes returned by `read` came from.
+    pub fn last_source(&self) -> Option<Source> {
+        self.current.as_ref().map(|c| c.source)
+    }
+
+    /// The current position in the stream.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// The stream length, once the size of every item is known.
+    pub fn len(&self) -> Option<u64> {
+        (self.known_items() == self.sizes.len()).then(|| self.offsets[self.known_items()])
+    }
+
+    /// Whether the stream is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// The stream length, fetching forward (through the cache) until every
+    /// item's size is known.
+    pub async fn content_length(&mut self) -> Result<u64, HlsError> {
+        loop {
+            if let Some(len) = self.len() {
+                return Ok(len);
+            }
+            let idx = self.known_items();
+            let start = self.offsets[idx];
+            self.load(idx, start).await?;
+        }
+    }
+
+    fn known_items(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn extend_offsets(&mut self) {
+        while let Some(Some(size)) = self.sizes.get(self.known_items()) {
+            let next = self.offsets[self.known_items()] + size;
+            self.offsets.push(next);
+        }
+    }
+
+    fn locate(&self, pos: u64) -> Located {
+        let known = self.known_items();
+        let known_end = self.offsets[known];
+        if pos < known_end {
+            // Last offset <= pos; items of size 0 are skipped naturally.
+            let idx = self.offsets.partition_point(|&o| o <= pos) - 1;
+            Located::Item(idx, self.offsets[idx])
+        } else if known == self.sizes.len() {
+            Located::End
+        } else {
+            Located::Item(known, known_end)
+        }
+    }
+
+    async fn load(&mut self, idx: usize, start: u64) -> Result<(), HlsError> {
+        let f = self.lookahead.take(idx).await?;
+        let len = f.bytes.len() as u64;
+        if let Some(hint) = self.sizes[idx]
+            && hint != len
+        {
+            let (res, _) = self.ctx.track.item(idx);
+            return Err(HlsError::BadResponse {
+                url: res.url.to_string(),
+                reason: format!("expected {hint} bytes, got {len}"),
+            });
+        }
+        self.sizes[idx] = Some(len);
+        self.extend_offsets();
+        self.current = Some(Current {
+            start,
+            data: f.bytes,
+            source: f.source,
+        });
+        Ok(())
+    }
+
+    /// Read up to `buf.len()` bytes at the current position; 0 at the end.
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, HlsError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if let Some(cur) = &self.current {
+                let end = cur.start + cur.data.len() as u64;
+                if self.pos >= cur.start && self.pos < end {
+                    let off = (self.pos - cur.start) as usize;
+                    let n = buf.len().min(cur.data.len() - off);
+                    buf[..n].copy_from_slice(&cur.data[off..off + n]);
+                    self.pos += n as u64;
+                    return Ok(n);
+                }
+            }
+            match self.locate(self.pos) {
+                Located::End => return Ok(0),
+                // Loading always makes progress: either the item holds the
+                // position, or its size becomes known and the next is located.
+                Located::Item(idx, start) => self.load(idx, start).await?,
+            }
+        }
+    }
+
+    /// Read the rest of the stream into `out`; returns the bytes read.
+    pub async fn read_to_end(&mut self, out: &mut Vec<u8>) -> Result<usize, HlsError> {
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = self.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            out.extend_from_slice(&buf[..n]);
+            total += n;
+        }
+    }
+
+    /// Move the position, like [`std::io::Seek::seek`]. Seeking from the end
+    /// first learns the length (fetching forward through the cache); seeking
+    /// anywhere else is free until the next read.
+    pub async fn seek(&mut self, pos: SeekFrom) -> Result<u64, HlsError> {
+        let target = match pos {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.content_length().await?.checked_add_signed(d),
+        };
+        let target = target.ok_or(HlsError::InvalidSeek)?;
+        self.pos = target;
+        Ok(target)
+    }
+
+    /// End the session and wait until nothing it started is still running:
+    /// look-ahead fetches are aborted (their partial downloads never reach the
+    /// cache) and in-flight cache writes finish. After this, dropping the
+    /// caller's `AssetCache` releases the cache directory. Dropping a session
+    /// without `close` is fine too; its tasks then end in the background.
+    pub async fn close(mut self) {
+        self.lookahead.shutdown().await;
+        self.ctx.loader.quiesce().await;
+    }
+
+    /// A blocking reader (`std::io::Read + Seek`) over this session; see
+    /// [`BlockingReader`](crate::BlockingReader).
+    pub fn into_blocking(self) -> crate::BlockingReader {
+        crate::BlockingReader::new(self)
+    }
+
+    /// Open a session and wrap it in a [`BlockingReader`](crate::BlockingReader)
+    /// that owns its own tokio runtime. Call it outside any async context.
+    pub fn open_blocking(
+        url: impl AsRef<str>,
+        options: HlsOptions,
+    ) -> Result<crate::BlockingReader, HlsError> {
+        crate::BlockingReader::open(url.as_ref(), options)
+    }
+}

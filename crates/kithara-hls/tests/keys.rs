@@ -1,0 +1,133 @@
+//! Issue test 5: key processing. The processed key is what lands in the cache,
+//! the raw (wrapped) key appears nowhere under the root, and a warm run asks
+//! the key server at most once more.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{all_files, files_containing, files_named, open_cache, persistent, read_vod};
+use kithara_hls::{HlsError, KeyContext, KeyProcessor};
+use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+
+const TOKEN: (&str, &str) = ("token", "t0ps3cret");
+const HEADER: (&str, &str) = ("x-key-auth", "letmein");
+
+fn origin() -> HlsOrigin {
+    HlsOrigin::start(
+        OriginConfig::default()
+            .variants(2)
+            .segments(6)
+            .init(true)
+            .wrapped_key(true)
+            .key_query(TOKEN.0, TOKEN.1)
+            .key_header(HEADER.0, HEADER.1)
+            .encryption(Encryption::Aes128 {
+                iv: IvMode::MediaSequence,
+            }),
+    )
+    .expect("origin")
+}
+
+/// What a recording processor saw: the bytes it got and the context.
+type Seen = Arc<Mutex<Vec<(Vec<u8>, KeyContext)>>>;
+
+/// Unwraps `raw ^ 0xFF` and records what it was given.
+fn recording_processor(seen: Seen) -> KeyProcessor {
+    Arc::new(move |raw: &[u8], ctx: &KeyContext| {
+        seen.lock().unwrap().push((raw.to_vec(), ctx.clone()));
+        Ok(raw.iter().map(|b| b ^ 0xFF).collect())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processed_key_is_cached_raw_key_never() {
+    let origin = origin();
+    let url = origin.master_url().to_string();
+    let raw_key = origin.raw_key();
+    let wrapped: Vec<u8> = raw_key.iter().map(|b| b ^ 0xFF).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    // The origin requires the key query (already in the playlist's key URI)
+    // and the header, which only the options add.
+    let opts = persistent(&cache)
+        .key_processor(recording_processor(Arc::clone(&seen)))
+        .key_header(HEADER.0, HEADER.1);
+
+    let got = read_vod(&url, opts.clone()).await.expect("cold read");
+    assert!(got == origin.expected_stream(1));
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "the key is processed once per session");
+        assert_eq!(seen[0].0, wrapped, "the processor gets the served bytes");
+        assert_eq!(seen[0].1.key_url, origin.key_url());
+        assert!(seen[0].1.iv.is_some());
+    }
+
+    // The cached key file holds exactly the processor's output.
+    let keys = files_named(dir.path(), ".key");
+    assert_eq!(keys.len(), 1, "{:?}", all_files(dir.path()));
+    assert!(keys[0].parent().unwrap().ends_with("keys"));
+    assert_eq!(std::fs::read(&keys[0]).unwrap(), raw_key.to_vec());
+    // The raw (wrapped) key is in no file under the root.
+    assert!(files_containing(dir.path(), &wrapped).is_empty());
+
+    // A warm run asks the key server at most once more (here: not at all).
+    let key_requests = origin.requests("/key.bin");
+    let warm = read_vod(&url, opts).await.expect("warm read");
+    assert!(warm == got);
+    assert!(origin.requests("/key.bin") <= key_requests + 1);
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the cached key is not processed again"
+    );
+    assert!(files_containing(dir.path(), &wrapped).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_request_without_required_header_fails_clearly() {
+    let origin = origin();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let opts = persistent(&cache).key_processor(recording_processor(Default::default()));
+    let err = read_vod(origin.master_url().as_str(), opts)
+        .await
+        .expect_err("the key server refuses");
+    match &err {
+        HlsError::Http { url, status } => {
+            assert!(url.contains("/key.bin"), "{url}");
+            assert!((400..500).contains(status), "{status}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(files_named(dir.path(), ".key").is_empty());
+    // The option values never show up in the error.
+    assert!(!format!("{err} {err:?}").contains(HEADER.1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_processor_or_bad_key_length_is_a_key_error_without_key_bytes() {
+    let origin = origin();
+    let raw_key = origin.raw_key();
+    let hex_key: String = raw_key.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let failing: KeyProcessor =
+        Arc::new(|_raw: &[u8], _ctx: &KeyContext| Err("hsm offline".into()));
+    let short: KeyProcessor = Arc::new(|raw: &[u8], _ctx: &KeyContext| Ok(raw[..8].to_vec()));
+    for (p, what) in [(failing, "hsm offline"), (short, "8 bytes")] {
+        let opts = persistent(&cache)
+            .key_processor(p)
+            .key_header(HEADER.0, HEADER.1);
+        let err = read_vod(origin.master_url().as_str(), opts)
+            .await
+            .expect_err("key error");
+        assert!(matches!(err, HlsError::Key { .. }), "{err:?}");
+        let text = format!("{err} {err:?}");
+        assert!(text.contains(what), "{text}");
+        assert!(!text.to_lowercase().contains(&hex_key[..8]));
+    }
+    assert!(files_named(dir.path(), ".key").is_empty());
+}

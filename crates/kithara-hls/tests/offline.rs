@@ -1,0 +1,144 @@
+//! Issue test 6: offline mode plays a warmed cache without network and fails
+//! with `OfflineMiss` naming whatever is missing.
+
+mod common;
+
+use common::{files_named, open_cache, persistent, read_vod, unwrap_xor};
+use kithara_hls::{CacheMode, HlsError, HlsOptions, HlsSession, VariantSelect};
+use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+
+fn config() -> OriginConfig {
+    OriginConfig::default()
+        .variants(2)
+        .segments(6)
+        .init(true)
+        .wrapped_key(true)
+        .encryption(Encryption::Aes128 {
+            iv: IvMode::MediaSequence,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_cache_plays_offline_with_the_origin_stopped() {
+    let origin = HlsOrigin::start(config()).expect("origin");
+    let url = origin.master_url().to_string();
+    let expected = origin.expected_stream(1);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let opts = persistent(&cache).key_processor(unwrap_xor());
+    let online = read_vod(&url, opts.clone()).await.expect("warm-up");
+    assert!(online == expected);
+    origin.stop();
+
+    let mut s = common::within(HlsSession::open(&url, opts.offline(true)))
+        .await
+        .expect("offline open");
+    assert!(s.is_offline());
+    let offline = common::within(common::read_all(&mut s))
+        .await
+        .expect("offline read");
+    let stats = s.stats();
+    s.close().await;
+    assert!(offline == expected, "offline stream differs");
+    assert_eq!(stats.network_fetches, 0);
+    assert_eq!(stats.bytes_from_network, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_cache_offline_is_an_offline_miss() {
+    let origin = HlsOrigin::start(config()).expect("origin");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let url = origin.master_url().to_string();
+    let err = read_vod(&url, persistent(&cache).offline(true))
+        .await
+        .expect_err("nothing cached");
+    match err {
+        HlsError::OfflineMiss { url: missing } => assert_eq!(missing, url),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        origin.total_requests(),
+        0,
+        "offline mode touched the network"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_key_is_an_offline_miss_naming_the_key() {
+    let origin = HlsOrigin::start(config()).expect("origin");
+    let url = origin.master_url().to_string();
+    let key_url = origin.key_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let opts = persistent(&cache).key_processor(unwrap_xor());
+    read_vod(&url, opts.clone()).await.expect("warm-up");
+    let keys = files_named(dir.path(), ".key");
+    assert_eq!(keys.len(), 1);
+    std::fs::remove_file(&keys[0]).unwrap();
+    let before = origin.total_requests();
+
+    let err = read_vod(&url, opts.offline(true))
+        .await
+        .expect_err("the key is gone");
+    match err {
+        HlsError::OfflineMiss { url } => assert_eq!(url, key_url),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(origin.total_requests(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_segment_or_variant_playlist_is_an_offline_miss_naming_it() {
+    let origin = HlsOrigin::start(config().encryption(Encryption::None)).expect("origin");
+    let url = origin.master_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let opts = persistent(&cache).variant(VariantSelect::Index(0));
+    read_vod(&url, opts.clone()).await.expect("warm-up");
+
+    let seg = files_named(dir.path(), "v0/seg/000003.ts");
+    assert_eq!(seg.len(), 1);
+    std::fs::remove_file(&seg[0]).unwrap();
+    let err = read_vod(&url, opts.clone().offline(true))
+        .await
+        .expect_err("segment 3 is gone");
+    match err {
+        HlsError::OfflineMiss { url } => assert_eq!(url, origin.segment_url(0, 3).to_string()),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // A variant that was never fetched: its playlist is missing.
+    let err = read_vod(&url, opts.variant(VariantSelect::Index(1)).offline(true))
+        .await
+        .expect_err("variant 1 never fetched");
+    match err {
+        HlsError::OfflineMiss { url } => assert_eq!(url, origin.media_url(1).to_string()),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Memory mode keeps playlists and keys on disk but not segments: offline,
+/// the first segment is the miss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_mode_offline_misses_segments() {
+    let origin = HlsOrigin::start(config()).expect("origin");
+    let url = origin.master_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = HlsOptions::new()
+        .cache(CacheMode::Memory {
+            max_bytes: 1 << 20,
+            resource_root: Some(dir.path().to_path_buf()),
+        })
+        .key_processor(unwrap_xor());
+    read_vod(&url, opts.clone()).await.expect("online");
+    let err = read_vod(&url, opts.offline(true))
+        .await
+        .expect_err("segments not kept");
+    match err {
+        HlsError::OfflineMiss { url } => {
+            assert!(url.contains("init.mp4") || url.contains("/seg/"), "{url}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}

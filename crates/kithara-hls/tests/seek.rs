@@ -1,0 +1,183 @@
+//! Issue test 7: seeking. Reading from offsets 0, 1, 5, 7 and from the middle
+//! of a later segment gives the expected bytes, on a cold and a warm cache,
+//! through the async API and the blocking `Read + Seek` adapter.
+
+mod common;
+
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::mpsc;
+
+use common::{LIMIT, open_cache, persistent, read_vod, unwrap_xor, within};
+use kithara_hls::{HlsOptions, HlsSession, VariantSelect};
+use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+
+const VARIANT: usize = 1;
+
+fn origin() -> HlsOrigin {
+    HlsOrigin::start(
+        OriginConfig::default()
+            .variants(2)
+            .segments(8)
+            .segment_size(3000)
+            .init(true)
+            .wrapped_key(true)
+            .encryption(Encryption::Aes128 {
+                iv: IvMode::MediaSequence,
+            }),
+    )
+    .expect("origin")
+}
+
+/// The offsets of the issue, plus a read across a segment boundary.
+fn offsets(origin: &HlsOrigin) -> Vec<u64> {
+    let init = origin.init_bytes(VARIANT).map_or(0, |b| b.len());
+    let seg = |i: usize| origin.segment_plaintext(VARIANT, i).len();
+    let start_of = |k: usize| init + (0..k).map(seg).sum::<usize>();
+    vec![
+        0,
+        1,
+        5,
+        7,
+        (start_of(5) + seg(5) / 2) as u64, // middle of a later segment
+        (start_of(3) - 10) as u64,         // across a boundary
+    ]
+}
+
+fn opts(cache: &kithara_cache::AssetCache) -> HlsOptions {
+    persistent(cache)
+        .variant(VariantSelect::Index(VARIANT))
+        .key_processor(unwrap_xor())
+}
+
+async fn check_at(s: &mut HlsSession, expected: &[u8], off: u64) {
+    let pos = s.seek(SeekFrom::Start(off)).await.expect("seek");
+    assert_eq!(pos, off);
+    let want = &expected[off as usize..(off as usize + 100).min(expected.len())];
+    let mut got = Vec::new();
+    let mut buf = [0u8; 37];
+    while got.len() < want.len() {
+        let n = s.read(&mut buf).await.expect("read");
+        assert!(n > 0, "early end at {off}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(&got[..want.len()], want, "bytes at offset {off}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_seeks_each_on_a_fresh_cache() {
+    let origin = origin();
+    let expected = origin.expected_stream(VARIANT);
+    for off in offsets(&origin) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = open_cache(dir.path());
+        within(async {
+            let mut s = HlsSession::open(origin.master_url().as_str(), opts(&cache))
+                .await
+                .expect("open");
+            assert_eq!(s.len(), None, "length unknown before anything is read");
+            check_at(&mut s, &expected, off).await;
+            s.close().await;
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_seeks_in_any_order() {
+    let origin = origin();
+    let expected = origin.expected_stream(VARIANT);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    read_vod(origin.master_url().as_str(), opts(&cache))
+        .await
+        .expect("warm-up");
+    let mut offs = offsets(&origin);
+    offs.reverse();
+    offs.extend(offsets(&origin));
+    within(async {
+        let mut s = HlsSession::open(origin.master_url().as_str(), opts(&cache))
+            .await
+            .expect("open");
+        for off in offs {
+            check_at(&mut s, &expected, off).await;
+        }
+        // From the end and relative to the current position.
+        let len = expected.len() as u64;
+        assert_eq!(s.seek(SeekFrom::End(-5)).await.unwrap(), len - 5);
+        assert_eq!(s.len(), Some(len));
+        let mut tail = Vec::new();
+        s.read_to_end(&mut tail).await.unwrap();
+        assert_eq!(tail, &expected[expected.len() - 5..]);
+        assert_eq!(s.seek(SeekFrom::Current(-20)).await.unwrap(), len - 20);
+        check_at(&mut s, &expected, len - 20).await;
+        assert!(s.seek(SeekFrom::Current(-(len as i64) - 1)).await.is_err());
+        // Past the end reads nothing.
+        s.seek(SeekFrom::Start(len + 10)).await.unwrap();
+        assert_eq!(s.read(&mut [0u8; 8]).await.unwrap(), 0);
+        assert_eq!(s.stats().network_fetches, 0);
+        s.close().await;
+    })
+    .await;
+}
+
+/// Run `f` on its own thread, failing the test if it outlives `LIMIT`.
+fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(LIMIT).expect("blocking test timed out")
+}
+
+#[test]
+fn blocking_reader_reads_and_seeks_cold_then_warm() {
+    let origin = origin();
+    let expected = origin.expected_stream(VARIANT);
+    let offs = offsets(&origin);
+    let url = origin.master_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    bounded(move || {
+        let cache = open_cache(&root);
+        for pass in ["cold", "warm"] {
+            let mut r = HlsSession::open_blocking(&url, opts(&cache)).expect("open");
+            for &off in &offs {
+                assert_eq!(r.seek(SeekFrom::Start(off)).unwrap(), off);
+                let mut buf = vec![0u8; 100];
+                r.read_exact(&mut buf).unwrap();
+                assert_eq!(
+                    buf,
+                    &expected[off as usize..off as usize + 100],
+                    "{pass} {off}"
+                );
+            }
+            r.seek(SeekFrom::Start(0)).unwrap();
+            let mut all = Vec::new();
+            r.read_to_end(&mut all).unwrap();
+            assert!(all == expected, "{pass} full read");
+            assert_eq!(r.stream_position().unwrap(), expected.len() as u64);
+            assert_eq!(r.seek(SeekFrom::End(0)).unwrap(), expected.len() as u64);
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn into_blocking_works_on_a_decoder_thread() {
+    let origin = origin();
+    let expected = origin.expected_stream(VARIANT);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let s = within(HlsSession::open(origin.master_url().as_str(), opts(&cache)))
+        .await
+        .expect("open");
+    let mut r = s.into_blocking();
+    let got = within(tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        r.seek(SeekFrom::Start(7)).unwrap();
+        r.read_to_end(&mut out).unwrap();
+        out
+    }))
+    .await
+    .unwrap();
+    assert_eq!(got, &expected[7..]);
+}
