@@ -1,0 +1,322 @@
+//! The real `kithara` binary against the loopback origin.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use kithara_cache::{AssetCache, AssetId, CacheOptions};
+use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use serde_json::Value;
+
+fn kithara(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("kithara").unwrap();
+    cmd.arg("--cache-dir")
+        .arg(dir)
+        .env_remove("KITHARA_CACHE_DIR")
+        .env("RUST_LOG", "off");
+    cmd
+}
+
+fn origin(segments: usize) -> HlsOrigin {
+    let cfg = OriginConfig::default()
+        .variants(2)
+        .segments(segments)
+        .segment_size(8 * 1024)
+        .init(true)
+        .encryption(Encryption::Aes128 {
+            iv: IvMode::MediaSequence,
+        });
+    HlsOrigin::start(cfg).unwrap()
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn stderr_of_failure(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "{cmd:?} should fail");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn ls_json(dir: &Path) -> Vec<Value> {
+    let text = stdout(kithara(dir).args(["ls", "--json"]));
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn fetch_then_offline_read_equals_the_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = origin(6);
+    let url = o.master_url().to_string();
+    let id = stdout(kithara(dir.path()).args(["fetch", &url]));
+    assert_eq!(
+        id.trim(),
+        AssetId::from_url(&o.master_url()).unwrap().to_hex()
+    );
+    let expected = o.expected_stream(1);
+    o.stop();
+    let out = dir.path().join("track.ts");
+    kithara(dir.path())
+        .args(["read", &url, "--offline", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&out).unwrap(), expected);
+    let piped = kithara(dir.path())
+        .args(["read", &url, "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(piped.stdout, expected);
+}
+
+#[test]
+fn fetch_all_variants_and_a_media_playlist_ignores_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = origin(3);
+    let url = o.master_url().to_string();
+    kithara(dir.path())
+        .args(["fetch", &url, "--variant", "all"])
+        .assert()
+        .success();
+    let media = o.media_url(0).to_string();
+    kithara(dir.path())
+        .args(["fetch", &media, "--variant", "5"])
+        .assert()
+        .success();
+    let (e0, e1) = (o.expected_stream(0), o.expected_stream(1));
+    o.stop();
+    for (v, expected) in [("0", e0), ("1", e1)] {
+        let out = kithara(dir.path())
+            .args(["read", &url, "--offline", "--variant", v])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, expected, "variant {v}");
+    }
+}
+
+#[test]
+fn an_interrupted_fetch_resumes_and_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = origin(12);
+    let url = o.master_url().to_string();
+    o.set_fail_after(Some(5));
+    let err = stderr_of_failure(kithara(dir.path()).args(["fetch", &url]));
+    let errors: Vec<_> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        err.trim_end().ends_with(errors[0]),
+        "the error is the last line: {err}"
+    );
+    assert!(errors[0].contains("500"), "{err}");
+    o.set_fail_after(None);
+    let before = o.total_requests();
+    kithara(dir.path()).args(["fetch", &url]).assert().success();
+    let refetched = o.total_requests() - before;
+    assert!(
+        refetched < 12 + 4,
+        "cached resources were fetched again: {refetched} requests"
+    );
+    let expected = o.expected_stream(1);
+    o.stop();
+    let out = kithara(dir.path())
+        .args(["read", &url, "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, expected);
+}
+
+#[test]
+fn offline_read_of_a_cold_cache_names_the_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = origin(2);
+    let err =
+        stderr_of_failure(kithara(dir.path()).args(["read", o.master_url().as_str(), "--offline"]));
+    assert!(
+        err.starts_with("error: offline miss: http://127.0.0.1:"),
+        "{err}"
+    );
+    assert_eq!(o.total_requests(), 0, "offline touched the network");
+}
+
+#[test]
+fn gc_removes_the_oldest_assets_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let origins: Vec<_> = (0..3).map(|_| origin(4)).collect();
+    for o in &origins {
+        kithara(dir.path())
+            .args(["fetch", o.master_url().as_str()])
+            .assert()
+            .success();
+    }
+    let assets = ls_json(dir.path());
+    assert_eq!(assets.len(), 3);
+    let size = assets[0]["bytes"].as_u64().unwrap();
+    let limit = (size * 2 + size / 2).to_string();
+    let out = stdout(kithara(dir.path()).args(["gc", "--max-bytes", &limit]));
+    let oldest = AssetId::from_url(&origins[0].master_url())
+        .unwrap()
+        .to_hex();
+    assert!(out.contains(&format!("removed {oldest}")), "{out}");
+    let stats: Value =
+        serde_json::from_str(&stdout(kithara(dir.path()).args(["stats", "--json"]))).unwrap();
+    assert_eq!(stats["asset_count"], 2);
+    assert!(stats["total_bytes"].as_u64().unwrap() <= size * 2 + size / 2);
+    assert_eq!(
+        stats["max_bytes"].as_u64().unwrap().to_string(),
+        limit,
+        "the limit is stored"
+    );
+    assert_eq!(stats["pinned_assets"], 0);
+    assert_eq!(stats["cache_dir"], dir.path().to_str().unwrap());
+}
+
+#[test]
+fn verify_finds_and_repair_fixes_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = origin(3);
+    kithara(dir.path())
+        .args(["fetch", o.master_url().as_str()])
+        .assert()
+        .success();
+    assert_eq!(stdout(kithara(dir.path()).arg("verify")).trim(), "ok");
+
+    let cached = kithara_test_utils::count_files_recursive(dir.path());
+    assert!(cached > 3);
+    let asset = AssetId::from_url(&o.master_url()).unwrap().to_hex();
+    let adir = dir.path().join("assets").join(&asset[..2]).join(&asset);
+    let victim = std::fs::read_dir(adir.join("v1/seg"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(&victim).unwrap();
+    std::fs::write(dir.path().join("state.json"), b"\x00garbage").unwrap();
+    std::fs::write(adir.join(".dead-writer.kithara-tmp"), b"partial").unwrap();
+
+    let out = kithara(dir.path()).arg("verify").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("damaged"), "{report}");
+    assert!(report.contains("temp file"), "{report}");
+
+    kithara(dir.path())
+        .args(["verify", "--repair"])
+        .assert()
+        .success();
+    assert!(!adir.join(".dead-writer.kithara-tmp").exists());
+    assert_eq!(stdout(kithara(dir.path()).arg("verify")).trim(), "ok");
+    let stats: Value =
+        serde_json::from_str(&stdout(kithara(dir.path()).args(["stats", "--json"]))).unwrap();
+    let on_disk: u64 = walk_bytes(&dir.path().join("assets"));
+    assert_eq!(stats["total_bytes"].as_u64().unwrap(), on_disk);
+    // The deleted segment comes back on the next fetch.
+    kithara(dir.path())
+        .args(["fetch", o.master_url().as_str()])
+        .assert()
+        .success();
+    assert!(victim.exists());
+}
+
+fn walk_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                walk_bytes(&e.path())
+            } else {
+                e.metadata().unwrap().len()
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn rm_by_url_and_by_id_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (origin(2), origin(2));
+    for o in [&a, &b] {
+        kithara(dir.path())
+            .args(["fetch", o.master_url().as_str()])
+            .assert()
+            .success();
+    }
+    kithara(dir.path())
+        .args(["rm", a.master_url().as_str()])
+        .assert()
+        .success();
+    let prefix = &AssetId::from_url(&b.master_url()).unwrap().to_hex()[..8];
+    kithara(dir.path()).args(["rm", prefix]).assert().success();
+    assert!(ls_json(dir.path()).is_empty());
+    let err = stderr_of_failure(kithara(dir.path()).args(["rm", "abc"]));
+    assert!(err.starts_with("error: "), "{err}");
+    let err = stderr_of_failure(kithara(dir.path()).args(["rm", "deadbeefdeadbeef"]));
+    assert!(err.contains("no cached asset"), "{err}");
+}
+
+#[test]
+fn a_second_owner_gets_a_clear_error_and_inspection_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = origin(2);
+    kithara(dir.path())
+        .args(["fetch", o.master_url().as_str()])
+        .assert()
+        .success();
+    let _owner = AssetCache::open(CacheOptions::new(dir.path())).unwrap();
+    let err = stderr_of_failure(kithara(dir.path()).args(["fetch", o.master_url().as_str()]));
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: cache directory {} is in use by another process",
+            dir.path().display()
+        )
+    );
+    assert_eq!(ls_json(dir.path()).len(), 1);
+    kithara(dir.path())
+        .args(["stats", "--json"])
+        .assert()
+        .success();
+    kithara(dir.path()).arg("verify").assert().success();
+}
+
+#[test]
+fn demo_passes() {
+    let out = Command::cargo_bin("kithara")
+        .unwrap()
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("demo passed"), "{text}");
+}
+
+#[test]
+fn bad_arguments_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = stderr_of_failure(kithara(dir.path()).args(["read", "not a url"]));
+    assert!(err.starts_with("error: "), "{err}");
+    let err = stderr_of_failure(kithara(dir.path()).args([
+        "fetch",
+        "http://127.0.0.1:9/x.m3u8",
+        "--variant",
+        "best",
+    ]));
+    assert!(err.contains("invalid --variant"), "{err}");
+    let err = stderr_of_failure(kithara(dir.path()).args(["stats", "--max-bytes", "12XB"]));
+    assert!(err.contains("invalid size"), "{err}");
+}
