@@ -179,7 +179,7 @@ impl AssetCache {
             root: self.inner.fs.as_ref().map(|f| f.root().to_path_buf()),
             total_bytes: index.total_bytes(),
             max_bytes: index.max_bytes(),
-            asset_count: index.entries().count(),
+            asset_count: index.asset_count(),
             file_count: index.total_files(),
             pinned_assets: pinned.len(),
             pinned_bytes: pinned.iter().map(|id| index.asset_bytes(id)).sum(),
@@ -317,10 +317,12 @@ impl Inner {
             return Ok(());
         };
         let _one_at_a_time = self.save.lock();
-        let Some(bytes) = self.engine.lock().inner_mut().inner_mut().snapshot() else {
+        let Some(state) = self.engine.lock().inner_mut().inner_mut().snapshot() else {
             return Ok(());
         };
-        let written = fs.write_root_file(INDEX_FILE, &bytes);
+        let written = serde_json::to_vec(&state)
+            .map_err(|e| CacheError::io("serialize index", INDEX_FILE)(e.into()))
+            .and_then(|bytes| fs.write_root_file(INDEX_FILE, &bytes));
         if written.is_err() {
             self.engine.lock().inner_mut().inner_mut().mark_dirty();
         }

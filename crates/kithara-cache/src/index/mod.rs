@@ -134,31 +134,28 @@ impl<S: Store> IndexStore<S> {
         self.index.entries.iter()
     }
 
+    pub(crate) fn asset_count(&self) -> usize {
+        self.index.entries.len()
+    }
+
     pub(crate) fn total_files(&self) -> u64 {
         self.index.total_files
     }
 
-    /// The serialized index if it changed since the last snapshot; the
-    /// caller writes it and calls [`IndexStore::mark_dirty`] if that fails.
-    pub(crate) fn snapshot(&mut self) -> Option<Vec<u8>> {
+    /// The index if it changed since the last snapshot. Cloning is all that
+    /// happens under the caller's lock; serializing and writing happen after.
+    /// If writing fails the caller calls [`IndexStore::mark_dirty`].
+    pub(crate) fn snapshot(&mut self) -> Option<State> {
         if !self.index.dirty {
             return None;
         }
-        let state = State {
+        self.index.dirty = false;
+        Some(State {
             schema: SCHEMA_VERSION,
             clock: self.index.clock,
             max_bytes: self.index.max_bytes,
-            assets: self
-                .index
-                .entries
-                .iter()
-                .map(|(k, v)| (*k, v.clone()))
-                .collect(),
-        };
-        // Serializing plain integers and strings into memory cannot fail.
-        let bytes = serde_json::to_vec(&state).ok()?;
-        self.index.dirty = false;
-        Some(bytes)
+            assets: self.index.entries.clone(),
+        })
     }
 
     pub(crate) fn mark_dirty(&mut self) {

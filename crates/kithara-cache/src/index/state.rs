@@ -1,6 +1,6 @@
 //! The schema of `state.json`.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -18,7 +18,7 @@ pub(crate) struct State {
     /// The size limit the last owner used.
     #[serde(default)]
     pub max_bytes: Option<u64>,
-    pub assets: BTreeMap<AssetId, Entry>,
+    pub assets: HashMap<AssetId, Entry>,
 }
 
 /// What the index knows of one asset.
