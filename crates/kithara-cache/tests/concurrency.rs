@@ -20,7 +20,7 @@ fn ops_per_thread() -> u32 {
     std::env::var("KITHARA_STRESS_OPS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(2_000)
+        .unwrap_or(10_000)
 }
 
 fn allowed(e: &CacheError) -> bool {

@@ -14,13 +14,13 @@ use rand::{Rng, SeedableRng};
 
 const ROOT: &str = "KITHARA_CRASH_ROOT";
 const SEED: &str = "KITHARA_CRASH_SEED";
-const MAX_BYTES: u64 = 6 << 20;
+const MAX_BYTES: u64 = 24 << 20;
 
 fn rounds() -> u64 {
     std::env::var("KITHARA_CRASH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(30)
+        .unwrap_or(100)
 }
 
 /// Child: writes resources forever (whole puts and streaming writes), pinning
@@ -40,7 +40,7 @@ fn child_writer() {
     for n in 0u64.. {
         let asset = cache.asset(id(rng.random_range(0..8)));
         let path = p(&format!("v0/seg/{:06}.ts", rng.random_range(0..12)));
-        let len = rng.random_range(1024..=1 << 20);
+        let len = rng.random_range(1024..=4 << 20);
         let bytes = payload(rng.random(), len);
         let done = if rng.random_bool(0.5) {
             asset.put_atomic(&path, &bytes).map(|_| ())

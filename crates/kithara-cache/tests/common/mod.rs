@@ -132,7 +132,7 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     out.extend_from_slice(&(len as u64).to_le_bytes());
     out.extend_from_slice(&seed.to_le_bytes());
-    out.extend((16..len).map(|i| filler(seed, i)));
+    out.extend(cycle(seed).iter().copied().cycle().take(len - 16));
     out
 }
 
@@ -143,13 +143,17 @@ pub fn payload_is_whole(bytes: &[u8]) -> bool {
     }
     let len = u64::from_le_bytes(bytes[..8].try_into().unwrap());
     let seed = u64::from_le_bytes(bytes[8..16].try_into().unwrap());
+    let cycle = cycle(seed);
     len == bytes.len() as u64
         && bytes[16..]
-            .iter()
-            .enumerate()
-            .all(|(i, b)| *b == filler(seed, i + 16))
+            .chunks(cycle.len())
+            .all(|c| c == &cycle[..c.len()])
 }
 
-fn filler(seed: u64, i: usize) -> u8 {
-    (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8
+/// The filler repeats with a period of 251 bytes (a prime, so it never lines
+/// up with block sizes).
+fn cycle(seed: u64) -> Vec<u8> {
+    (0..251u64)
+        .map(|i| (seed.wrapping_mul(31).wrapping_add(i * 7) % 251) as u8)
+        .collect()
 }
