@@ -62,6 +62,8 @@ mod cache;
 mod error;
 mod evict;
 mod flusher;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod handle;
 mod id;
