@@ -121,6 +121,39 @@ pub enum HlsError {
 }
 
 impl HlsError {
+    /// A copy of this error for a second party (e.g. every task waiting on
+    /// the same key). Errors that cannot be copied (they hold an I/O or
+    /// network error) become an error of the same resource with the message.
+    pub(crate) fn duplicate(&self) -> HlsError {
+        match self {
+            HlsError::OfflineMiss { url } => HlsError::OfflineMiss { url: url.clone() },
+            HlsError::Http { url, status } => HlsError::Http {
+                url: url.clone(),
+                status: *status,
+            },
+            HlsError::BadResponse { url, reason } => HlsError::BadResponse {
+                url: url.clone(),
+                reason: reason.clone(),
+            },
+            HlsError::TooLarge { url, limit } => HlsError::TooLarge {
+                url: url.clone(),
+                limit: *limit,
+            },
+            HlsError::Key { url, reason } => HlsError::Key {
+                url: url.clone(),
+                reason: reason.clone(),
+            },
+            HlsError::UnsupportedScheme { url } => HlsError::UnsupportedScheme { url: url.clone() },
+            other => match other.url() {
+                Some(url) => HlsError::BadResponse {
+                    url: url.to_owned(),
+                    reason: other.to_string(),
+                },
+                None => HlsError::Task(other.to_string()),
+            },
+        }
+    }
+
     /// True for [`HlsError::OfflineMiss`].
     pub fn is_offline_miss(&self) -> bool {
         matches!(self, HlsError::OfflineMiss { .. })

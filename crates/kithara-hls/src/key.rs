@@ -3,13 +3,14 @@
 //! never logged and never part of an error.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
 
 use bytes::Bytes;
 use kithara_cache::CachePath;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 use url::Url;
 
 use crate::error::HlsError;
@@ -29,10 +30,26 @@ pub(crate) fn key_cache_path(url: &Url) -> Result<CachePath, HlsError> {
     ))?)
 }
 
+/// The state of one key URL within a session.
+#[derive(Default)]
+struct KeySlot {
+    /// Attempts that have finished (success or failure).
+    finished: AtomicU64,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    key: Option<Key>,
+    last_error: Option<HlsError>,
+}
+
 /// Keys of one session, each fetched and processed at most once even when
-/// several segment tasks need it at the same time.
+/// several segment tasks need it at the same time. When an attempt fails,
+/// every task that was waiting for it gets the same error instead of asking
+/// the key server again; a later request (the reader trying again) retries.
 pub(crate) struct KeyManager {
-    cells: Mutex<HashMap<Url, Arc<OnceCell<Key>>>>,
+    slots: StdMutex<HashMap<Url, Arc<KeySlot>>>,
     processor: Option<KeyProcessor>,
     query: Vec<(String, String)>,
     headers: HeaderMap,
@@ -58,7 +75,7 @@ impl KeyManager {
             map.append(n, v);
         }
         Ok(Self {
-            cells: Mutex::new(HashMap::new()),
+            slots: StdMutex::new(HashMap::new()),
             processor,
             query,
             headers: map,
@@ -67,16 +84,31 @@ impl KeyManager {
 
     /// The key for `key`, from this session's memory, the cache or the network.
     pub(crate) async fn get(&self, loader: &Loader, key: &KeyRef) -> Result<Key, HlsError> {
-        let cell = {
-            let mut cells = self
-                .cells
+        let slot = {
+            let mut slots = self
+                .slots
                 .lock()
                 .map_err(|_| HlsError::Task("key table poisoned".into()))?;
-            Arc::clone(cells.entry(key.url.clone()).or_default())
+            Arc::clone(slots.entry(key.url.clone()).or_default())
         };
-        cell.get_or_try_init(|| self.load(loader, key))
-            .await
-            .copied()
+        let seen = slot.finished.load(Ordering::Acquire);
+        let mut state = slot.state.lock().await;
+        if let Some(k) = state.key {
+            return Ok(k);
+        }
+        if slot.finished.load(Ordering::Acquire) != seen
+            && let Some(e) = &state.last_error
+        {
+            // An attempt failed while we waited for it: share its outcome.
+            return Err(e.duplicate());
+        }
+        let got = self.load(loader, key).await;
+        match &got {
+            Ok(k) => state.key = Some(*k),
+            Err(e) => state.last_error = Some(e.duplicate()),
+        }
+        slot.finished.fetch_add(1, Ordering::AcqRel);
+        got
     }
 
     /// The resource a key is cached as.

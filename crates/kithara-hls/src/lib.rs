@@ -6,7 +6,7 @@
 //! (`std::io::Read + Seek`).
 //!
 //! * Modes ([`CacheMode`]): persistent (everything in an on-disk
-//!   [`AssetCache`](kithara_cache::AssetCache)), memory (segments in bounded
+//!   [`AssetCache`]), memory (segments in bounded
 //!   memory, only playlists and keys may land on disk), and offline
 //!   ([`HlsOptions::offline`]): no network, a missing resource is
 //!   [`HlsError::OfflineMiss`].

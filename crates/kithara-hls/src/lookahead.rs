@@ -90,10 +90,12 @@ impl<F: ItemFetcher> Lookahead<F> {
             Ok(r) => r,
             Err(e) => Err(HlsError::Task(e.to_string())),
         };
+        // After an error the window stays put: nothing new starts until the
+        // reader asks again (it may give up instead).
         if let Ok(f) = &got {
             self.estimate = f.bytes.len() as u64;
+            self.top_up();
         }
-        self.top_up();
         got
     }
 

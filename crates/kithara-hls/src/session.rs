@@ -343,3 +343,28 @@ impl HlsSession {
         crate::BlockingReader::open(url.as_ref(), options)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send + 'static>() {}
+
+    fn assert_send_future<F: std::future::Future + Send>(_: F) {}
+
+    /// Type-checked only: the session's futures can run in spawned tasks.
+    #[allow(dead_code)]
+    fn futures_are_send(s: &mut HlsSession, buf: &mut [u8]) {
+        assert_send_future(s.read(buf));
+        assert_send_future(s.seek(SeekFrom::Start(0)));
+        assert_send_future(s.prefetch_all(|_| {}));
+        assert_send_future(HlsSession::open("http://h/m.m3u8", HlsOptions::new()));
+    }
+
+    #[test]
+    fn session_and_blocking_reader_can_move_to_other_threads() {
+        assert_send::<HlsSession>();
+        assert_send::<crate::BlockingReader>();
+        assert_send::<HlsError>();
+    }
+}

@@ -142,7 +142,9 @@ async fn key_server_500_is_retried_then_named_and_nothing_is_cached() {
     origin.set_status("/key.bin", Some(500));
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
-    let err = read_vod(origin.master_url().as_str(), persistent(&cache).retries(2))
+    // One segment at a time, so the request count below is exact.
+    let opts = persistent(&cache).retries(2).lookahead_segments(1);
+    let err = read_vod(origin.master_url().as_str(), opts)
         .await
         .expect_err("key server down");
     match &err {
@@ -182,5 +184,61 @@ async fn segment_5xx_is_retried_and_then_fails_clearly() {
     .expect_err("segments fail after the first");
     assert!(matches!(err, HlsError::Http { status: 500, .. }), "{err:?}");
     assert_eq!(origin.requests(&origin.segment_path(0, 1)), 2, "one retry");
+    assert_no_partial_files(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_segment_times_out_with_a_network_error_naming_it() {
+    let origin = HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(2)
+            .segment_delay(std::time::Duration::from_secs(3)),
+    )
+    .expect("origin");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let opts = persistent(&cache)
+        .retries(0)
+        .lookahead_segments(1)
+        .request_timeout(std::time::Duration::from_millis(200));
+    let err = read_vod(origin.master_url().as_str(), opts)
+        .await
+        .expect_err("timeout");
+    match &err {
+        HlsError::Network { url, source } => {
+            assert_eq!(url, &origin.segment_url(0, 0).to_string());
+            assert!(source.is_timeout(), "{source:?}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(files_named(dir.path(), ".ts").is_empty());
+    assert_no_partial_files(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlist_bounds_are_enforced() {
+    let origin = HlsOrigin::start(OriginConfig::default().variants(2).segments(8)).expect("origin");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let err = read_vod(
+        origin.master_url().as_str(),
+        persistent(&cache).max_segments(4),
+    )
+    .await
+    .expect_err("too many segments");
+    assert!(matches!(err, HlsError::Playlist { .. }), "{err:?}");
+    let err = read_vod(
+        origin.master_url().as_str(),
+        persistent(&cache).max_playlist_bytes(20),
+    )
+    .await
+    .expect_err("too large");
+    assert!(
+        matches!(err, HlsError::TooLarge { limit: 20, .. }),
+        "{err:?}"
+    );
+    // The (valid) master may be cached; the rejected media playlist is not.
+    assert!(files_named(dir.path(), "playlist.m3u8").is_empty());
     assert_no_partial_files(dir.path());
 }

@@ -70,7 +70,7 @@ async fn prefetch_resumes_after_an_interruption_and_enables_offline_play() {
         .await
         .expect("resume");
     s.close().await;
-    let events = events.lock().unwrap();
+    let events = events.lock().unwrap().clone();
     assert_eq!(events.len(), 9);
     assert!(events.iter().all(|e| e.total == 9 && e.variant == 0));
     assert_eq!(events.last().unwrap().done, 9);
