@@ -1,5 +1,7 @@
 //! Entry points for fuzz targets and their regression tests; not API.
 
+use std::path::{Component, Path};
+
 use crate::index::load::{Loaded, parse};
 use crate::path::CachePath;
 
@@ -15,11 +17,11 @@ pub fn parse_path(text: &str) -> bool {
     let Ok(path) = CachePath::parse(text) else {
         return false;
     };
-    let base = std::path::Path::new("/cache/assets/ab/abcd");
+    let base = Path::new("/cache/assets/ab/abcd");
     let resolved = path.resolve(base);
     let inside = resolved
         .strip_prefix(base)
-        .is_ok_and(|rest| rest.components().all(|c| matches!(c, std::path::Component::Normal(_))));
+        .is_ok_and(|rest| rest.components().all(|c| matches!(c, Component::Normal(_))));
     assert!(inside, "{text:?} resolved to {}", resolved.display());
     true
 }
