@@ -19,7 +19,7 @@ use crate::lease::{LeaseKind, LeaseStore};
 use crate::lock;
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 use crate::path::{CachePath, INDEX_FILE};
-use crate::stats::{AssetInfo, CacheStats, from_unix_ms};
+use crate::stats::{AssetInfo, CacheStats};
 use crate::store::{Base, FsStore, MemStore, Staged, Store};
 
 /// The stack of layers, outermost first.
@@ -195,16 +195,7 @@ impl AssetCache {
         let mut out: Vec<AssetInfo> = leases
             .inner()
             .entries()
-            .map(|(id, e)| AssetInfo {
-                id: *id,
-                source_url: e.source_url.clone(),
-                bytes: e.bytes,
-                files: e.files,
-                last_access: from_unix_ms(e.last_access_ms),
-                access_tick: e.last_access,
-                created: from_unix_ms(e.created_ms),
-                pinned: leases.is_pinned(id),
-            })
+            .map(|(id, e)| AssetInfo::new(*id, e, leases.is_pinned(id)))
             .collect();
         out.sort_by(|a, b| b.access_tick.cmp(&a.access_tick).then(a.id.cmp(&b.id)));
         Ok(out)

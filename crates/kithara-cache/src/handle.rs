@@ -11,7 +11,7 @@ use crate::guard::LeaseGuard;
 use crate::id::AssetId;
 use crate::lease::LeaseKind;
 use crate::path::CachePath;
-use crate::stats::{AssetInfo, from_unix_ms};
+use crate::stats::AssetInfo;
 use crate::store::{AssetReader, Store};
 use crate::writer::AssetWriter;
 
@@ -118,16 +118,11 @@ impl AssetHandle {
     pub fn info(&self) -> Option<AssetInfo> {
         let engine = self.inner.engine();
         let leases = engine.inner();
-        leases.inner().entry(&self.id).map(|e| AssetInfo {
-            id: self.id,
-            source_url: e.source_url.clone(),
-            bytes: e.bytes,
-            files: e.files,
-            last_access: from_unix_ms(e.last_access_ms),
-            access_tick: e.last_access,
-            created: from_unix_ms(e.created_ms),
-            pinned: leases.is_pinned(&self.id),
-        })
+        let pinned = leases.is_pinned(&self.id);
+        leases
+            .inner()
+            .entry(&self.id)
+            .map(|e| AssetInfo::new(self.id, e, pinned))
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::id::AssetId;
+use crate::index::state::Entry;
 
 /// Totals of the whole cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +52,21 @@ pub struct AssetInfo {
     pub pinned: bool,
 }
 
-pub(crate) fn from_unix_ms(ms: u64) -> SystemTime {
+impl AssetInfo {
+    pub(crate) fn new(id: AssetId, e: &Entry, pinned: bool) -> Self {
+        Self {
+            id,
+            source_url: e.source_url.clone(),
+            bytes: e.bytes,
+            files: e.files,
+            last_access: from_unix_ms(e.last_access_ms),
+            access_tick: e.last_access,
+            created: from_unix_ms(e.created_ms),
+            pinned,
+        }
+    }
+}
+
+fn from_unix_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
