@@ -19,6 +19,12 @@ pub enum CliError {
     /// Bad arguments.
     #[error("{0}")]
     Usage(String),
+    /// What was asked for is not in the cache.
+    #[error("{0}")]
+    NotFound(String),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] io::Error),
     /// A check failed (demo).
     #[error("{0}")]
     Check(String),
@@ -33,6 +39,7 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// Wraps an I/O error with what was being done and where.
     pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
         let path = path.into();
         move |source| CliError::Io { what, path, source }

@@ -6,11 +6,12 @@ mod args;
 mod cache_dir;
 mod commands;
 mod error;
-mod hls;
 mod progress;
+mod session;
 mod size;
+mod variant;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, stderr};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,13 +22,26 @@ use crate::args::{Cli, Command};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version print as clap formats them.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("error: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    // Silent unless RUST_LOG asks: errors reach the user as one `error:` line.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .with_writer(stderr)
+        .with_ansi(stderr().is_terminal())
         .init();
     let g = &cli.global;
     let result = match cli.command.unwrap_or(Command::Demo) {

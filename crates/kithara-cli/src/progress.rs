@@ -8,6 +8,7 @@ use kithara_hls::{PrefetchProgress, Source};
 
 use crate::size::human;
 
+/// Reports prefetch progress on stderr.
 pub struct Progress {
     bar: Option<ProgressBar>,
     started: Instant,
@@ -17,6 +18,7 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// A bar when stderr is a terminal, plain lines otherwise.
     pub fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let style = ProgressStyle::with_template(
@@ -37,6 +39,7 @@ impl Progress {
         }
     }
 
+    /// Records one finished resource.
     pub fn update(&mut self, p: &PrefetchProgress) {
         if p.source == Source::Network {
             self.bytes += p.bytes;
@@ -68,6 +71,7 @@ impl Progress {
         }
     }
 
+    /// Clears the bar.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

@@ -1,6 +1,7 @@
 //! The real `kithara` binary against the loopback origin.
 
 use std::path::Path;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use kithara_cache::{AssetCache, AssetId, CacheOptions};
@@ -308,8 +309,17 @@ fn demo_passes() {
 #[test]
 fn bad_arguments_fail_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let err = stderr_of_failure(kithara(dir.path()).args(["read", "not a url"]));
-    assert!(err.starts_with("error: "), "{err}");
+    let cases: [&[&str]; 4] = [
+        &["read", "not a url"],
+        &["fetch", "http://127.0.0.1:9/x.m3u8", "--variant", "best"],
+        &["stats", "--max-bytes", "12XB"],
+        &["--bogus"],
+    ];
+    for args in cases {
+        let err = stderr_of_failure(kithara(dir.path()).args(args));
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
     let err = stderr_of_failure(kithara(dir.path()).args([
         "fetch",
         "http://127.0.0.1:9/x.m3u8",
@@ -319,4 +329,41 @@ fn bad_arguments_fail_with_one_line() {
     assert!(err.contains("invalid --variant"), "{err}");
     let err = stderr_of_failure(kithara(dir.path()).args(["stats", "--max-bytes", "12XB"]));
     assert!(err.contains("invalid size"), "{err}");
+}
+
+#[test]
+fn read_to_a_file_leaves_nothing_partial_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let o = origin(4);
+    let target = out_dir.path().join("track.ts");
+    std::fs::write(&target, b"previous contents").unwrap();
+    let err = stderr_of_failure(
+        kithara(dir.path())
+            .args(["read", o.master_url().as_str(), "--offline", "-o"])
+            .arg(&target),
+    );
+    assert!(err.contains("offline miss"), "{err}");
+    assert_eq!(std::fs::read(&target).unwrap(), b"previous contents");
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        1,
+        "no temp file left"
+    );
+    kithara(dir.path())
+        .args(["read", o.master_url().as_str(), "-o"])
+        .arg(&target)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&target).unwrap(), o.expected_stream(1));
+    kithara(dir.path())
+        .args([
+            "read",
+            o.master_url().as_str(),
+            "--offline",
+            "-o",
+            "/dev/null",
+        ])
+        .assert()
+        .success();
 }

@@ -1,10 +1,14 @@
 //! `kithara demo`: the whole story on loopback, checked.
 //!
 //! Serves a generated VOD (several variants, init segments, AES-128 with a
-//! wrapped key that needs a query parameter and a header), caches the whole
-//! track through a key processor, stops the origin, replays offline, and
-//! checks that both runs gave exactly the bytes the origin encoded.
+//! wrapped key that needs a query parameter and a header), fetches every
+//! variant through a key processor, stops the origin, replays each variant
+//! offline, and checks the bytes against what the origin encoded and the
+//! key on disk against the processed key.
 
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,12 +16,13 @@ use std::time::{Duration, Instant};
 use kithara_cache::{AssetCache, CacheOptions};
 use kithara_hls::{
     CacheMode, HlsOptions, HlsSession, KeyContext, KeyProcessorError, SessionStats, VariantSelect,
+    prefetch_all_variants,
 };
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig, count_files_recursive};
+use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
 
 use crate::args::Global;
 use crate::error::CliError;
-use crate::hls::runtime;
+use crate::session::runtime;
 use crate::size::human;
 
 const VARIANTS: usize = 3;
@@ -38,9 +43,9 @@ fn unwrap_key(wrapped: &[u8], _: &KeyContext) -> Result<Vec<u8>, KeyProcessorErr
     Ok(wrapped.iter().map(|b| b ^ 0xFF).collect())
 }
 
+/// Runs the demo; exits 0 only if every check passed.
 pub fn run(global: &Global) -> Result<ExitCode, CliError> {
-    let temp =
-        tempfile::tempdir().map_err(CliError::io("create temp dir", std::env::temp_dir()))?;
+    let temp = tempfile::tempdir().map_err(CliError::io("create temp dir", env::temp_dir()))?;
     let root = global
         .cache_dir
         .clone()
@@ -62,10 +67,11 @@ pub fn run(global: &Global) -> Result<ExitCode, CliError> {
         .wrapped_key(true)
         .key_query("token", "demo")
         .key_header("X-Demo-Auth", "kithara");
-    let origin =
-        HlsOrigin::start(config).map_err(CliError::io("start the demo origin", "127.0.0.1:0"))?;
+    let origin = HlsOrigin::start(config)
+        .map_err(CliError::io("start the demo origin on", "127.0.0.1:0"))?;
     let url = origin.master_url();
-    let expected = origin.expected_stream(VARIANTS - 1);
+    let expected: Vec<Vec<u8>> = (0..VARIANTS).map(|v| origin.expected_stream(v)).collect();
+    let raw_key = origin.raw_key();
     println!(
         "demo origin   {url} ({VARIANTS} variants x {SEGMENTS} segments, init, AES-128, wrapped key)"
     );
@@ -73,65 +79,99 @@ pub fn run(global: &Global) -> Result<ExitCode, CliError> {
 
     let session_opts = HlsOptions::new()
         .cache(CacheMode::Persistent(cache.clone()))
-        .variant(VariantSelect::Highest)
         .key_processor(Arc::new(unwrap_key))
         .key_query("token", "demo")
         .key_header("X-Demo-Auth", "kithara");
     let rt = runtime()?;
-    let online = rt.block_on(read_all(url.as_str(), session_opts.clone()))?;
+    let started = Instant::now();
+    let fetched = rt.block_on(prefetch_all_variants(
+        url.as_str(),
+        session_opts.clone(),
+        |_| {},
+    ))?;
+    let fetch_took = started.elapsed();
     let origin_requests = origin.total_requests();
     origin.stop();
-    let offline = rt.block_on(read_all(url.as_str(), session_opts.offline(true)))?;
-
-    let files = count_files_recursive(&root);
-    let stats = cache.stats()?;
-    report("online run ", &online);
-    report("offline run", &offline);
     println!(
-        "origin        {origin_requests} requests served, then stopped before the offline run"
+        "online fetch  {} resources, {} in {fetch_took:.1?} ({origin_requests} requests to the origin, then it stopped)",
+        fetched.downloaded,
+        human(fetched.bytes),
     );
+
+    let mut checks = Vec::new();
+    for (v, want) in expected.iter().enumerate() {
+        let opts = session_opts
+            .clone()
+            .offline(true)
+            .variant(VariantSelect::Index(v));
+        let run = rt.block_on(read_all(url.as_str(), opts))?;
+        report(&format!("offline v{v}  "), &run);
+        checks.push((
+            format!("offline variant {v} equals the origin's decrypted stream"),
+            run.bytes == *want,
+        ));
+        checks.push((
+            format!("offline variant {v} had no cache misses"),
+            run.stats.cache_misses == 0,
+        ));
+    }
+
+    let files = walk(&root);
+    let keys: Vec<_> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "key"))
+        .collect();
+    let wrapped: Vec<u8> = raw_key.iter().map(|b| b ^ 0xFF).collect();
+    let holds_wrapped = files
+        .iter()
+        .any(|f| fs::read(f).is_ok_and(|b| b.windows(16).any(|w| w == wrapped)));
+    let stats = cache.stats()?;
     println!(
-        "on disk       {files} files, {} in {} asset(s)",
+        "on disk       {} files, {} in {} asset(s)",
+        files.len(),
         human(stats.total_bytes),
         stats.asset_count
     );
+    checks.push((
+        "the cached key is the processed (unwrapped) key".into(),
+        keys.len() == 1 && fs::read(keys[0]).is_ok_and(|k| k == raw_key),
+    ));
+    checks.push(("the wrapped key is nowhere on disk".into(), !holds_wrapped));
 
-    let checks = [
-        (
-            "online bytes equal the origin's decrypted stream",
-            online.bytes == expected,
-        ),
-        (
-            "offline bytes equal the origin's decrypted stream",
-            offline.bytes == expected,
-        ),
-        (
-            "offline run used no network",
-            offline.stats.network_fetches == 0,
-        ),
-        (
-            "offline run had no cache misses",
-            offline.stats.cache_misses == 0,
-        ),
-        ("the cache holds files", files > 0),
-    ];
     let mut ok = true;
-    for (what, passed) in checks {
-        println!("{}  {what}", if passed { "ok  " } else { "FAIL" });
+    for (what, passed) in &checks {
+        println!("{}  {what}", if *passed { "ok  " } else { "FAIL" });
         ok &= passed;
     }
-    // The cache persists its index on drop, so it must go before its directory.
-    drop(cache);
+    // The cache persists its index on drop, so every clone goes before its directory.
+    drop((cache, session_opts));
     drop(temp);
     if ok {
+        let total: usize = expected.iter().map(Vec::len).sum();
         println!(
             "demo passed: {} of media replayed offline, byte for byte",
-            human(expected.len() as u64)
+            human(total as u64)
         );
         Ok(ExitCode::SUCCESS)
     } else {
         Err(CliError::Check("demo failed: see the checks above".into()))
     }
+}
+
+/// Every regular file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(walk(&e.path())),
+            Ok(t) if t.is_file() => out.push(e.path()),
+            _ => {}
+        }
+    }
+    out
 }
 
 async fn read_all(url: &str, opts: HlsOptions) -> Result<Run, CliError> {

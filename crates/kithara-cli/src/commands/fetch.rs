@@ -9,23 +9,25 @@ use url::Url;
 use crate::args::{FetchArgs, Global};
 use crate::cache_dir::open_owner;
 use crate::error::CliError;
-use crate::hls::{VariantArg, options, parse_variant, runtime};
 use crate::progress::Progress;
+use crate::session::{options, runtime};
 use crate::size::human;
+use crate::variant::{FetchVariant, parse_fetch};
 
+/// Downloads everything `args` names into the cache; prints the asset id.
 pub fn run(global: &Global, args: &FetchArgs) -> Result<ExitCode, CliError> {
     let url = Url::parse(&args.url)
         .map_err(|e| CliError::Usage(format!("invalid URL {}: {e}", args.url)))?;
-    let variant = parse_variant(&args.variant, true)?;
+    let variant = parse_fetch(&args.variant)?;
     let cache = open_owner(global)?;
     let opts = options(cache, &args.key_headers, &args.key_queries)?;
     let mut progress = Progress::new();
     let summary = runtime()?.block_on(async {
         match variant {
-            VariantArg::All => {
+            FetchVariant::All => {
                 prefetch_all_variants(url.as_str(), opts, |p| progress.update(p)).await
             }
-            VariantArg::One(select) => {
+            FetchVariant::One(select) => {
                 let session = HlsSession::open(url.as_str(), opts.variant(select)).await?;
                 session.prefetch_all(|p| progress.update(p)).await
             }

@@ -7,6 +7,7 @@ use crate::cache_dir::open_owner;
 use crate::error::CliError;
 use crate::size::human;
 
+/// Evicts until the cache fits its limit and lists what went.
 pub fn run(global: &Global) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
     let before = cache.assets()?;

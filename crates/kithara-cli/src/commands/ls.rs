@@ -10,6 +10,7 @@ use crate::cache_dir::open_inspect;
 use crate::error::CliError;
 use crate::size::human;
 
+/// Lists the assets, as a table or JSON.
 pub fn run(global: &Global, as_json: bool) -> Result<ExitCode, CliError> {
     let assets = match open_inspect(global)? {
         Some(cache) => cache.assets()?,

@@ -1,68 +1,74 @@
 //! `kithara read`: the media bytes a decoder consumes, through the cache.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use kithara_hls::HlsSession;
+use kithara_hls::{HlsOptions, HlsSession};
+use tempfile::NamedTempFile;
 
 use crate::args::{Global, ReadArgs};
 use crate::cache_dir::open_owner;
 use crate::error::CliError;
-use crate::hls::{VariantArg, options, parse_variant, runtime};
+use crate::session::{options, runtime};
+use crate::variant::parse_one;
 
 const CHUNK: usize = 256 * 1024;
 
+/// Streams the track to `-o FILE` or stdout.
 pub fn run(global: &Global, args: &ReadArgs) -> Result<ExitCode, CliError> {
-    let VariantArg::One(select) = parse_variant(&args.variant, false)? else {
-        unreachable!("parse_variant refuses 'all' here")
-    };
+    let select = parse_one(&args.variant)?;
     let cache = open_owner(global)?;
     let opts = options(cache, &args.key_headers, &args.key_queries)?
         .variant(select)
         .offline(args.offline);
-    match &args.output {
-        Some(path) => to_file(&args.url, opts, path),
-        None => {
-            let stdout = io::stdout().lock();
-            match stream(
-                &args.url,
-                opts,
-                &mut BufWriter::new(stdout),
-                Path::new("<stdout>"),
-            ) {
-                // A closed pipe (`| head`) is the reader's choice, not an error.
-                Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
-                    Ok(ExitCode::SUCCESS)
-                }
-                other => other,
+    let Some(path) = &args.output else {
+        let mut out = BufWriter::new(io::stdout().lock());
+        return match stream(&args.url, opts, &mut out, Path::new("<stdout>")) {
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+                Ok(ExitCode::SUCCESS)
             }
-        }
+            other => other,
+        };
+    };
+    let special = fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if special {
+        // /dev/null, a FIFO: nothing to replace atomically.
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(CliError::io("open", path))?;
+        return stream(&args.url, opts, &mut BufWriter::new(file), path);
     }
+    to_file(&args.url, opts, path)
 }
 
-/// Writes to `FILE.part` and renames it, so a failed read never leaves a partial FILE.
-fn to_file(url: &str, opts: kithara_hls::HlsOptions, path: &Path) -> Result<ExitCode, CliError> {
-    let mut part = PathBuf::from(path);
-    part.as_mut_os_string().push(".part");
-    let file = File::create(&part).map_err(CliError::io("create", &part))?;
-    let result = stream(url, opts, &mut BufWriter::new(file), &part);
-    match result {
-        Ok(code) => {
-            fs::rename(&part, path).map_err(CliError::io("rename into place", path))?;
-            Ok(code)
-        }
-        Err(e) => {
-            let _ = fs::remove_file(&part);
-            Err(e)
-        }
-    }
+/// Writes to a temp file beside FILE, syncs it and renames it over FILE, so
+/// a failed or interrupted read never leaves a partial FILE.
+fn to_file(url: &str, opts: HlsOptions, path: &Path) -> Result<ExitCode, CliError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = NamedTempFile::new_in(dir).map_err(CliError::io("create a temp file in", dir))?;
+    let mut out = BufWriter::new(temp);
+    let code = stream(url, opts, &mut out, path)?;
+    let temp = out
+        .into_inner()
+        .map_err(|e| CliError::io("write", path)(e.into_error()))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(CliError::io("sync", path))?;
+    temp.persist(path)
+        .map_err(|e| CliError::io("rename into place", path)(e.error))?;
+    Ok(code)
 }
 
 fn stream(
     url: &str,
-    opts: kithara_hls::HlsOptions,
+    opts: HlsOptions,
     out: &mut impl Write,
     target: &Path,
 ) -> Result<ExitCode, CliError> {

@@ -11,6 +11,7 @@ use crate::error::CliError;
 
 const MIN_PREFIX: usize = 8;
 
+/// Removes the asset named by `target`.
 pub fn run(global: &Global, target: &str) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
     let id = find(&cache, target)?;
@@ -26,7 +27,7 @@ fn find(cache: &AssetCache, target: &str) -> Result<AssetId, CliError> {
         let id = AssetId::from_url(&url)?;
         return match cache.asset(id).info() {
             Some(_) => Ok(id),
-            None => Err(CliError::Usage(format!("no cached asset for {url}"))),
+            None => Err(CliError::NotFound(format!("no cached asset for {url}"))),
         };
     }
     let prefix = target.to_ascii_lowercase();
@@ -43,7 +44,9 @@ fn find(cache: &AssetCache, target: &str) -> Result<AssetId, CliError> {
         .collect();
     match matches.as_slice() {
         [one] => Ok(*one),
-        [] => Err(CliError::Usage(format!("no cached asset with id {target}"))),
+        [] => Err(CliError::NotFound(format!(
+            "no cached asset with id {target}"
+        ))),
         many => Err(CliError::Usage(format!(
             "id prefix {target} is ambiguous: it matches {} assets",
             many.len()

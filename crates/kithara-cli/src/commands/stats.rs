@@ -10,6 +10,7 @@ use crate::cache_dir::{open_inspect, resolve};
 use crate::error::CliError;
 use crate::size::human;
 
+/// Prints the totals, as text or JSON.
 pub fn run(global: &Global, as_json: bool) -> Result<ExitCode, CliError> {
     let dir = resolve(global)?;
     let (total, max, assets, pinned) = match open_inspect(global)? {

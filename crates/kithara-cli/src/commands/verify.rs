@@ -6,6 +6,7 @@ use crate::args::Global;
 use crate::cache_dir::{open_inspect, open_owner};
 use crate::error::CliError;
 
+/// Checks (or with `repair`, fixes) the index against the files.
 pub fn run(global: &Global, repair: bool) -> Result<ExitCode, CliError> {
     if repair {
         // Opening as owner repairs: it rebuilds the index from the files and removes temp leftovers.
