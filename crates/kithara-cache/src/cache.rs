@@ -1,6 +1,7 @@
 //! `AssetCache`: the public facade that composes the layers.
 
 use std::fs::{self, File};
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +36,18 @@ pub struct AssetCache {
     inner: Arc<Inner>,
 }
 
+/// What every handle, writer and guard keeps alive: the shared state, the
+/// background flusher and the owner's lock, dropped in that order.
 pub(crate) struct Inner {
+    shared: Arc<Shared>,
+    flusher: Mutex<Option<Flusher>>,
+    /// Held for the lifetime of the owner; the kernel releases it on exit.
+    _lock: Option<File>,
+}
+
+/// The state the flusher shares; it never owns the lock, so a flush in
+/// progress cannot keep a closed cache's directory locked.
+pub(crate) struct Shared {
     engine: Mutex<Engine>,
     /// Stages writes without taking the engine lock; `None` in memory mode.
     fs: Option<FsStore>,
@@ -45,9 +57,14 @@ pub(crate) struct Inner {
     recovery: RecoveryReport,
     /// Serializes index writes so an older snapshot never lands last.
     save: Mutex<()>,
-    flusher: Mutex<Option<Flusher>>,
-    /// Held for the lifetime of the owner; the kernel releases it on exit.
-    _lock: Option<File>,
+}
+
+impl Deref for Inner {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 impl AssetCache {
@@ -74,9 +91,9 @@ impl AssetCache {
             recovery,
             Some(lock),
         );
-        cache.inner.save_index()?;
-        let weak = Arc::downgrade(&cache.inner);
-        *cache.inner.flusher.lock() = Some(Flusher::spawn(weak, options.flush_interval));
+        cache.inner.save_index(true)?;
+        let shared = Arc::clone(&cache.inner.shared);
+        *cache.inner.flusher.lock() = Some(Flusher::spawn(shared, options.flush_interval));
         Ok(cache)
     }
 
@@ -136,13 +153,15 @@ impl AssetCache {
         let engine = EvictingStore::new(LeaseStore::new(store), policy);
         Self {
             inner: Arc::new(Inner {
-                engine: Mutex::new(engine),
-                fs,
-                read_only,
-                durability,
-                max_bytes,
-                recovery,
-                save: Mutex::new(()),
+                shared: Arc::new(Shared {
+                    engine: Mutex::new(engine),
+                    fs,
+                    read_only,
+                    durability,
+                    max_bytes,
+                    recovery,
+                    save: Mutex::new(()),
+                }),
                 flusher: Mutex::new(None),
                 _lock: lock,
             }),
@@ -203,13 +222,15 @@ impl AssetCache {
 
     /// Persists the index now if it changed (also done in the background and on drop).
     pub fn flush(&self) -> Result<()> {
-        self.inner.save_index()
+        self.inner.save_index(true)
     }
 
     /// Evicts least-recently-used unpinned assets until the cache fits `max_bytes`.
     pub fn gc(&self) -> Result<Vec<AssetId>> {
         self.inner.writable()?;
-        self.inner.engine.lock().shrink_to_fit()
+        let evicted = self.inner.engine.lock().shrink_to_fit();
+        self.inner.bury();
+        evicted
     }
 
     /// Changes the size limit (stored in the index) and evicts to fit it.
@@ -218,7 +239,10 @@ impl AssetCache {
         let mut engine = self.inner.engine.lock();
         engine.inner_mut().inner_mut().set_max_bytes(max_bytes);
         self.inner.max_bytes.store(max_bytes, Ordering::Relaxed);
-        engine.shrink_to_fit()
+        let evicted = engine.shrink_to_fit();
+        drop(engine);
+        self.inner.bury();
+        evicted
     }
 
     /// What opening found and repaired.
@@ -252,7 +276,7 @@ fn recover_index(fs: &FsStore, owner: bool) -> Result<(Index, RecoveryReport)> {
     Ok(reconcile(loaded, scan, unix_ms()))
 }
 
-impl Inner {
+impl Shared {
     pub(crate) fn engine(&self) -> MutexGuard<'_, Engine> {
         self.engine.lock()
     }
@@ -282,11 +306,30 @@ impl Inner {
     /// Commits a finished write, then makes the rename durable outside the lock.
     pub(crate) fn commit(&self, staged: Staged) -> Result<crate::store::Commit> {
         let (id, path) = (staged.id, staged.path.clone());
-        let commit = self.engine.lock().commit(staged)?;
+        let commit = self.engine.lock().commit(staged);
+        if commit.as_ref().is_ok_and(|c| !c.evicted.is_empty()) {
+            self.bury();
+        }
+        let commit = commit?;
         if let (Some(fs), Durability::Sync) = (&self.fs, self.durability) {
             fs.sync_parent(&id, &path)?;
         }
         Ok(commit)
+    }
+
+    /// Removes one asset; its files are deleted after the engine lock is released.
+    pub(crate) fn remove(&self, id: &AssetId) -> Result<()> {
+        self.writable()?;
+        let removed = self.engine.lock().remove_all(id);
+        self.bury();
+        removed
+    }
+
+    /// Deletes evicted assets outside the engine lock.
+    pub(crate) fn bury(&self) {
+        if let Some(fs) = &self.fs {
+            fs.bury();
+        }
     }
 
     /// Records the source URL; on disk the asset directory is created so the
@@ -303,12 +346,13 @@ impl Inner {
     }
 
     /// Writes the index if it changed; a no-op in memory and read-only modes.
-    pub(crate) fn save_index(&self) -> Result<()> {
+    /// With `all`, recency-only changes are written too (flush, close).
+    pub(crate) fn save_index(&self, all: bool) -> Result<()> {
         let Some(fs) = self.fs.as_ref().filter(|_| !self.read_only) else {
             return Ok(());
         };
         let _one_at_a_time = self.save.lock();
-        let Some(state) = self.engine.lock().inner_mut().inner_mut().snapshot() else {
+        let Some(state) = self.engine.lock().inner_mut().inner_mut().snapshot(all) else {
             return Ok(());
         };
         let written = serde_json::to_vec(&state)
@@ -323,8 +367,9 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // Joins the flusher, so no index write outlives the lock released below.
         self.flusher.lock().take();
-        if let Err(e) = self.save_index() {
+        if let Err(e) = self.save_index(true) {
             tracing::warn!(error = %e, "cannot persist cache index on close; it is rebuilt on next open");
         }
     }

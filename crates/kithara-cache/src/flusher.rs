@@ -1,38 +1,39 @@
 //! The background thread that persists a changed index now and then.
 //!
 //! Debouncing is what keeps a put O(1): the index is rewritten at most once
-//! per interval, never per operation. The thread holds only a weak reference,
-//! so it never keeps a cache alive, and it exits when told or when the cache
-//! is gone.
+//! per interval, never per operation. The thread holds the shared state but
+//! not the owner's lock; closing the cache stops and joins it before the
+//! lock is released, so no index write outlives the owner.
 
-use std::sync::{Arc, Weak};
-use std::thread;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::cache::Inner;
+use crate::cache::Shared;
 
 /// Tells the thread to stop when dropped.
 pub(crate) struct Flusher {
     stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Flusher {
-    pub(crate) fn spawn(cache: Weak<Inner>, interval: Duration) -> Self {
+    pub(crate) fn spawn(cache: Arc<Shared>, interval: Duration) -> Self {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
         let spawned = thread::Builder::new()
             .name("kithara-cache-flush".into())
             .spawn(move || run(&cache, interval, &signal));
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "no index flusher thread; the index is saved on flush and drop only");
-        }
-        Self { stop }
+        let thread = spawned
+            .map_err(|e| tracing::warn!(error = %e, "no index flusher thread; the index is saved on flush and drop only"))
+            .ok();
+        Self { stop, thread }
     }
 }
 
-fn run(cache: &Weak<Inner>, interval: Duration, signal: &(Mutex<bool>, Condvar)) {
+fn run(cache: &Shared, interval: Duration, signal: &(Mutex<bool>, Condvar)) {
     loop {
         {
             let mut stopped = signal.0.lock();
@@ -43,10 +44,7 @@ fn run(cache: &Weak<Inner>, interval: Duration, signal: &(Mutex<bool>, Condvar))
                 return;
             }
         }
-        let Some(cache) = cache.upgrade() else {
-            return;
-        };
-        if let Err(e) = cache.save_index() {
+        if let Err(e) = cache.save_index(false) {
             tracing::warn!(error = %e, "cannot persist cache index; will retry");
         }
     }
@@ -56,5 +54,9 @@ impl Drop for Flusher {
     fn drop(&mut self) {
         *self.stop.0.lock() = true;
         self.stop.1.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // A panic in the flusher has been logged by the panic hook; nothing more to do.
+            let _ = thread.join();
+        }
     }
 }

@@ -100,8 +100,7 @@ impl AssetHandle {
     ///
     /// Fails with [`CacheError::AssetInUse`] while it is pinned or being written.
     pub fn remove_all(&self) -> Result<()> {
-        self.inner.writable()?;
-        self.inner.engine().remove_all(&self.id)
+        self.inner.remove(&self.id)
     }
 
     /// Records where the asset came from (shown by `assets()`).

@@ -215,3 +215,67 @@ fn an_asset_with_only_a_source_url_survives_a_reopen() {
         Some(url.as_str())
     );
 }
+
+#[test]
+fn an_exhausted_logical_clock_is_renumbered_keeping_the_lru_order() {
+    let dir = tempfile::tempdir().unwrap();
+    populate(dir.path());
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+    json["clock"] = u64::MAX.into();
+    json["assets"][id(1).to_hex()]["last_access"] = (u64::MAX - 5).into();
+    json["assets"][id(2).to_hex()]["last_access"] = u64::MAX.into();
+    fs::write(
+        dir.path().join("state.json"),
+        serde_json::to_vec(&json).unwrap(),
+    )
+    .unwrap();
+    let cache = AssetCache::open(opts(dir.path())).unwrap();
+    assert!(cache.recovery().index_damaged.is_some());
+    let order: Vec<_> = cache.assets().unwrap().iter().map(|a| a.id).collect();
+    assert_eq!(&order[..2], &[id(2), id(1)], "newest first, as before");
+    cache.asset(id(3)).read(&p("master.m3u8")).unwrap();
+    assert_eq!(
+        cache.assets().unwrap()[0].id,
+        id(3),
+        "the clock still moves"
+    );
+}
+
+#[test]
+fn reads_alone_do_not_make_the_flusher_rewrite_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    populate(dir.path());
+    let cache =
+        AssetCache::open(opts(dir.path()).flush_interval(Duration::from_millis(1))).unwrap();
+    let before = fs::read(dir.path().join("state.json")).unwrap();
+    for _ in 0..200 {
+        cache.asset(id(1)).read(&p("master.m3u8")).unwrap();
+        std::thread::yield_now();
+    }
+    // Give the flusher many intervals (bounded; this asserts an absence).
+    let deadline = std::time::Instant::now() + Duration::from_millis(200);
+    while std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(fs::read(dir.path().join("state.json")).unwrap(), before);
+    cache.flush().unwrap();
+    assert_ne!(
+        fs::read(dir.path().join("state.json")).unwrap(),
+        before,
+        "flush persists recency"
+    );
+}
+
+#[test]
+fn closing_and_reopening_at_once_never_races_the_flusher() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..50 {
+        let cache =
+            AssetCache::open(opts(dir.path()).flush_interval(Duration::from_micros(50))).unwrap();
+        cache.asset(id(round)).put_atomic(&p("x"), b"x").unwrap();
+        drop(cache);
+    }
+    let cache = AssetCache::open(opts(dir.path())).unwrap();
+    assert!(cache.recovery().is_clean(), "{:?}", cache.recovery());
+}

@@ -178,10 +178,11 @@ where
         self.inner.stage(id, path)
     }
 
-    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+    fn commit(&mut self, mut staged: Staged) -> Result<Commit> {
         let id = staged.id;
-        let old = self.inner.len(&id, &staged.path)?.unwrap_or(0);
-        let delta = staged.len().saturating_sub(old);
+        let replaces = self.inner.len(&id, &staged.path)?;
+        staged.replaces = Some(replaces);
+        let delta = staged.len().saturating_sub(replaces.unwrap_or(0));
         let evicted = self.make_room(&id, delta)?;
         let mut commit = self.inner.commit(staged)?;
         self.accessed(&id);

@@ -11,7 +11,7 @@ pub(crate) mod state;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::Result;
 use crate::id::AssetId;
@@ -19,6 +19,9 @@ use crate::path::CachePath;
 use crate::store::{AssetReader, Commit, Staged, Store};
 
 use state::{Entry, SCHEMA_VERSION, State};
+
+/// How long reads alone may go unpersisted by the background flusher.
+pub(crate) const RECENCY_SAVE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What the eviction layer needs to know of the layers below it.
 pub(crate) trait Accounting {
@@ -41,7 +44,12 @@ pub(crate) struct Index {
     entries: HashMap<AssetId, Entry>,
     total_bytes: u64,
     total_files: u64,
+    /// Sizes, entries or settings changed: persisted at the next flush.
     dirty: bool,
+    /// Only recency changed (reads): persisted rarely, since losing it costs
+    /// only LRU precision and rewriting a large index per interval costs a lot.
+    recency_dirty: bool,
+    recency_saved: Instant,
 }
 
 impl Index {
@@ -60,11 +68,14 @@ impl Index {
             total_bytes,
             total_files,
             dirty,
+            recency_dirty: false,
+            recency_saved: Instant::now(),
         }
     }
 
     fn tick(&mut self) -> u64 {
-        self.clock += 1;
+        // Cannot saturate in practice: open renumbers clocks near the limit.
+        self.clock = self.clock.saturating_add(1);
         self.clock
     }
 }
@@ -86,7 +97,7 @@ impl<S: Store> IndexStore<S> {
         if let Some(e) = self.index.entries.get_mut(id) {
             e.last_access = tick;
             e.last_access_ms = unix_ms();
-            self.index.dirty = true;
+            self.index.recency_dirty = true;
         }
     }
 
@@ -145,11 +156,19 @@ impl<S: Store> IndexStore<S> {
     /// The index if it changed since the last snapshot. Cloning is all that
     /// happens under the caller's lock; serializing and writing happen after.
     /// If writing fails the caller calls [`IndexStore::mark_dirty`].
-    pub(crate) fn snapshot(&mut self) -> Option<State> {
-        if !self.index.dirty {
+    ///
+    /// With `all`, recency-only changes count too; otherwise they wait for
+    /// [`RECENCY_SAVE_INTERVAL`].
+    pub(crate) fn snapshot(&mut self, all: bool) -> Option<State> {
+        let index = &mut self.index;
+        let recency_due =
+            index.recency_dirty && (all || index.recency_saved.elapsed() >= RECENCY_SAVE_INTERVAL);
+        if !index.dirty && !recency_due {
             return None;
         }
-        self.index.dirty = false;
+        index.dirty = false;
+        index.recency_dirty = false;
+        index.recency_saved = Instant::now();
         Some(State {
             schema: SCHEMA_VERSION,
             clock: self.index.clock,

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::id::AssetId;
 use crate::index::Index;
 use crate::index::load::Loaded;
 use crate::index::state::Entry;
@@ -81,6 +82,23 @@ impl RecoveryReport {
     }
 }
 
+/// A clock this high cannot come from real use (2^62 accesses); it is
+/// renumbered so ticks never run out.
+const CLOCK_LIMIT: u64 = 1 << 62;
+
+/// Gives the entries ticks 1..=n in their current order; returns n.
+fn renumber(entries: &mut HashMap<AssetId, Entry>) -> u64 {
+    let mut order: Vec<(u64, AssetId)> =
+        entries.iter().map(|(id, e)| (e.last_access, *id)).collect();
+    order.sort_unstable();
+    for (rank, (_, id)) in order.iter().enumerate() {
+        if let Some(e) = entries.get_mut(id) {
+            e.last_access = rank as u64 + 1;
+        }
+    }
+    order.len() as u64
+}
+
 /// Builds the in-memory index from what was loaded and what is on disk.
 pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, RecoveryReport) {
     let mut report = RecoveryReport {
@@ -135,6 +153,13 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
         entries.insert(id, entry);
     }
     report.assets_dropped = known.len();
+    if clock >= CLOCK_LIMIT {
+        // An index from a hostile or broken writer: keep the order, lose the gaps.
+        clock = renumber(&mut entries);
+        report
+            .index_damaged
+            .get_or_insert_with(|| "logical clock out of range; renumbered".into());
+    }
     if !report.is_clean() {
         tracing::warn!(problems = ?report.problems(), "cache index reconciled with the file system");
     }

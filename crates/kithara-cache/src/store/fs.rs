@@ -9,10 +9,13 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
+use std::mem;
 use std::path::{Path, PathBuf};
 use std::process;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
 
 use crate::error::{CacheError, Result};
 use crate::id::AssetId;
@@ -35,12 +38,18 @@ pub(crate) struct FsStore {
 struct Config {
     root: PathBuf,
     durability: Durability,
+    /// Evicted asset directories renamed into `trash/`, to delete outside the engine lock.
+    graves: Mutex<Vec<PathBuf>>,
 }
 
 impl FsStore {
     pub(crate) fn new(root: PathBuf, durability: Durability) -> Self {
         Self {
-            cfg: Arc::new(Config { root, durability }),
+            cfg: Arc::new(Config {
+                root,
+                durability,
+                graves: Mutex::new(Vec::new()),
+            }),
         }
     }
 
@@ -177,7 +186,10 @@ impl Store for FsStore {
     }
 
     fn commit(&mut self, staged: Staged) -> Result<Commit> {
-        let old_len = self.len(&staged.id, &staged.path)?;
+        let old_len = match staged.replaces {
+            Some(known) => known,
+            None => self.len(&staged.id, &staged.path)?,
+        };
         let new_len = staged.len();
         let Body::File(mut t) = staged.body else {
             unreachable!("an FsStore stages files")
@@ -201,17 +213,42 @@ impl Store for FsStore {
             // A file or symlink planted in place of the asset: remove the entry itself, never its target.
             return fs::remove_file(&dir).map_err(CacheError::io("remove asset entry", dir));
         }
-        let trash = self.cfg.root.join(TRASH_DIR);
-        fs::create_dir_all(&trash).map_err(CacheError::io("create directory", &trash))?;
-        let grave = trash.join(format!("{}-{}", id.to_hex(), unique()));
-        fs::rename(&dir, &grave).map_err(CacheError::io("move asset to trash", &dir))?;
-        // remove_dir_all never follows symlinks, so nothing outside the cache is touched.
-        fs::remove_dir_all(&grave).map_err(CacheError::io("remove asset", &grave))?;
+        let grave = self
+            .cfg
+            .root
+            .join(TRASH_DIR)
+            .join(format!("{}-{}", id.to_hex(), unique()));
+        // The rename is the eviction: atomic, and cheap enough for the engine
+        // lock. The slow delete happens in `bury`, after the lock is released.
+        match fs::rename(&dir, &grave) {
+            Err(e) if e.kind() == ErrorKind::NotFound && !dir.exists() => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let trash = self.cfg.root.join(TRASH_DIR);
+                fs::create_dir_all(&trash).map_err(CacheError::io("create directory", &trash))?;
+                fs::rename(&dir, &grave).map_err(CacheError::io("move asset to trash", &dir))?;
+            }
+            other => other.map_err(CacheError::io("move asset to trash", &dir))?,
+        }
+        self.cfg.graves.lock().push(grave);
         if let Some(shard) = dir.parent() {
             // Fails while other assets share the shard directory; that is fine.
             let _ = fs::remove_dir(shard);
         }
         Ok(())
+    }
+}
+
+impl FsStore {
+    /// Deletes evicted assets waiting in `trash/`. A failure is logged and
+    /// left for the next open, which empties `trash/`.
+    pub(crate) fn bury(&self) {
+        let graves = mem::take(&mut *self.cfg.graves.lock());
+        for grave in graves {
+            // remove_dir_all never follows symlinks, so nothing outside the cache is touched.
+            if let Err(e) = fs::remove_dir_all(&grave) {
+                tracing::warn!(path = %grave.display(), error = %e, "cannot delete evicted asset; the next open will");
+            }
+        }
     }
 }
 

@@ -11,6 +11,8 @@ use bytes::Bytes;
 pub struct AssetReader {
     body: Body,
     len: u64,
+    /// Whether a read or seek moved it from the start (saves an lseek).
+    moved: bool,
 }
 
 #[derive(Debug)]
@@ -24,6 +26,7 @@ impl AssetReader {
         Self {
             body: Body::File(file),
             len,
+            moved: false,
         }
     }
 
@@ -31,6 +34,7 @@ impl AssetReader {
         Self {
             len: bytes.len() as u64,
             body: Body::Mem(Cursor::new(bytes)),
+            moved: false,
         }
     }
 
@@ -53,8 +57,14 @@ impl AssetReader {
                 Ok(bytes.slice(pos.min(bytes.len())..))
             }
             Body::File(mut f) => {
-                let mut buf = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
-                f.read_to_end(&mut buf)?;
+                // Cached files are never modified in place (only replaced by
+                // rename), so the length measured at open is the length to read:
+                // one read call, no size probe, no EOF probe.
+                let pos = if self.moved { f.stream_position()? } else { 0 };
+                let rest = usize::try_from(self.len.saturating_sub(pos))
+                    .map_err(|_| io::Error::other("resource larger than memory"))?;
+                let mut buf = vec![0; rest];
+                f.read_exact(&mut buf)?;
                 Ok(Bytes::from(buf))
             }
         }
@@ -63,15 +73,27 @@ impl AssetReader {
 
 impl Read for AssetReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.moved = true;
         match &mut self.body {
             Body::File(f) => f.read(buf),
             Body::Mem(c) => c.read(buf),
+        }
+    }
+
+    // Forwarded so `File`'s sized read_to_end is used instead of the generic
+    // doubling loop (five reads for 64 KiB).
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        self.moved = true;
+        match &mut self.body {
+            Body::File(f) => f.read_to_end(buf),
+            Body::Mem(c) => c.read_to_end(buf),
         }
     }
 }
 
 impl Seek for AssetReader {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.moved = true;
         match &mut self.body {
             Body::File(f) => f.seek(pos),
             Body::Mem(c) => c.seek(pos),

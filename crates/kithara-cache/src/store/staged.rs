@@ -17,6 +17,8 @@ pub(crate) struct Staged {
     pub(crate) path: CachePath,
     len: u64,
     pub(crate) body: Body,
+    /// Length of the file it replaces, once a layer has looked (saves a stat).
+    pub(crate) replaces: Option<Option<u64>>,
 }
 
 pub(crate) enum Body {
@@ -41,6 +43,7 @@ impl Staged {
             path,
             len: 0,
             body: Body::File(temp),
+            replaces: None,
         }
     }
 
@@ -50,6 +53,7 @@ impl Staged {
             path,
             len: 0,
             body: Body::Mem(Vec::new()),
+            replaces: None,
         }
     }
 
