@@ -78,7 +78,7 @@ impl AssetCache {
         fs::create_dir_all(&root).map_err(CacheError::io("create cache root", &root))?;
         let lock = lock::acquire(&root)?;
         let fs = FsStore::new(root.clone(), options.durability);
-        let (index, recovery) = recover_index(&fs, true)?;
+        let (index, recovery) = recover_index(&fs, true);
         let mut store = IndexStore::new(Base::Fs(fs.clone()), index);
         let stored = store.max_bytes_setting();
         store.set_max_bytes(options.max_bytes.or(stored).unwrap_or(DEFAULT_MAX_BYTES));
@@ -106,7 +106,7 @@ impl AssetCache {
         let root = root.as_ref().to_path_buf();
         fs::metadata(&root).map_err(CacheError::io("open cache root", &root))?;
         let fs = FsStore::new(root, Durability::Buffered);
-        let (index, recovery) = recover_index(&fs, false)?;
+        let (index, recovery) = recover_index(&fs, false);
         let store = IndexStore::new(Base::Fs(fs.clone()), index);
         let policy: Box<dyn EvictionPolicy> = Box::new(crate::evict::LruPolicy::default());
         Ok(Self::assemble(
@@ -270,10 +270,9 @@ impl std::fmt::Debug for AssetCache {
     }
 }
 
-fn recover_index(fs: &FsStore, owner: bool) -> Result<(Index, RecoveryReport)> {
+fn recover_index(fs: &FsStore, owner: bool) -> (Index, RecoveryReport) {
     let loaded = load::load(&fs.root().join(INDEX_FILE));
-    let scan = fs.scan(owner)?;
-    Ok(reconcile(loaded, scan, unix_ms()))
+    reconcile(loaded, fs.scan(owner), unix_ms())
 }
 
 impl Shared {

@@ -104,6 +104,9 @@ fn segment_problem(segment: &str) -> Option<&'static str> {
     if segment.contains(':') {
         return Some("':' is not allowed (drive letters, alternate streams)");
     }
+    if segment.contains(['*', '?', '"', '<', '>', '|']) {
+        return Some("character reserved on Windows");
+    }
     if segment.ends_with(TEMP_SUFFIX) {
         return Some("temp-file suffix is reserved");
     }
@@ -125,9 +128,15 @@ fn is_device_name(segment: &str) -> bool {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
+    // Windows also reserves COM¹..³ and LPT¹..³ (superscript digits).
     let numbered = |prefix: &str| {
-        stem.strip_prefix(prefix)
-            .is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit())
+        stem.strip_prefix(prefix).is_some_and(|n| {
+            let mut chars = n.chars();
+            matches!(
+                (chars.next(), chars.next()),
+                (Some('0'..='9' | '¹' | '²' | '³'), None)
+            )
+        })
     };
     DEVICE_NAMES.contains(&stem.as_str()) || numbered("com") || numbered("lpt")
 }

@@ -32,6 +32,13 @@ fn rejects_every_kind_of_bad_path() {
         "c:x",
         "trailing.",
         "tab\tname",
+        "star*",
+        "what?",
+        "a|b",
+        "<x>",
+        "quote\"",
+        "COM\u{b9}",
+        "lpt\u{b3}.txt",
     ];
     for s in bad {
         match CachePath::parse(s) {

@@ -23,13 +23,22 @@ pub enum HlsError {
         status: u16,
     },
     /// The request could not be completed (connection, timeout, body), after retries.
-    #[error("network error for {url}: {source}")]
+    #[error("network error for {url}: {}", chain(.source))]
     Network {
         /// The resource requested.
         url: String,
         /// The underlying error.
         #[source]
         source: reqwest::Error,
+    },
+    /// A redirect was not followed: a loop or more than 10 hops, or a target
+    /// that is not `http`/`https` (e.g. `file:///etc/passwd`).
+    #[error("redirect refused for {url}: {reason}")]
+    Redirect {
+        /// The resource requested.
+        url: String,
+        /// Why the redirect was refused.
+        reason: String,
     },
     /// The server's answer does not fit the request (e.g. a wrong byte range).
     #[error("bad response for {url}: {reason}")]
@@ -109,6 +118,16 @@ pub enum HlsError {
         /// The method as written in the playlist.
         method: String,
     },
+    /// A prefetch could not store what it fetched: the cache refused writes
+    /// with `CacheFull` (everything else pinned, or `max_bytes` too small).
+    /// Playback only logs this; a prefetch, whose purpose is the cache, fails.
+    #[error("{refused} resource(s) of {url} could not be cached: the cache is full")]
+    NotCached {
+        /// The session URL.
+        url: String,
+        /// Writes refused so far.
+        refused: u64,
+    },
     /// The cache failed (other than being full, which is only logged).
     #[error("cache: {0}")]
     Cache(#[from] CacheError),
@@ -118,6 +137,22 @@ pub enum HlsError {
     /// A seek to a negative or overflowing position.
     #[error("invalid seek to a negative or overflowing position")]
     InvalidSeek,
+}
+
+/// An error and its causes, `: `-separated (reqwest's own message for a
+/// timed-out body is only "error decoding response body"; the cause says why).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 impl HlsError {
@@ -144,6 +179,14 @@ impl HlsError {
                 reason: reason.clone(),
             },
             HlsError::UnsupportedScheme { url } => HlsError::UnsupportedScheme { url: url.clone() },
+            HlsError::NotCached { url, refused } => HlsError::NotCached {
+                url: url.clone(),
+                refused: *refused,
+            },
+            HlsError::Redirect { url, reason } => HlsError::Redirect {
+                url: url.clone(),
+                reason: reason.clone(),
+            },
             other => match other.url() {
                 Some(url) => HlsError::BadResponse {
                     url: url.to_owned(),
@@ -165,6 +208,8 @@ impl HlsError {
             HlsError::OfflineMiss { url }
             | HlsError::Http { url, .. }
             | HlsError::Network { url, .. }
+            | HlsError::Redirect { url, .. }
+            | HlsError::NotCached { url, .. }
             | HlsError::TooLarge { url, .. }
             | HlsError::BadResponse { url, .. }
             | HlsError::Playlist { url, .. }

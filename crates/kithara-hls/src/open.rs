@@ -214,6 +214,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         stats,
         opts.max_playlist_bytes,
         opts.max_resource_bytes,
+        opts.max_segments,
     );
     let (top, top_path) = load_top(&loader, &url, opts.max_segments).await?;
     let (variants, variant, media, media_playlist) = match top {

@@ -130,6 +130,21 @@ impl HlsSession {
                 bytes,
             });
         };
+        // Playback serves what the cache refuses from memory; a prefetch
+        // exists for the cache, so a refused write (here or when `open`
+        // stored the playlists) fails it.
+        let refused = || {
+            let n = ctx.loader.stats().snapshot().cache_full;
+            if n == 0 {
+                Ok(())
+            } else {
+                Err(HlsError::NotCached {
+                    url: self.url().to_string(),
+                    refused: n,
+                })
+            }
+        };
+        refused()?;
         for key in keys {
             let res = KeyManager::resource(&key.url)?;
             if ctx.loader.exists(&res).await? {
@@ -139,6 +154,7 @@ impl HlsSession {
                 let before = ctx.loader.stats().snapshot().bytes_from_network;
                 ctx.keys.get(&ctx.loader, key).await?;
                 let after = ctx.loader.stats().snapshot().bytes_from_network;
+                refused()?;
                 report(
                     ResourceKind::Key,
                     &key.url,
@@ -159,11 +175,13 @@ impl HlsSession {
             let Some(joined) = set.join_next().await else {
                 break;
             };
-            match joined.map_err(|e| HlsError::Task(e.to_string())) {
-                Ok(Ok((res, source, bytes))) => {
-                    report(res.kind, &res.url, source, bytes, &mut summary)
-                }
-                Ok(Err(e)) | Err(e) => {
+            let joined = joined
+                .map_err(|e| HlsError::Task(e.to_string()))
+                .and_then(|r| r)
+                .and_then(|ok| refused().map(|()| ok));
+            match joined {
+                Ok((res, source, bytes)) => report(res.kind, &res.url, source, bytes, &mut summary),
+                Err(e) => {
                     // Leave nothing running behind (atomic writes: an aborted
                     // download never reaches the cache).
                     set.shutdown().await;

@@ -62,6 +62,8 @@ pub(crate) struct Loader {
     stats: Arc<StatsCounters>,
     max_playlist_bytes: u64,
     max_resource_bytes: u64,
+    /// The bound on URI lines of a playlist (segments or variants).
+    max_segments: usize,
 }
 
 fn join_error(e: tokio::task::JoinError) -> HlsError {
@@ -76,6 +78,7 @@ impl Loader {
         stats: Arc<StatsCounters>,
         max_playlist_bytes: u64,
         max_resource_bytes: u64,
+        max_segments: usize,
     ) -> Self {
         Self {
             stores,
@@ -84,6 +87,7 @@ impl Loader {
             stats,
             max_playlist_bytes,
             max_resource_bytes,
+            max_segments,
         }
     }
 
@@ -176,6 +180,7 @@ impl Loader {
                 query: extras.query,
                 headers: extras.headers,
                 max_bytes,
+                max_uri_lines: (res.kind == ResourceKind::Playlist).then_some(self.max_segments),
             })
             .await?;
         self.stats.record(Source::Network, resp.bytes.len());

@@ -47,8 +47,19 @@ impl RecoveryReport {
             && self.skipped.is_empty()
     }
 
-    /// One line per problem, for people.
+    /// One line per problem, for people: [`repairs`](Self::repairs), then
+    /// the entries left alone.
     pub fn problems(&self) -> Vec<String> {
+        let mut out = self.repairs();
+        for (path, reason) in &self.skipped {
+            out.push(format!("unexpected entry {}: {reason}", path.display()));
+        }
+        out
+    }
+
+    /// One line per problem that an owner's open repairs (everything but
+    /// the entries it leaves alone).
+    pub fn repairs(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.index_missing {
             out.push("index state.json is missing".to_owned());
@@ -74,9 +85,6 @@ impl RecoveryReport {
         }
         if self.temp_files > 0 {
             out.push(format!("{} leftover temp file(s)", self.temp_files));
-        }
-        for (path, reason) in &self.skipped {
-            out.push(format!("unexpected entry {}: {reason}", path.display()));
         }
         out
     }

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::store::FsStore;
 use crate::store::fs::{ASSETS_DIR, TRASH_DIR, is_temp_name};
@@ -31,20 +30,25 @@ pub(crate) struct Scan {
 }
 
 impl FsStore {
-    /// Walks the tree. With `clean`, removes temp files and trash.
-    pub(crate) fn scan(&self, clean: bool) -> Result<Scan> {
+    /// Walks the tree; never fails (what it cannot read it reports as skipped).
+    /// With `clean`, removes temp files and trash.
+    pub(crate) fn scan(&self, clean: bool) -> Scan {
         let mut scan = Scan::default();
         let root = self.root();
         if clean {
             let trash = root.join(TRASH_DIR);
-            if trash.exists() {
-                fs::remove_dir_all(&trash).map_err(CacheError::io("empty trash", &trash))?;
+            // Best effort: an undeletable leftover must not keep the cache from opening.
+            if trash.exists()
+                && let Err(e) = fs::remove_dir_all(&trash)
+            {
+                tracing::warn!(path = %trash.display(), error = %e, "cannot empty trash");
+                scan.skipped.push((trash, "trash could not be emptied"));
             }
         }
         scan.temps_in(root, clean);
         let assets = root.join(ASSETS_DIR);
         let Ok(shards) = fs::read_dir(&assets) else {
-            return Ok(scan);
+            return scan;
         };
         for shard in shards.flatten() {
             let shard_path = shard.path();
@@ -76,7 +80,7 @@ impl FsStore {
                 }
             }
         }
-        Ok(scan)
+        scan
     }
 }
 

@@ -12,12 +12,15 @@ pub fn run(global: &Global, repair: bool) -> Result<ExitCode, CliError> {
         // Opening as owner repairs: it rebuilds the index from the files and removes temp leftovers.
         let cache = open_owner(global)?;
         cache.flush()?;
-        let problems = cache.recovery().problems();
-        if problems.is_empty() {
+        let report = cache.recovery();
+        if report.is_clean() {
             println!("ok");
         }
-        for p in problems {
+        for p in report.repairs() {
             println!("repaired: {p}");
+        }
+        for (path, reason) in &report.skipped {
+            println!("left alone: {}: {reason}", path.display());
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -31,6 +31,10 @@ pub(crate) struct HttpRequest<'a> {
     pub headers: Option<&'a HeaderMap>,
     /// The largest body accepted.
     pub max_bytes: u64,
+    /// For playlists: the most URI lines (segments or variants) accepted,
+    /// counted while the body streams in, so a playlist of a million
+    /// segments is refused after reading a little more than the bound.
+    pub max_uri_lines: Option<usize>,
 }
 
 /// A successful answer.
@@ -65,7 +69,9 @@ impl HttpClient {
         stats: Arc<StatsCounters>,
     ) -> Result<Self, HlsError> {
         let redirects = redirect::Policy::custom(|attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            // `previous()` holds the URLs visited so far (the first one
+            // included): refuse the redirect that would be the 11th.
+            if attempt.previous().len() > MAX_REDIRECTS {
                 attempt.error("too many redirects")
             } else if matches!(attempt.url().scheme(), "http" | "https") {
                 attempt.follow()
@@ -136,6 +142,12 @@ impl HttpClient {
             builder = builder.header(RANGE, value);
         }
         let network = |source: reqwest::Error| {
+            if source.is_redirect() {
+                return Failure::Fatal(HlsError::Redirect {
+                    url: url_text.clone(),
+                    reason: innermost_message(&source),
+                });
+            }
             let retryable = RetryPolicy::retryable_error(&source);
             let e = HlsError::Network {
                 url: url_text.clone(),
@@ -149,6 +161,29 @@ impl HttpClient {
         };
         let mut resp = builder.send().await.map_err(network)?;
         let status = resp.status();
+        if status.is_redirection() {
+            // reqwest hands back, unfollowed, a redirect whose target it will
+            // not follow (e.g. `Location: file:///etc/passwd`).
+            let target = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| resp.url().join(l).ok());
+            let reason = match target {
+                Some(t) if !matches!(t.scheme(), "http" | "https") => format!(
+                    "redirect to a {}: URL; only http or https are followed",
+                    t.scheme()
+                ),
+                _ => format!(
+                    "HTTP {} redirect without a usable Location",
+                    status.as_u16()
+                ),
+            };
+            return Err(Failure::Fatal(HlsError::Redirect {
+                url: url_text,
+                reason,
+            }));
+        }
         if !status.is_success() {
             let e = HlsError::Http {
                 url: url_text.clone(),
@@ -163,12 +198,15 @@ impl HttpClient {
         let final_url = resp.url().clone();
         let partial = status == StatusCode::PARTIAL_CONTENT;
         // With a range the server ignored (200), read only up to the range end.
+        // Without a range, read one byte past the limit at most: a body of
+        // exactly `max_bytes` is accepted, anything longer is refused (never
+        // silently cut).
         let want = match (&req.range, partial) {
             (Some(r), true) => r.end - r.start,
             (Some(r), false) => r.end,
-            (None, _) => req.max_bytes,
+            (None, _) => req.max_bytes.saturating_add(1),
         };
-        if want > req.max_bytes {
+        if req.range.is_some() && want > req.max_bytes {
             return Err(Failure::Fatal(HlsError::TooLarge {
                 url: url_text,
                 limit: req.max_bytes,
@@ -184,8 +222,24 @@ impl HttpClient {
             }));
         }
         let mut body = BytesMut::new();
+        let mut lines = req.max_uri_lines.map(UriLines::new);
         while let Some(chunk) = resp.chunk().await.map_err(network)? {
-            body.extend_from_slice(&chunk);
+            // Never hold more than `want` bytes, whatever the chunk size.
+            let room = want.saturating_sub(body.len() as u64);
+            let take = chunk.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            body.extend_from_slice(&chunk[..take]);
+            if let Some(lines) = &mut lines
+                && lines.feed(&chunk[..take])
+            {
+                return Err(Failure::Fatal(HlsError::Playlist {
+                    url: url_text,
+                    reason: format!(
+                        "more than {} segments or variants (stopped reading at {} bytes)",
+                        lines.max,
+                        body.len()
+                    ),
+                }));
+            }
             if body.len() as u64 >= want {
                 break;
             }
@@ -219,5 +273,79 @@ impl HttpClient {
             }
         };
         Ok(HttpResponse { bytes, final_url })
+    }
+}
+
+/// The message of the innermost error of a chain (for a refused redirect:
+/// the redirect policy's reason, without the URL reqwest adds).
+fn innermost_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+/// Counts the URI lines of a playlist as it streams in: a line whose first
+/// non-blank byte is ASCII and not `#`. A line starting with a non-ASCII byte
+/// is not counted, so the count never exceeds what the parser's own bound
+/// (`parse_media`) counts; this only makes the refusal early.
+#[derive(Debug)]
+struct UriLines {
+    max: usize,
+    count: usize,
+    /// No non-blank byte seen yet on the current line.
+    undecided: bool,
+}
+
+impl UriLines {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            count: 0,
+            undecided: true,
+        }
+    }
+
+    /// Feed the next bytes; true once more than `max` URI lines were seen.
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        for &b in bytes {
+            if b == b'\n' {
+                self.undecided = true;
+            } else if self.undecided && !b.is_ascii_whitespace() {
+                self.undecided = false;
+                if b.is_ascii() && b != b'#' {
+                    self.count += 1;
+                }
+            }
+        }
+        self.count > self.max
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UriLines;
+
+    #[test]
+    fn uri_lines_are_counted_across_chunks() {
+        let text =
+            b"#EXTM3U\n#EXTINF:4,\nseg/0.ts\n\n  \r\n#EXTINF:4,\r\n  seg/1.ts\r\n#X\nseg/2.ts";
+        for split in 0..text.len() {
+            let mut c = UriLines::new(3);
+            assert!(!c.feed(&text[..split]));
+            assert!(!c.feed(&text[split..]));
+            assert_eq!(c.count, 3, "split at {split}");
+            let mut c = UriLines::new(2);
+            let over = c.feed(&text[..split]) | c.feed(&text[split..]);
+            assert!(over, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_first_bytes_are_not_counted() {
+        let mut c = UriLines::new(0);
+        assert!(!c.feed("\u{a0}\n\u{feff}#EXTM3U\n".as_bytes()));
+        assert!(c.feed(b"x\n"));
     }
 }
