@@ -63,20 +63,22 @@ impl std::fmt::Debug for BlockingReader {
     }
 }
 
+/// The runtime a reader drives its session on: the current multi-thread
+/// runtime if there is one, else one of its own made by `own`. A
+/// current-thread runtime cannot run the look-ahead while the reader blocks,
+/// so it does not count.
+fn choose_runtime(own: impl FnOnce() -> Result<Runtime, HlsError>) -> Result<Rt, HlsError> {
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => Ok(Rt::Handle(h)),
+        _ => own().map(Rt::Owned),
+    }
+}
+
 impl BlockingReader {
-    pub(crate) fn new(session: HlsSession) -> Self {
-        let rt = match Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => Rt::Handle(h),
-            // A current-thread runtime cannot run the look-ahead while we block.
-            _ => match own_runtime() {
-                Ok(rt) => Rt::Owned(rt),
-                Err(e) => {
-                    tracing::error!(error = %e, "falling back to the current runtime");
-                    Rt::Handle(Handle::current())
-                }
-            },
-        };
-        Self { session, rt }
+    /// Fails only when a runtime of its own is needed and cannot be started.
+    pub(crate) fn new(session: HlsSession) -> Result<Self, HlsError> {
+        let rt = choose_runtime(own_runtime)?;
+        Ok(Self { session, rt })
     }
 
     pub(crate) fn open(url: &str, options: HlsOptions) -> Result<Self, HlsError> {
@@ -126,5 +128,45 @@ impl Seek for BlockingReader {
 
     fn stream_position(&mut self) -> io::Result<u64> {
         Ok(self.session.position())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failing() -> Result<Runtime, HlsError> {
+        Err(HlsError::ClientSetup {
+            reason: "no threads".into(),
+        })
+    }
+
+    #[test]
+    fn no_runtime_and_none_can_be_started_is_an_error_not_a_panic() {
+        assert!(matches!(
+            choose_runtime(failing),
+            Err(HlsError::ClientSetup { .. })
+        ));
+        assert!(matches!(choose_runtime(own_runtime), Ok(Rt::Owned(_))));
+    }
+
+    #[test]
+    fn a_multi_thread_runtime_is_reused_a_current_thread_one_is_not() {
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        multi.block_on(async {
+            assert!(matches!(choose_runtime(failing), Ok(Rt::Handle(_))));
+        });
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        current.block_on(async {
+            assert!(matches!(
+                choose_runtime(failing),
+                Err(HlsError::ClientSetup { .. })
+            ));
+        });
     }
 }

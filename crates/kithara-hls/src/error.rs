@@ -1,11 +1,17 @@
 //! The one error type of the crate.
 
+use std::io::ErrorKind;
+use std::sync::Arc;
+
 use kithara_cache::CacheError;
 use thiserror::Error;
 
 /// Everything that can stop an HLS session. Every variant names the resource it
 /// concerns; none ever carries key bytes.
-#[derive(Debug, Error)]
+///
+/// Cheap to clone: the errors it wraps are shared (`Arc`), so every task
+/// waiting on one failed fetch gets an error of the same kind.
+#[derive(Clone, Debug, Error)]
 #[non_exhaustive]
 pub enum HlsError {
     /// Offline mode and the resource is not in the cache.
@@ -23,13 +29,14 @@ pub enum HlsError {
         status: u16,
     },
     /// The request could not be completed (connection, timeout, body), after retries.
-    #[error("network error for {url}: {}", chain(.source))]
+    #[error("network error for {url}: {}", chain(.source.as_ref()))]
     Network {
         /// The resource requested.
         url: String,
-        /// The underlying error.
+        /// The underlying error (stripped of its URL, which may carry key
+        /// query values), shared.
         #[source]
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
     },
     /// A redirect was not followed: a loop or more than 10 hops, or a target
     /// that is not `http`/`https` (e.g. `file:///etc/passwd`).
@@ -102,6 +109,18 @@ pub enum HlsError {
         /// What went wrong.
         reason: String,
     },
+    /// A cached (processed) key is unusable: it has the wrong length, or a
+    /// segment does not decrypt with it. Online, the key is fetched and
+    /// processed again (once) and the cached copy replaced, so this only
+    /// happens offline, or when the fresh key is as bad. Never contains key
+    /// bytes.
+    #[error("cached key {url} is unusable: {reason}")]
+    CachedKey {
+        /// The key URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A segment could not be decrypted (wrong key, IV or padding).
     #[error("cannot decrypt {url}: {reason}")]
     Decrypt {
@@ -119,24 +138,43 @@ pub enum HlsError {
         method: String,
     },
     /// A prefetch could not store what it fetched: the cache refused writes
-    /// with `CacheFull` (everything else pinned, or `max_bytes` too small).
-    /// Playback only logs this; a prefetch, whose purpose is the cache, fails.
-    #[error("{refused} resource(s) of {url} could not be cached: the cache is full")]
+    /// with `CacheFull` (everything else pinned, or `max_bytes` too small) or
+    /// they failed (I/O error, full disk, read-only cache). Playback only
+    /// logs and counts these; a prefetch, whose purpose is the cache, fails.
+    #[error(
+        "{} resource(s) of {url} could not be cached: {}",
+        refused + write_errors,
+        not_cached_reason(*refused, *write_errors)
+    )]
     NotCached {
         /// The session URL.
         url: String,
-        /// Writes refused so far.
+        /// Writes refused with `CacheFull` so far.
         refused: u64,
+        /// Writes that failed otherwise so far.
+        write_errors: u64,
     },
-    /// The cache failed (other than being full, which is only logged).
+    /// The cache failed to open or to read (failed writes are only logged
+    /// and counted: the bytes are served from memory). Shared.
     #[error("cache: {0}")]
-    Cache(#[from] CacheError),
+    Cache(#[source] Arc<CacheError>),
     /// An internal task failed (panicked or was cancelled).
     #[error("internal task failed: {0}")]
     Task(String),
+    /// An internal invariant does not hold: a bug in this crate.
+    #[error("internal error (a bug in kithara-hls): {0}")]
+    Internal(&'static str),
     /// A seek to a negative or overflowing position.
     #[error("invalid seek to a negative or overflowing position")]
     InvalidSeek,
+}
+
+fn not_cached_reason(full: u64, failed: u64) -> String {
+    match (full, failed) {
+        (_, 0) => "the cache is full".into(),
+        (0, _) => "cache writes failed".into(),
+        _ => format!("the cache is full ({full}) and writes failed ({failed})"),
+    }
 }
 
 /// An error and its causes, `: `-separated (reqwest's own message for a
@@ -155,48 +193,13 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-impl HlsError {
-    /// A copy of this error for a second party (e.g. every task waiting on
-    /// the same key). Errors that cannot be copied (they hold an I/O or
-    /// network error) become an error of the same resource with the message.
-    pub(crate) fn duplicate(&self) -> HlsError {
-        match self {
-            HlsError::OfflineMiss { url } => HlsError::OfflineMiss { url: url.clone() },
-            HlsError::Http { url, status } => HlsError::Http {
-                url: url.clone(),
-                status: *status,
-            },
-            HlsError::BadResponse { url, reason } => HlsError::BadResponse {
-                url: url.clone(),
-                reason: reason.clone(),
-            },
-            HlsError::TooLarge { url, limit } => HlsError::TooLarge {
-                url: url.clone(),
-                limit: *limit,
-            },
-            HlsError::Key { url, reason } => HlsError::Key {
-                url: url.clone(),
-                reason: reason.clone(),
-            },
-            HlsError::UnsupportedScheme { url } => HlsError::UnsupportedScheme { url: url.clone() },
-            HlsError::NotCached { url, refused } => HlsError::NotCached {
-                url: url.clone(),
-                refused: *refused,
-            },
-            HlsError::Redirect { url, reason } => HlsError::Redirect {
-                url: url.clone(),
-                reason: reason.clone(),
-            },
-            other => match other.url() {
-                Some(url) => HlsError::BadResponse {
-                    url: url.to_owned(),
-                    reason: other.to_string(),
-                },
-                None => HlsError::Task(other.to_string()),
-            },
-        }
+impl From<CacheError> for HlsError {
+    fn from(e: CacheError) -> Self {
+        HlsError::Cache(Arc::new(e))
     }
+}
 
+impl HlsError {
     /// True for [`HlsError::OfflineMiss`].
     pub fn is_offline_miss(&self) -> bool {
         matches!(self, HlsError::OfflineMiss { .. })
@@ -217,11 +220,13 @@ impl HlsError {
             | HlsError::InvalidUrl { url, .. }
             | HlsError::NoSuchVariant { url, .. }
             | HlsError::Key { url, .. }
+            | HlsError::CachedKey { url, .. }
             | HlsError::Decrypt { url, .. }
             | HlsError::UnsupportedEncryption { url, .. } => Some(url),
             HlsError::Cache(_)
             | HlsError::ClientSetup { .. }
             | HlsError::Task(_)
+            | HlsError::Internal(_)
             | HlsError::InvalidSeek => None,
         }
     }
@@ -230,15 +235,64 @@ impl HlsError {
 impl From<HlsError> for std::io::Error {
     fn from(e: HlsError) -> Self {
         let kind = match &e {
-            HlsError::OfflineMiss { .. } => std::io::ErrorKind::NotFound,
-            HlsError::Network { .. } => std::io::ErrorKind::ConnectionAborted,
-            HlsError::Playlist { .. } | HlsError::Decrypt { .. } => std::io::ErrorKind::InvalidData,
+            HlsError::OfflineMiss { .. } => ErrorKind::NotFound,
+            HlsError::Network { .. } => ErrorKind::ConnectionAborted,
+            HlsError::Playlist { .. } | HlsError::Decrypt { .. } | HlsError::CachedKey { .. } => {
+                ErrorKind::InvalidData
+            }
             HlsError::UnsupportedScheme { .. }
             | HlsError::InvalidUrl { .. }
             | HlsError::NoSuchVariant { .. }
-            | HlsError::InvalidSeek => std::io::ErrorKind::InvalidInput,
-            _ => std::io::ErrorKind::Other,
+            | HlsError::InvalidSeek => ErrorKind::InvalidInput,
+            _ => ErrorKind::Other,
         };
         std::io::Error::new(kind, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_cached_says_why() {
+        let e = |refused, write_errors| {
+            HlsError::NotCached {
+                url: "http://h/m.m3u8".into(),
+                refused,
+                write_errors,
+            }
+            .to_string()
+        };
+        assert!(e(2, 0).starts_with(
+            "2 resource(s) of http://h/m.m3u8 could not be cached: the cache is full"
+        ));
+        assert!(e(0, 3).ends_with("could not be cached: cache writes failed"));
+        assert!(e(1, 1).starts_with("2 resource(s)"));
+    }
+
+    #[test]
+    fn a_copy_keeps_the_kind_and_the_cause() {
+        let source = reqwest::Client::new()
+            .get("not a url")
+            .build()
+            .expect_err("a builder error");
+        let e = HlsError::Network {
+            url: "https://k.example/key".into(),
+            source: Arc::new(source),
+        };
+        let copy = e.clone();
+        assert!(matches!(&copy, HlsError::Network { url, .. } if url == "https://k.example/key"));
+        assert_eq!(copy.to_string(), e.to_string());
+        assert!(std::error::Error::source(&copy).is_some());
+        let io = std::io::Error::from(copy);
+        assert_eq!(io.kind(), ErrorKind::ConnectionAborted);
+
+        let cache = HlsError::from(CacheError::ReadOnly {
+            root: "/tmp/c".into(),
+        });
+        assert!(
+            matches!(cache.clone(), HlsError::Cache(c) if matches!(*c, CacheError::ReadOnly { .. }))
+        );
     }
 }

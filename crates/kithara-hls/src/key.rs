@@ -30,6 +30,14 @@ pub(crate) fn key_cache_path(url: &Url) -> Result<CachePath, HlsError> {
     ))?)
 }
 
+/// A key ready for use, and whether it was read from the cache (a cached key
+/// that does not decrypt may be corrupt, and is worth fetching again).
+#[derive(Clone, Copy)]
+pub(crate) struct UsableKey {
+    pub key: Key,
+    pub from_cache: bool,
+}
+
 /// The state of one key URL within a session.
 #[derive(Default)]
 struct KeySlot {
@@ -40,7 +48,7 @@ struct KeySlot {
 
 #[derive(Default)]
 struct SlotState {
-    key: Option<Key>,
+    key: Option<UsableKey>,
     last_error: Option<HlsError>,
 }
 
@@ -48,6 +56,10 @@ struct SlotState {
 /// several segment tasks need it at the same time. When an attempt fails,
 /// every task that was waiting for it gets the same error instead of asking
 /// the key server again; a later request (the reader trying again) retries.
+///
+/// A cached key that is unusable (wrong length, or a segment does not decrypt
+/// with it) is fetched and processed again once, online, and the cached copy
+/// overwritten; offline it is a [`HlsError::CachedKey`] naming the key.
 pub(crate) struct KeyManager {
     slots: StdMutex<HashMap<Url, Arc<KeySlot>>>,
     processor: Option<KeyProcessor>,
@@ -82,15 +94,19 @@ impl KeyManager {
         })
     }
 
+    fn slot(&self, url: &Url) -> Arc<KeySlot> {
+        // The table is only ever locked for this lookup, which cannot panic
+        // half-way: a poisoned lock still holds a consistent map.
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(slots.entry(url.clone()).or_default())
+    }
+
     /// The key for `key`, from this session's memory, the cache or the network.
-    pub(crate) async fn get(&self, loader: &Loader, key: &KeyRef) -> Result<Key, HlsError> {
-        let slot = {
-            let mut slots = self
-                .slots
-                .lock()
-                .map_err(|_| HlsError::Task("key table poisoned".into()))?;
-            Arc::clone(slots.entry(key.url.clone()).or_default())
-        };
+    pub(crate) async fn get(&self, loader: &Loader, key: &KeyRef) -> Result<UsableKey, HlsError> {
+        let slot = self.slot(&key.url);
         let seen = slot.finished.load(Ordering::Acquire);
         let mut state = slot.state.lock().await;
         if let Some(k) = state.key {
@@ -100,15 +116,48 @@ impl KeyManager {
             && let Some(e) = &state.last_error
         {
             // An attempt failed while we waited for it: share its outcome.
-            return Err(e.duplicate());
+            return Err(e.clone());
         }
         let got = self.load(loader, key).await;
         match &got {
             Ok(k) => state.key = Some(*k),
-            Err(e) => state.last_error = Some(e.duplicate()),
+            Err(e) => state.last_error = Some(e.clone()),
         }
         slot.finished.fetch_add(1, Ordering::AcqRel);
         got
+    }
+
+    /// `bad`, a key read from the cache, did not decrypt `resource`
+    /// (`reason`): fetch and process the key again and overwrite the cached
+    /// copy (online), or fail with [`HlsError::CachedKey`] (offline). Tasks
+    /// that hit the same bad key at once share one refetch.
+    pub(crate) async fn replace_cached(
+        &self,
+        loader: &Loader,
+        key: &KeyRef,
+        bad: &Key,
+        reason: String,
+    ) -> Result<Key, HlsError> {
+        let slot = self.slot(&key.url);
+        let mut state = slot.state.lock().await;
+        if let Some(k) = state.key
+            && k.key != *bad
+        {
+            return Ok(k.key); // another task replaced it already
+        }
+        if loader.is_offline() {
+            return Err(HlsError::CachedKey {
+                url: key.url.to_string(),
+                reason,
+            });
+        }
+        tracing::warn!(url = %key.url, %reason, "cached key unusable: fetching it again");
+        let fresh = self.fetch(loader, key).await?;
+        state.key = Some(UsableKey {
+            key: fresh,
+            from_cache: false,
+        });
+        Ok(fresh)
     }
 
     /// The resource a key is cached as.
@@ -121,16 +170,41 @@ impl KeyManager {
         })
     }
 
-    async fn load(&self, loader: &Loader, key: &KeyRef) -> Result<Key, HlsError> {
+    async fn load(&self, loader: &Loader, key: &KeyRef) -> Result<UsableKey, HlsError> {
+        let res = Self::resource(&key.url)?;
+        if let Some(cached) = loader.cached(&res).await? {
+            match Key::try_from(cached.as_ref()) {
+                Ok(k) => {
+                    return Ok(UsableKey {
+                        key: k,
+                        from_cache: true,
+                    });
+                }
+                Err(_) => {
+                    let reason = format!("cached key is {} bytes, expected 16", cached.len());
+                    if loader.is_offline() {
+                        return Err(HlsError::CachedKey {
+                            url: key.url.to_string(),
+                            reason,
+                        });
+                    }
+                    tracing::warn!(url = %key.url, %reason, "cached key unusable: fetching it again");
+                }
+            }
+        }
+        Ok(UsableKey {
+            key: self.fetch(loader, key).await?,
+            from_cache: false,
+        })
+    }
+
+    /// Download, process and cache (over any cached copy) the key.
+    async fn fetch(&self, loader: &Loader, key: &KeyRef) -> Result<Key, HlsError> {
         let res = Self::resource(&key.url)?;
         let bad = |reason: String| HlsError::Key {
             url: key.url.to_string(),
             reason,
         };
-        if let Some(cached) = loader.cached(&res).await? {
-            return Key::try_from(cached.as_ref())
-                .map_err(|_| bad(format!("cached key is {} bytes, expected 16", cached.len())));
-        }
         let raw = loader
             .download(
                 &res,
@@ -144,14 +218,18 @@ impl KeyManager {
         let processed = match &self.processor {
             None => raw.to_vec(),
             Some(p) => {
+                let p = Arc::clone(p);
                 let ctx = KeyContext {
                     key_url: key.url.clone(),
                     iv: Some(key.iv),
                 };
-                p(&raw, &ctx).map_err(|e| bad(format!("key processor failed: {e}")))?
+                // The processor may block (DRM, HSM): keep it off the async workers.
+                tokio::task::spawn_blocking(move || p(&raw, &ctx))
+                    .await
+                    .map_err(|e| HlsError::Task(e.to_string()))?
+                    .map_err(|e| bad(format!("key processor failed: {e}")))?
             }
         };
-        drop(raw);
         let out = Key::try_from(processed.as_slice()).map_err(|_| {
             bad(format!(
                 "key is {} bytes after processing, expected 16",

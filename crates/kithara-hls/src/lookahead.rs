@@ -73,18 +73,19 @@ impl<F: ItemFetcher> Lookahead<F> {
 
     /// Item `item`, waiting for its fetch; moves the window to start after it.
     pub(crate) async fn take(&mut self, item: usize) -> Result<Fetched, HlsError> {
+        // The session only asks for items of the track.
+        debug_assert!(item < self.total, "item {item} of {}", self.total);
         if item >= self.total {
-            return Err(HlsError::Task(format!(
-                "item {item} out of range ({} items)",
-                self.total
-            )));
+            return Err(HlsError::Internal("look-ahead item out of range"));
         }
         if self.queue.front().map(|p| p.item) != Some(item) {
             self.restart_at(item);
         }
         self.top_up();
+        // `top_up` always starts the item asked for (item < total).
         let Some(p) = self.queue.pop_front() else {
-            return Err(HlsError::Task("look-ahead queue is empty".into()));
+            debug_assert!(false, "look-ahead queue empty after top_up");
+            return Err(HlsError::Internal("look-ahead queue is empty"));
         };
         let got = match p.handle.await {
             Ok(r) => r,
@@ -252,7 +253,16 @@ mod tests {
         assert_eq!(id_of(&la.take(20).await.unwrap()), 20);
         assert_eq!(id_of(&la.take(21).await.unwrap()), 21);
         assert_eq!(id_of(&la.take(3).await.unwrap()), 3);
-        assert!(la.take(30).await.is_err());
+    }
+
+    /// Asking for an item past the end is a bug of the caller: a debug
+    /// assertion, and an `Internal` error in release builds.
+    #[tokio::test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "item 30 of 30"))]
+    async fn an_item_out_of_range_is_a_bug() {
+        let f = fake(10, None);
+        let mut la = Lookahead::new(Arc::clone(&f), 30, 4, 0);
+        assert!(matches!(la.take(30).await, Err(HlsError::Internal(_))));
     }
 
     #[tokio::test]

@@ -185,8 +185,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
     // Opening an on-disk cache scans and locks its directory: blocking I/O.
     let stores = {
         let mode = opts.cache.clone();
-        let u = url.clone();
-        tokio::task::spawn_blocking(move || Stores::new(&mode, asset_id, &u))
+        tokio::task::spawn_blocking(move || Stores::new(&mode, asset_id))
             .await
             .map_err(|e| HlsError::Task(e.to_string()))??
     };
@@ -217,6 +216,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         opts.max_segments,
     );
     let (top, top_path) = load_top(&loader, &url, opts.max_segments).await?;
+    loader.record_source(&top_path, &url).await?;
     let (variants, variant, media, media_playlist) = match top {
         Playlist::Master(variants) => {
             let idx = select_variant(&variants, opts.variant, &url)?;

@@ -25,7 +25,8 @@ pub struct KeyContext {
     pub key_url: Url,
     /// The IV of the first segment that needed this key (explicit, or derived
     /// from the media sequence number); `None` for an init segment without IV.
-    /// A key is processed once per URL even when segments use different IVs.
+    /// A key is processed once per URL and session even when segments use
+    /// different IVs (once more only to replace an unusable cached key).
     pub iv: Option<[u8; 16]>,
 }
 

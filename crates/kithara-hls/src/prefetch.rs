@@ -131,16 +131,17 @@ impl HlsSession {
             });
         };
         // Playback serves what the cache refuses from memory; a prefetch
-        // exists for the cache, so a refused write (here or when `open`
-        // stored the playlists) fails it.
+        // exists for the cache, so a refused or failed write (here or when
+        // `open` stored the playlists) fails it.
         let refused = || {
-            let n = ctx.loader.stats().snapshot().cache_full;
-            if n == 0 {
+            let stats = ctx.loader.stats().snapshot();
+            if stats.cache_full == 0 && stats.cache_write_errors == 0 {
                 Ok(())
             } else {
                 Err(HlsError::NotCached {
                     url: self.url().to_string(),
-                    refused: n,
+                    refused: stats.cache_full,
+                    write_errors: stats.cache_write_errors,
                 })
             }
         };

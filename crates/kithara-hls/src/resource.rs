@@ -100,10 +100,14 @@ impl Loader {
         let permit = Arc::clone(&self.gate)
             .acquire_owned()
             .await
-            .map_err(|_| HlsError::Task("cache gate closed".into()))?;
+            // The gate is never closed.
+            .map_err(|_| HlsError::Internal("cache gate closed"))?;
+        let keepalive = self.stores.keepalive();
         tokio::task::spawn_blocking(move || {
             let out = f(&store);
+            // The handle goes first, then the shared cache it belongs to.
             drop(store);
+            drop(keepalive);
             drop(permit);
             out
         })
@@ -188,8 +192,11 @@ impl Loader {
         Ok(resp)
     }
 
-    /// Write the resource to its store. A `CacheFull` does not fail: the
-    /// caller keeps serving the bytes from memory; it is logged and counted.
+    /// Write the resource to its store. A failed write does not fail: the
+    /// caller keeps serving the bytes from memory. `CacheFull` is counted in
+    /// `cache_full`, any other error (I/O, full disk, read-only cache) in
+    /// `cache_write_errors`; each is logged loudly once, then at debug level.
+    /// Logs name the resource, never its bytes.
     pub(crate) async fn store(&self, res: &Resource, bytes: Bytes) -> Result<(), HlsError> {
         self.store_at(res.kind, &res.path, &res.url, bytes).await
     }
@@ -214,7 +221,6 @@ impl Loader {
                         "cache evicted assets to make room"
                     );
                 }
-                Ok(())
             }
             Err(e) if e.is_cache_full() => {
                 if self.stats.cache_full() {
@@ -222,10 +228,44 @@ impl Loader {
                 } else {
                     tracing::debug!(%url, %path, error = %e, "cache full: serving from memory");
                 }
-                Ok(())
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                if self.stats.cache_write_error() {
+                    tracing::warn!(%url, %path, error = %e, "cache write failed: serving from memory");
+                } else {
+                    tracing::debug!(%url, %path, error = %e, "cache write failed: serving from memory");
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Record `source` as where the asset came from, once the top playlist
+    /// (at `top`) is stored: an open that fails before leaves no empty asset
+    /// behind. Failing to record it is logged, never fatal.
+    pub(crate) async fn record_source(
+        &self,
+        top: &CachePath,
+        source: &Url,
+    ) -> Result<(), HlsError> {
+        let (top, u) = (top.clone(), source.clone());
+        let recorded = self
+            .blocking(self.stores.meta().clone(), move |s| {
+                if s.exists(&top) {
+                    s.set_source_url(&u).map(|()| true)
+                } else {
+                    Ok(false)
+                }
+            })
+            .await?;
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(url = %source, "top playlist not cached: source not recorded")
+            }
+            Err(e) => tracing::debug!(url = %source, error = %e, "source URL not recorded"),
+        }
+        Ok(())
     }
 
     /// Read a side file (no stats).

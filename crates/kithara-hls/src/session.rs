@@ -8,8 +8,10 @@ use bytes::Bytes;
 use kithara_cache::AssetId;
 use url::Url;
 
-use crate::crypto::decrypt_aes128_cbc;
+use crate::BlockingReader;
+use crate::crypto::{DecryptError, decrypt_aes128_cbc};
 use crate::error::HlsError;
+use crate::key::Key;
 use crate::lookahead::{ItemFetcher, Lookahead};
 use crate::open::{Ctx, Opened, open};
 use crate::options::HlsOptions;
@@ -24,31 +26,55 @@ impl ItemFetcher for Ctx {
 }
 
 /// Fetch item `idx` and decrypt it. The key is obtained first so that a key
-/// failure costs no segment download.
+/// failure costs no segment download. A cached key the item does not decrypt
+/// with (bad padding) may be corrupt: it is replaced (`KeyManager::
+/// replace_cached`) and the item decrypted once more.
 pub(crate) async fn fetch_item(ctx: &Ctx, idx: usize) -> Result<Fetched, HlsError> {
-    let (res, key) = ctx.track.item(idx);
-    let key = match key {
-        Some(k) => Some((ctx.keys.get(&ctx.loader, k).await?, k.iv)),
+    let (res, key_ref) = ctx.track.item(idx);
+    let key = match key_ref {
+        Some(k) => Some((k, ctx.keys.get(&ctx.loader, k).await?)),
         None => None,
     };
     let fetched = ctx.loader.load_media(res).await?;
-    let Some((key, iv)) = key else {
+    let Some((key_ref, key)) = key else {
         return Ok(fetched);
     };
-    let url = res.url.to_string();
-    let plain = tokio::task::spawn_blocking(move || {
-        decrypt_aes128_cbc(&key, &iv, Vec::from(fetched.bytes))
-    })
-    .await
-    .map_err(|e| HlsError::Task(e.to_string()))?
-    .map_err(|e| HlsError::Decrypt {
-        url,
+    // Kept for a second attempt only when the key may be the culprit.
+    let again = key.from_cache.then(|| fetched.bytes.clone());
+    let plain = match decrypt(key.key, key_ref.iv, fetched.bytes).await? {
+        Err(DecryptError::Padding) if let Some(bytes) = again => {
+            let reason = format!(
+                "{} does not decrypt with it ({})",
+                res.url,
+                DecryptError::Padding.reason()
+            );
+            let fresh = ctx
+                .keys
+                .replace_cached(&ctx.loader, key_ref, &key.key, reason)
+                .await?;
+            decrypt(fresh, key_ref.iv, bytes).await?
+        }
+        other => other,
+    };
+    let plain = plain.map_err(|e| HlsError::Decrypt {
+        url: res.url.to_string(),
         reason: e.reason(),
     })?;
     Ok(Fetched {
         bytes: Bytes::from(plain),
         source: fetched.source,
     })
+}
+
+/// Decrypt on the blocking pool (segments can be megabytes).
+async fn decrypt(
+    key: Key,
+    iv: [u8; 16],
+    bytes: Bytes,
+) -> Result<Result<Vec<u8>, DecryptError>, HlsError> {
+    tokio::task::spawn_blocking(move || decrypt_aes128_cbc(&key, &iv, Vec::from(bytes)))
+        .await
+        .map_err(|e| HlsError::Task(e.to_string()))
 }
 
 /// One resource of a session, for listings and progress bars.
@@ -329,18 +355,20 @@ impl HlsSession {
     }
 
     /// A blocking reader (`std::io::Read + Seek`) over this session; see
-    /// [`BlockingReader`](crate::BlockingReader).
-    pub fn into_blocking(self) -> crate::BlockingReader {
-        crate::BlockingReader::new(self)
+    /// [`BlockingReader`]. Called outside a multi-thread tokio runtime, the
+    /// reader starts a runtime of its own; if that fails, so does this
+    /// (`HlsError::ClientSetup`).
+    pub fn into_blocking(self) -> Result<BlockingReader, HlsError> {
+        BlockingReader::new(self)
     }
 
-    /// Open a session and wrap it in a [`BlockingReader`](crate::BlockingReader)
-    /// that owns its own tokio runtime. Call it outside any async context.
+    /// Open a session and wrap it in a [`BlockingReader`] that owns its own
+    /// tokio runtime. Call it outside any async context.
     pub fn open_blocking(
         url: impl AsRef<str>,
         options: HlsOptions,
-    ) -> Result<crate::BlockingReader, HlsError> {
-        crate::BlockingReader::open(url.as_ref(), options)
+    ) -> Result<BlockingReader, HlsError> {
+        BlockingReader::open(url.as_ref(), options)
     }
 }
 
@@ -364,7 +392,7 @@ mod tests {
     #[test]
     fn session_and_blocking_reader_can_move_to_other_threads() {
         assert_send::<HlsSession>();
-        assert_send::<crate::BlockingReader>();
+        assert_send::<BlockingReader>();
         assert_send::<HlsError>();
     }
 }

@@ -37,6 +37,9 @@ pub struct SessionStats {
     pub bytes_from_cache: u64,
     /// Writes that the cache refused with `CacheFull`; the bytes were served from memory.
     pub cache_full: u64,
+    /// Writes that failed for any other reason (I/O error, full disk, a
+    /// read-only cache); the bytes were served from memory.
+    pub cache_write_errors: u64,
     /// Resources skipped by a prefetch because they were already cached.
     pub already_cached: u64,
 }
@@ -51,6 +54,7 @@ pub(crate) struct StatsCounters {
     bytes_from_network: AtomicU64,
     bytes_from_cache: AtomicU64,
     cache_full: AtomicU64,
+    cache_write_errors: AtomicU64,
     already_cached: AtomicU64,
 }
 
@@ -82,6 +86,11 @@ impl StatsCounters {
         self.cache_full.fetch_add(1, Ordering::Relaxed) == 0
     }
 
+    /// Count a failed write other than `CacheFull`; true the first time.
+    pub(crate) fn cache_write_error(&self) -> bool {
+        self.cache_write_errors.fetch_add(1, Ordering::Relaxed) == 0
+    }
+
     pub(crate) fn already_cached(&self) {
         self.already_cached.fetch_add(1, Ordering::Relaxed);
     }
@@ -96,6 +105,7 @@ impl StatsCounters {
             bytes_from_network: get(&self.bytes_from_network),
             bytes_from_cache: get(&self.bytes_from_cache),
             cache_full: get(&self.cache_full),
+            cache_write_errors: get(&self.cache_write_errors),
             already_cached: get(&self.already_cached),
         }
     }

@@ -242,3 +242,64 @@ async fn playlist_bounds_are_enforced() {
     assert!(files_named(dir.path(), "playlist.m3u8").is_empty());
     assert_no_partial_files(dir.path());
 }
+
+/// Numbers that made `hls_m3u8` 0.7 panic (and so crashed the process): each
+/// is now a `Playlist` error naming the playlist, and nothing is cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_that_crashed_the_parser_are_playlist_errors_and_nothing_is_cached() {
+    let seg = "#EXTINF:4,\nseg0.ts\n";
+    let cases = [
+        ("extinf-negative", format!("{HEAD}#EXTINF:-1,\nseg0.ts\n")),
+        ("extinf-nan", format!("{HEAD}#EXTINF:NaN,\nseg0.ts\n")),
+        (
+            "target-duration",
+            format!("#EXTM3U\n#EXT-X-TARGETDURATION:18446744073709551615\n{seg}"),
+        ),
+        (
+            "byterange",
+            format!("{HEAD}#EXT-X-BYTERANGE:18446744073709551615@5\n{seg}"),
+        ),
+        (
+            "media-sequence",
+            format!("{HEAD}#EXT-X-MEDIA-SEQUENCE:18446744073709551615\n{seg}{seg}"),
+        ),
+    ];
+    let routes: Vec<(String, Vec<u8>)> = cases
+        .iter()
+        .map(|(name, body)| {
+            let text = format!("{body}#EXT-X-ENDLIST\n");
+            (format!("/{name}.m3u8"), text.into_bytes())
+        })
+        .collect();
+    let server = StaticServer::start(
+        routes
+            .iter()
+            .map(|(path, body)| (path.as_str(), 200, body.clone()))
+            .chain(std::iter::once(("/seg0.ts", 200, vec![0x47; 188])))
+            .collect(),
+    );
+    for (name, _) in &cases {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = open_cache(dir.path());
+        let url = server.url(&format!("/{name}.m3u8"));
+        let err = read_vod(&url, persistent(&cache))
+            .await
+            .expect_err("a bad number must fail");
+        match &err {
+            HlsError::Playlist { url: u, reason } => {
+                assert_eq!(u, &url, "{name}");
+                assert!(!reason.is_empty(), "{name}");
+            }
+            other => panic!("{name}: unexpected {other:?}"),
+        }
+        assert!(
+            all_files(dir.path())
+                .iter()
+                .all(|p| !p.to_string_lossy().contains("assets")),
+            "{name}: cached {:?}",
+            all_files(dir.path())
+        );
+        assert_no_partial_files(dir.path());
+    }
+    assert_eq!(server.hits("/seg0.ts"), 0);
+}

@@ -170,7 +170,7 @@ async fn into_blocking_works_on_a_decoder_thread() {
     let s = within(HlsSession::open(origin.master_url().as_str(), opts(&cache)))
         .await
         .expect("open");
-    let mut r = s.into_blocking();
+    let mut r = s.into_blocking().expect("blocking reader");
     let got = within(tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         r.seek(SeekFrom::Start(7)).unwrap();

@@ -1,13 +1,20 @@
 //! The HTTP client: `reqwest` with rustls, bounded bodies, byte ranges,
 //! retries for 5xx, timeouts and connection errors; a clear error naming the
 //! URL for everything else.
+//!
+//! Answers to a byte-range request: a `206` must carry a `Content-Range`
+//! naming exactly the requested bytes (and a matching `Content-Length`, if
+//! any), else it is `HlsError::BadResponse`; a `206` to a request without a
+//! range is refused the same way. A `200` (a server that ignores `Range`) is
+//! accepted as the whole resource: it is read up to the range end and the
+//! range is cut out of it (a range ending past the size limit is `TooLarge`).
 
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{HeaderMap, HeaderValue, RANGE};
+use reqwest::header::{CONTENT_RANGE, HeaderMap, HeaderValue, RANGE};
 use reqwest::{StatusCode, redirect};
 use url::Url;
 
@@ -151,7 +158,7 @@ impl HttpClient {
             let retryable = RetryPolicy::retryable_error(&source);
             let e = HlsError::Network {
                 url: url_text.clone(),
-                source: source.without_url(),
+                source: Arc::new(source.without_url()),
             };
             if retryable {
                 Failure::Retry(e)
@@ -197,6 +204,18 @@ impl HttpClient {
         }
         let final_url = resp.url().clone();
         let partial = status == StatusCode::PARTIAL_CONTENT;
+        if partial {
+            // A 206 must be exactly the bytes asked for; anything else would
+            // be cached and played as if it were.
+            check_partial(req.range.as_ref(), resp.headers(), resp.content_length()).map_err(
+                |reason| {
+                    Failure::Fatal(HlsError::BadResponse {
+                        url: url_text.clone(),
+                        reason,
+                    })
+                },
+            )?;
+        }
         // With a range the server ignored (200), read only up to the range end.
         // Without a range, read one byte past the limit at most: a body of
         // exactly `max_bytes` is accepted, anything longer is refused (never
@@ -276,6 +295,67 @@ impl HttpClient {
     }
 }
 
+/// `bytes START-END/TOTAL` (TOTAL may be `*`): the inclusive start and end.
+fn parse_content_range(value: &str) -> Option<(u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes")?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let (range, total) = rest.trim_start().split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let digits = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (start, end) = (digits(start)?, digits(end)?);
+    let total = total.trim();
+    if total != "*" {
+        let total = digits(total)?;
+        if end >= total {
+            return None;
+        }
+    }
+    (start <= end).then_some((start, end))
+}
+
+/// Check a `206 Partial Content` against the request: a range was asked for,
+/// and `Content-Range` names exactly it (and `Content-Length`, if given, is
+/// its length). Returns why not.
+fn check_partial(
+    range: Option<&Range<u64>>,
+    headers: &HeaderMap,
+    content_length: Option<u64>,
+) -> Result<(), String> {
+    let Some(r) = range else {
+        return Err("206 partial content to a request without a byte range".into());
+    };
+    let (want_start, want_end) = (r.start, r.end.saturating_sub(1));
+    let value = headers.get(CONTENT_RANGE).ok_or_else(|| {
+        format!("206 without Content-Range for byte range {want_start}-{want_end}")
+    })?;
+    let text = value.to_str().unwrap_or("");
+    let (start, end) = parse_content_range(text).ok_or_else(|| {
+        format!(
+            "206 with an unreadable Content-Range {text:?} for byte range {want_start}-{want_end}"
+        )
+    })?;
+    if (start, end) != (want_start, want_end) {
+        return Err(format!(
+            "byte range {want_start}-{want_end} requested, {start}-{end} received"
+        ));
+    }
+    if let Some(len) = content_length
+        && len != r.end - r.start
+    {
+        return Err(format!(
+            "byte range {want_start}-{want_end} requested, Content-Length {len}"
+        ));
+    }
+    Ok(())
+}
+
 /// The message of the innermost error of a chain (for a refused redirect:
 /// the redirect policy's reason, without the URL reqwest adds).
 fn innermost_message(e: &(dyn std::error::Error + 'static)) -> String {
@@ -325,7 +405,47 @@ impl UriLines {
 
 #[cfg(test)]
 mod tests {
-    use super::UriLines;
+    use super::*;
+
+    #[test]
+    fn content_ranges_are_parsed_strictly() {
+        assert_eq!(parse_content_range("bytes 50-149/1000"), Some((50, 149)));
+        assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, 0)));
+        for bad in [
+            "",
+            "bytes",
+            "bytes 50-149",
+            "bytes=50-149/1000",
+            "bytes50-149/1000",
+            "bytes -149/1000",
+            "bytes 50-/1000",
+            "bytes +5-149/1000",
+            "bytes 149-50/1000",
+            "bytes 50-149/100",
+            "bytes */1000",
+            "items 50-149/1000",
+            "bytes 50-18446744073709551616/*",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_206_must_be_the_requested_range() {
+        let headers = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_RANGE, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        let r = 50..150;
+        assert!(check_partial(Some(&r), &headers("bytes 50-149/1000"), Some(100)).is_ok());
+        assert!(check_partial(Some(&r), &headers("bytes 50-149/1000"), None).is_ok());
+        assert!(check_partial(Some(&r), &headers("bytes 50-149/1000"), Some(99)).is_err());
+        assert!(check_partial(Some(&r), &headers("bytes 0-99/1000"), Some(100)).is_err());
+        assert!(check_partial(Some(&r), &headers("bytes 50-150/1000"), None).is_err());
+        assert!(check_partial(Some(&r), &HeaderMap::new(), Some(100)).is_err());
+        assert!(check_partial(None, &headers("bytes 0-9/10"), Some(10)).is_err());
+    }
 
     #[test]
     fn uri_lines_are_counted_across_chunks() {

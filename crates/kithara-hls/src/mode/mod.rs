@@ -9,17 +9,27 @@
 mod memory;
 mod persistent;
 
+use std::sync::Arc;
+
 use kithara_cache::{AssetCache, AssetHandle, AssetId, CachePath, LeaseGuard};
 
 use crate::error::HlsError;
 use crate::options::CacheMode;
 
+pub(crate) use memory::SharedRoot;
+
 /// The stores of one session, with the leases that keep its asset from being
 /// evicted while the session lives.
+///
+/// Field order matters: `root` is dropped last, after every handle and lease
+/// of the shared on-disk cache it keeps open.
 pub(crate) struct Stores {
     meta: AssetHandle,
     media: MediaStore,
     _leases: Vec<LeaseGuard>,
+    /// Memory mode with a `resource_root`: this session's use of the shared
+    /// on-disk cache there.
+    root: Option<Arc<SharedRoot>>,
 }
 
 enum MediaStore {
@@ -32,19 +42,22 @@ enum MediaStore {
 }
 
 impl Stores {
-    /// The stores for `asset` under `mode`.
-    pub(crate) fn new(
-        mode: &CacheMode,
-        asset: AssetId,
-        source: &url::Url,
-    ) -> Result<Self, HlsError> {
+    /// The stores for `asset` under `mode`. Writes nothing: the asset only
+    /// appears in the cache once something of it is stored.
+    pub(crate) fn new(mode: &CacheMode, asset: AssetId) -> Result<Self, HlsError> {
         match mode {
-            CacheMode::Persistent(cache) => persistent::stores(cache, asset, source),
+            CacheMode::Persistent(cache) => persistent::stores(cache, asset),
             CacheMode::Memory {
                 max_bytes,
                 resource_root,
-            } => memory::stores(*max_bytes, resource_root.as_deref(), asset, source),
+            } => memory::stores(*max_bytes, resource_root.as_deref(), asset),
         }
+    }
+
+    /// What a task using a handle of these stores must keep alive (and drop
+    /// after the handle): the shared on-disk cache of memory mode, if any.
+    pub(crate) fn keepalive(&self) -> Option<Arc<SharedRoot>> {
+        self.root.clone()
     }
 
     /// The store of playlists and processed keys.

@@ -35,6 +35,123 @@ fn is_master(text: &str) -> bool {
     })
 }
 
+/// The largest `EXT-X-TARGETDURATION` accepted, in seconds (a day).
+const MAX_TARGET_DURATION_SECS: u64 = 24 * 60 * 60;
+/// The largest `EXTINF` duration accepted, in seconds (a week). Segments may
+/// overshoot the target duration by up to this much (real encoders overshoot).
+const MAX_SEGMENT_SECS: u64 = 7 * 24 * 60 * 60;
+/// The largest byte offset a byte range may end at (1 PiB).
+const MAX_BYTE_OFFSET: u64 = 1 << 50;
+
+/// Run a call into `hls_m3u8`, turning a panic inside it into a playlist
+/// error. The parser has panicked on numbers it does not bound (negative or
+/// NaN durations, overflowing ranges); [`check_numbers`] rejects the known
+/// cases first, this is the net for the unknown ones. The closure only reads
+/// its borrowed input and builds owned values, so nothing observable is left
+/// half-updated by an unwind.
+fn guarded<T>(url: &Url, f: impl FnOnce() -> Result<T, HlsError>) -> Result<T, HlsError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        tracing::warn!(%url, panic = %what, "playlist parser panicked");
+        Err(bad(url, format!("the playlist parser failed: {what}")))
+    })
+}
+
+/// The value of tag `name` (e.g. `#EXTINF:`) on `line`, if the line is that tag.
+fn tag_value<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.strip_prefix(name).map(str::trim)
+}
+
+/// `len@offset` or `len` of a byte range, when both numbers are integers.
+fn parse_range(text: &str) -> Option<(u64, Option<u64>)> {
+    let (len, offset) = match text.split_once('@') {
+        Some((l, o)) => (l, Some(o)),
+        None => (text, None),
+    };
+    let len = len.trim().parse().ok()?;
+    let offset = match offset {
+        Some(o) => Some(o.trim().parse().ok()?),
+        None => None,
+    };
+    Some((len, offset))
+}
+
+/// Reject numbers the parser cannot take before it sees them: durations that
+/// are negative, not finite or huge, a target duration beyond a day, byte
+/// ranges past [`MAX_BYTE_OFFSET`], and a media sequence whose segments'
+/// numbers would overflow. Text the checks cannot read is left to the parser,
+/// which reports it.
+fn check_numbers(url: &Url, text: &str, uri_lines: usize) -> Result<(), HlsError> {
+    // The end of the last byte range: where a range without offset starts.
+    let mut range_end = 0u64;
+    let range_ok =
+        |start: u64, len: u64| start.checked_add(len).filter(|end| *end <= MAX_BYTE_OFFSET);
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = tag_value(line, "#EXTINF:") {
+            let secs = v.split(',').next().unwrap_or("").trim();
+            if let Ok(d) = secs.parse::<f64>()
+                && !(d.is_finite() && (0.0..=MAX_SEGMENT_SECS as f64).contains(&d))
+            {
+                return Err(bad(
+                    url,
+                    format!("segment duration {secs:?} is not between 0 and {MAX_SEGMENT_SECS} s"),
+                ));
+            }
+        } else if let Some(v) = tag_value(line, "#EXT-X-TARGETDURATION:") {
+            if let Ok(d) = v.parse::<u64>()
+                && d > MAX_TARGET_DURATION_SECS
+            {
+                return Err(bad(
+                    url,
+                    format!("target duration {d} s is more than {MAX_TARGET_DURATION_SECS} s"),
+                ));
+            }
+        } else if let Some(v) = tag_value(line, "#EXT-X-BYTERANGE:") {
+            if let Some((len, offset)) = parse_range(v) {
+                match range_ok(offset.unwrap_or(range_end), len) {
+                    Some(end) => range_end = end,
+                    None => {
+                        return Err(bad(
+                            url,
+                            format!("byte range {v:?} ends past {MAX_BYTE_OFFSET}"),
+                        ));
+                    }
+                }
+            }
+        } else if let Some(v) = tag_value(line, "#EXT-X-MAP:") {
+            let range = v
+                .split_once("BYTERANGE=\"")
+                .and_then(|(_, rest)| rest.split('"').next())
+                .and_then(parse_range);
+            if let Some((len, offset)) = range
+                && range_ok(offset.unwrap_or(0), len).is_none()
+            {
+                return Err(bad(
+                    url,
+                    format!("EXT-X-MAP byte range ends past {MAX_BYTE_OFFSET}"),
+                ));
+            }
+        } else if let Some(v) = tag_value(line, "#EXT-X-MEDIA-SEQUENCE:")
+            .or_else(|| tag_value(line, "#EXT-X-DISCONTINUITY-SEQUENCE:"))
+            && let Ok(n) = v.parse::<u64>()
+        {
+            // Segment numbers are `usize` in the parser: sequence + index must fit.
+            let last = n.checked_add(uri_lines as u64);
+            if last.is_none_or(|l| usize::try_from(l).is_err()) {
+                return Err(bad(
+                    url,
+                    format!("sequence number {n} overflows with {uri_lines} segments"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parse either kind of playlist served at `url` (its final URL after redirects).
 pub(crate) fn parse_playlist(
     url: &Url,
@@ -69,7 +186,11 @@ fn parse_master_text(
     text: &str,
     max_entries: usize,
 ) -> Result<Vec<VariantInfo>, HlsError> {
-    let master = MasterPlaylist::try_from(text).map_err(|e| bad(url, e.to_string()))?;
+    // A master playlist numbers no segments: only durations and ranges matter.
+    check_numbers(url, text, 0)?;
+    let master = guarded(url, || {
+        MasterPlaylist::try_from(text).map_err(|e| bad(url, e.to_string()))
+    })?;
     let mut out = Vec::new();
     for stream in &master.variant_streams {
         let VariantStream::ExtXStreamInf {
@@ -116,7 +237,8 @@ fn key_ref(
 ) -> Result<Option<KeyRef>, HlsError> {
     let identity = |k: &DecryptionKey<'_>| match &k.format {
         None | Some(KeyFormat::Identity) => true,
-        #[allow(unreachable_patterns)]
+        // FairPlay, Widevine, PlayReady, other formats (the enum is
+        // `non_exhaustive`, so this arm is needed even for future formats).
         Some(_) => false,
     };
     let all: Vec<&DecryptionKey<'_>> = keys.iter().filter_map(|k| k.as_ref()).collect();
@@ -131,7 +253,7 @@ fn key_ref(
     };
     match key.method {
         EncryptionMethod::Aes128 => {}
-        #[allow(unreachable_patterns)]
+        // SAMPLE-AES and friends (`non_exhaustive`: future methods land here too).
         other => {
             return Err(HlsError::UnsupportedEncryption {
                 url: url.to_string(),
@@ -164,11 +286,15 @@ fn parse_media_text(url: &Url, text: &str, max_entries: usize) -> Result<MediaPl
     if uri_lines > max_entries {
         return Err(bad(url, format!("more than {max_entries} segments")));
     }
-    let parsed = hls_m3u8::MediaPlaylist::builder()
-        // Real encoders overshoot EXT-X-TARGETDURATION; playing needs no such check.
-        .allowable_excess_duration(Duration::from_secs(u32::MAX as u64))
-        .parse(text)
-        .map_err(|e| bad(url, e.to_string()))?;
+    check_numbers(url, text, uri_lines)?;
+    let parsed = guarded(url, || {
+        hls_m3u8::MediaPlaylist::builder()
+            // Real encoders overshoot EXT-X-TARGETDURATION; playing needs no
+            // such check. Bounded, so target + excess cannot overflow.
+            .allowable_excess_duration(Duration::from_secs(MAX_SEGMENT_SECS))
+            .parse(text)
+            .map_err(|e| bad(url, e.to_string()))
+    })?;
 
     let mut out = MediaPlaylist {
         ended: parsed.has_end_list,
@@ -436,6 +562,75 @@ s0.m4s
                 "{bad}"
             );
         }
+    }
+
+    /// Inputs that made `hls_m3u8` 0.7 panic (the process crashed on them).
+    const PANICKY: [&str; 5] = [
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:-1,\na.ts\n#EXT-X-ENDLIST\n",
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:NaN,\na.ts\n#EXT-X-ENDLIST\n",
+        "#EXTM3U\n#EXT-X-TARGETDURATION:18446744073709551615\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n",
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-BYTERANGE:18446744073709551615@5\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n",
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:18446744073709551615\n#EXTINF:4,\na.ts\n#EXTINF:4,\nb.ts\n#EXT-X-ENDLIST\n",
+    ];
+
+    #[test]
+    fn numbers_that_made_the_parser_panic_are_playlist_errors() {
+        for text in PANICKY {
+            match media(text) {
+                Err(HlsError::Playlist { url, reason }) => {
+                    assert_eq!(url, super::tests::url().to_string());
+                    // Rejected by the number checks, before the parser runs.
+                    assert!(!reason.contains("parser failed"), "{reason}");
+                }
+                other => panic!("{text:?}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_master_playlist_with_bad_numbers_is_a_playlist_error() {
+        for text in PANICKY {
+            let body = text.trim_end_matches("#EXT-X-ENDLIST\n").replacen(
+                "#EXTM3U\n",
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n",
+                1,
+            );
+            let got = parse_playlist(&url(), body.as_bytes(), 1000);
+            assert!(
+                matches!(got, Err(HlsError::Playlist { .. })),
+                "{body:?}: unexpected {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_parser_panic_becomes_a_playlist_error() {
+        let err = guarded(&url(), || -> Result<(), HlsError> { panic!("boom") }).unwrap_err();
+        match err {
+            HlsError::Playlist { reason, .. } => assert!(reason.contains("boom"), "{reason}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_the_parser_is_caught() {
+        // Not pre-checked: DATERANGE durations reach `Duration::from_secs_f64`.
+        let text = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n\
+            #EXT-X-DATERANGE:ID=\"x\",START-DATE=\"2020-01-01T00:00:00Z\",DURATION=-1\n\
+            #EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n";
+        assert!(matches!(media(text), Err(HlsError::Playlist { .. })));
+    }
+
+    #[test]
+    fn sane_numbers_still_parse() {
+        let m = media(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:86400\n#EXT-X-MEDIA-SEQUENCE:4294967296\n\
+             #EXT-X-BYTERANGE:1000@1099511627776\n#EXTINF:0,\na.ts\n\
+             #EXT-X-BYTERANGE:1000\n#EXTINF:86400.5,\na.ts\n#EXT-X-ENDLIST\n",
+        )
+        .unwrap();
+        assert_eq!(m.segments[1].sequence, 4294967297);
+        assert_eq!(m.segments[1].range, Some(1099511628776..1099511629776));
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub fn assert_no_partial_files(root: &Path) {
 
 /// A tiny HTTP/1.1 server with fixed answers, for what the loopback origin
 /// does not produce (bad playlists, redirects: a 3xx route's body is its
-/// `Location`). Paths not in the table get 404.
+/// `Location`; raw answers written as given). Paths not in the table get 404.
 pub struct StaticServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -131,15 +131,39 @@ pub struct StaticServer {
     thread: Option<JoinHandle<()>>,
 }
 
+/// One answer of a [`StaticServer`].
+#[derive(Clone)]
+enum Answer {
+    /// Status and body (for a 3xx, the body is the `Location`).
+    Simple(u16, Vec<u8>),
+    /// The whole response, head and body, written as is.
+    Raw(Vec<u8>),
+}
+
 impl StaticServer {
     /// Serve `routes` (path -> (status, body)).
     pub fn start(routes: Vec<(&str, u16, Vec<u8>)>) -> Self {
+        Self::serve(
+            routes
+                .into_iter()
+                .map(|(p, s, b)| (p.to_owned(), Answer::Simple(s, b)))
+                .collect(),
+        )
+    }
+
+    /// Serve raw responses (path -> the whole HTTP response).
+    pub fn start_raw(routes: Vec<(&str, Vec<u8>)>) -> Self {
+        Self::serve(
+            routes
+                .into_iter()
+                .map(|(p, r)| (p.to_owned(), Answer::Raw(r)))
+                .collect(),
+        )
+    }
+
+    fn serve(routes: HashMap<String, Answer>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let routes: HashMap<String, (u16, Vec<u8>)> = routes
-            .into_iter()
-            .map(|(p, s, b)| (p.to_owned(), (s, b)))
-            .collect();
         let stop = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(Mutex::new(HashMap::new()));
         let (stop2, hits2) = (Arc::clone(&stop), Arc::clone(&hits));
@@ -173,7 +197,7 @@ impl StaticServer {
 
 fn serve_one(
     conn: TcpStream,
-    routes: &HashMap<String, (u16, Vec<u8>)>,
+    routes: &HashMap<String, Answer>,
     hits: &Mutex<HashMap<String, usize>>,
 ) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
@@ -199,10 +223,16 @@ fn serve_one(
         }
     }
     *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
-    let (status, body) = routes
-        .get(&path)
-        .cloned()
-        .unwrap_or((404, b"not found".to_vec()));
+    let (status, body) = match routes.get(&path).cloned() {
+        Some(Answer::Simple(status, body)) => (status, body),
+        Some(Answer::Raw(response)) => {
+            let mut w = &conn;
+            let _ = w.write_all(&response);
+            let _ = w.flush();
+            return;
+        }
+        None => (404, b"not found".to_vec()),
+    };
     // For redirects the body is the Location.
     let (location, body) = if (300..400).contains(&status) {
         (
