@@ -96,6 +96,13 @@ impl AssetHandle {
         Ok(AssetWriter::new(Arc::clone(&self.inner), staged, lease))
     }
 
+    /// Removes one resource (a corrupt segment, a key to fetch again);
+    /// returns whether it was there. Allowed while the asset is pinned.
+    pub fn remove(&self, path: &CachePath) -> Result<bool> {
+        self.inner.writable()?;
+        Ok(self.inner.engine().remove_file(&self.id, path)?.is_some())
+    }
+
     /// Removes the asset and all its resources.
     ///
     /// Fails with [`CacheError::AssetInUse`] while it is pinned or being written.

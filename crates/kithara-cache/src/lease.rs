@@ -128,6 +128,11 @@ impl<S: Store + Accounting> Store for LeaseStore<S> {
         self.inner.commit(staged)
     }
 
+    // Removing one resource is not eviction: allowed on a leased asset.
+    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        self.inner.remove_file(id, path)
+    }
+
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
         if self.is_protected(id) {
             return Err(CacheError::AssetInUse { id: *id });

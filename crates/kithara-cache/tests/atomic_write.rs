@@ -140,3 +140,35 @@ fn a_directory_where_a_file_belongs_is_a_clear_error() {
     assert!(temp_files(dir.path()).is_empty());
     assert_eq!(cache.stats().unwrap().total_bytes, 1);
 }
+
+#[test]
+fn removing_one_resource_updates_the_accounting_even_on_a_pinned_asset() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 1 << 20);
+    let a = cache.asset(id(1));
+    a.put_atomic(&p("keys/k.key"), &[1; 16]).unwrap();
+    a.put_atomic(&p("v0/seg/000000.ts"), &[2; 1000]).unwrap();
+    let _playing = a.pin();
+    assert!(a.remove(&p("keys/k.key")).unwrap());
+    assert!(!a.exists(&p("keys/k.key")));
+    assert!(
+        !a.remove(&p("keys/k.key")).unwrap(),
+        "a second remove finds nothing"
+    );
+    let stats = cache.stats().unwrap();
+    assert_eq!((stats.total_bytes, stats.file_count), (1000, 1));
+    assert_eq!(disk_usage(dir.path()), (1000, 1));
+    let err = a.remove(&p("v0/seg")).unwrap_err();
+    assert!(
+        err.to_string().contains("seg"),
+        "a directory is not a resource: {err}"
+    );
+    drop((_playing, cache));
+    let reopened = open(dir.path(), 1 << 20);
+    assert!(reopened.recovery().is_clean(), "{:?}", reopened.recovery());
+
+    let mem = AssetCache::in_memory(1 << 20);
+    mem.asset(id(2)).put_atomic(&p("x"), b"abc").unwrap();
+    assert!(mem.asset(id(2)).remove(&p("x")).unwrap());
+    assert_eq!(mem.stats().unwrap().total_bytes, 0);
+}

@@ -190,6 +190,10 @@ where
         Ok(commit)
     }
 
+    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        self.inner.remove_file(id, path)
+    }
+
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
         self.inner.remove_all(id)?;
         self.policy.on_remove(id);

@@ -217,6 +217,19 @@ impl<S: Store> Store for IndexStore<S> {
         Ok(commit)
     }
 
+    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        let removed = self.inner.remove_file(id, path)?;
+        if let (Some(len), Some(e)) = (removed, self.index.entries.get_mut(id)) {
+            e.bytes = e.bytes.saturating_sub(len);
+            e.files = e.files.saturating_sub(1);
+            let index = &mut self.index;
+            index.total_bytes = index.total_bytes.saturating_sub(len);
+            index.total_files = index.total_files.saturating_sub(1);
+            index.dirty = true;
+        }
+        Ok(removed)
+    }
+
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
         self.inner.remove_all(id)?;
         if let Some(e) = self.index.entries.remove(id) {

@@ -202,6 +202,19 @@ impl Store for FsStore {
         })
     }
 
+    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        // A symlink (never counted) is unlinked itself; a directory is refused by len().
+        let len = self.len(id, path)?;
+        let file = self.file(id, path);
+        match fs::remove_file(&file) {
+            Ok(()) => Ok(len),
+            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
+                Ok(None)
+            }
+            Err(e) => Err(CacheError::io("remove", file)(e)),
+        }
+    }
+
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
         let dir = self.asset_dir(id);
         let meta = match fs::symlink_metadata(&dir) {

@@ -54,6 +54,11 @@ impl Store for MemStore {
         })
     }
 
+    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        let removed = self.assets.get_mut(id).and_then(|a| a.remove(path));
+        Ok(removed.map(|b| b.len() as u64))
+    }
+
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
         self.assets.remove(id);
         Ok(())

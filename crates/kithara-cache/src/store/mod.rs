@@ -45,6 +45,8 @@ pub(crate) trait Store {
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged>;
     /// Makes a finished [`Staged`] write visible, replacing any old version.
     fn commit(&mut self, staged: Staged) -> Result<Commit>;
+    /// Removes one resource; returns the length it had, `None` if absent.
+    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>>;
     /// Removes an asset and everything in it.
     fn remove_all(&mut self, id: &AssetId) -> Result<()>;
 
@@ -104,6 +106,13 @@ impl Store for Base {
         match self {
             Base::Fs(s) => s.commit(staged),
             Base::Mem(s) => s.commit(staged),
+        }
+    }
+
+    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
+        match self {
+            Base::Fs(s) => s.remove_file(id, path),
+            Base::Mem(s) => s.remove_file(id, path),
         }
     }
 
