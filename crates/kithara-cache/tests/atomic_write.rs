@@ -163,7 +163,7 @@ fn removing_one_resource_updates_the_accounting_even_on_a_pinned_asset() {
         err.to_string().contains("seg"),
         "a directory is not a resource: {err}"
     );
-    drop((_playing, cache));
+    drop((_playing, a, cache));
     let reopened = open(dir.path(), 1 << 20);
     assert!(reopened.recovery().is_clean(), "{:?}", reopened.recovery());
 
