@@ -1,0 +1,329 @@
+//! Workload 6 of BENCHMARKS.md: a 300-segment VOD (64 KiB segments, one
+//! variant, clear) served by the loopback origin of `kithara-test-utils`.
+//!
+//! * `cold_memory`: open + `read_to_end` + close with
+//!   `CacheMode::Memory { max_bytes: 64 MiB, resource_root: None }` (nothing
+//!   on disk): the baseline of the cold reads.
+//! * `cold_persistent_buffered` / `cold_persistent_sync`: the same through a
+//!   fresh on-disk `AssetCache` (`Durability::Buffered` / `Sync`, the
+//!   default). Overhead of persisting = cold persistent / cold memory
+//!   (target ≤ 1.2x).
+//! * `warm_offline`: `HlsOptions::offline(true)` on the filled cache, from the
+//!   page cache (target ≥ 1 GB/s).
+//! * `raw_fs_read`: `std::fs::read` of every cached segment file, appended to
+//!   one buffer: the ceiling of the warm read.
+//!
+//! Every read lands in the same pre-sized, reused buffer and is checked once
+//! against the origin's bytes before measuring. Before every cold iteration
+//! the bench runs `sync` (untimed), so a read does not pay for the writeback
+//! of the one before it.
+//!
+//! `KITHARA_BENCH_QUICK=1`: shorter measurements; `KITHARA_BENCH_DIR=/path`:
+//! where the cache directories go (default: the system temp dir). At the end
+//! the run prints the table of ratios and saves it as
+//! `<criterion home>/kithara-stream-summary.md`.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{Criterion, SamplingMode, Throughput};
+use kithara_cache::{CacheOptions, Durability};
+use kithara_hls::{AssetCache, CacheMode, HlsOptions, HlsSession};
+use kithara_test_utils::{HlsOrigin, OriginConfig};
+use tempfile::TempDir;
+use tokio::runtime::Runtime;
+
+const SEGMENTS: usize = 300;
+const SEGMENT_SIZE: usize = 64 * 1024;
+const GROUP: &str = "stream_300x64KiB";
+/// The memory mode's bound: more than the whole track, as in the default.
+const MEMORY_MAX_BYTES: u64 = 64 << 20;
+/// No eviction in the persistent cache.
+const HUGE: u64 = 1 << 40;
+
+fn quick() -> bool {
+    std::env::var("KITHARA_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A fresh scratch directory under `KITHARA_BENCH_DIR` or the system temp dir.
+fn scratch(tag: &str) -> TempDir {
+    let base = std::env::var_os("KITHARA_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base).expect("create bench dir");
+    tempfile::Builder::new()
+        .prefix(&format!("kithara-bench-{tag}-"))
+        .tempdir_in(base)
+        .expect("create scratch dir")
+}
+
+/// Writes back every dirty page, outside any measurement.
+fn settle() {
+    if let Err(e) = std::process::Command::new("sync").status() {
+        eprintln!("cannot run sync: {e}");
+    }
+}
+
+fn open_cache(root: &Path, durability: Durability) -> AssetCache {
+    AssetCache::open(
+        CacheOptions::new(root)
+            .max_bytes(HUGE)
+            .durability(durability),
+    )
+    .expect("open cache")
+}
+
+fn memory() -> HlsOptions {
+    HlsOptions::new().cache(CacheMode::Memory {
+        max_bytes: MEMORY_MAX_BYTES,
+        resource_root: None,
+    })
+}
+
+fn persistent(cache: &AssetCache) -> HlsOptions {
+    HlsOptions::new().cache(CacheMode::Persistent(cache.clone()))
+}
+
+/// Open a session, read the whole stream into `out` (cleared first), close.
+fn read_stream(rt: &Runtime, url: &str, options: HlsOptions, out: &mut Vec<u8>) {
+    out.clear();
+    rt.block_on(async {
+        let mut s = HlsSession::open(url, options).await.expect("open session");
+        s.read_to_end(out).await.expect("read stream");
+        s.close().await;
+    });
+}
+
+/// The cached segment files under `root`, in playlist order.
+fn segment_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+            let p = e.path();
+            if e.file_type().expect("file type").is_dir() {
+                stack.push(p);
+            } else if p.parent().is_some_and(|d| d.ends_with("v0/seg")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn raw_read(files: &[PathBuf], out: &mut Vec<u8>) {
+    out.clear();
+    for f in files {
+        out.extend_from_slice(&std::fs::read(f).expect("raw read"));
+    }
+}
+
+fn main() {
+    let started = SystemTime::now();
+    let quick = quick();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let origin = HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(SEGMENTS)
+            .segment_size(SEGMENT_SIZE),
+    )
+    .expect("origin");
+    let url = origin.master_url().to_string();
+    let expected = origin.expected_stream(0);
+    let total = expected.len();
+    let mut out = Vec::with_capacity(total);
+
+    // Check every variant once, and fill the cache of the warm reads.
+    read_stream(&rt, &url, memory(), &mut out);
+    assert!(out == expected, "memory mode read wrong bytes");
+    let warm_dir = scratch("stream-warm");
+    let warm_cache = open_cache(warm_dir.path(), Durability::Buffered);
+    read_stream(&rt, &url, persistent(&warm_cache), &mut out);
+    assert!(out == expected, "persistent mode read wrong bytes");
+    read_stream(&rt, &url, persistent(&warm_cache).offline(true), &mut out);
+    assert!(out == expected, "offline read wrong bytes");
+    let files = segment_files(warm_dir.path());
+    assert_eq!(files.len(), SEGMENTS, "cached segment files");
+    raw_read(&files, &mut out);
+    assert!(out == expected, "raw read of the cached files differs");
+
+    let mut c = Criterion::default().configure_from_args();
+    let mut g = c.benchmark_group(GROUP);
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(if quick { 300 } else { 1000 }))
+        .measurement_time(Duration::from_millis(if quick { 1000 } else { 3000 }))
+        .throughput(Throughput::Bytes(total as u64));
+
+    g.bench_function("cold_memory", |b| {
+        b.iter_custom(|iters| {
+            let mut t = Duration::ZERO;
+            for _ in 0..iters {
+                settle();
+                let start = Instant::now();
+                read_stream(&rt, &url, memory(), &mut out);
+                t += start.elapsed();
+            }
+            t
+        });
+    });
+
+    for (name, durability) in [
+        ("cold_persistent_buffered", Durability::Buffered),
+        ("cold_persistent_sync", Durability::Sync),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = scratch("stream-cold");
+                    let cache = open_cache(dir.path(), durability);
+                    settle();
+                    let start = Instant::now();
+                    read_stream(&rt, &url, persistent(&cache), &mut out);
+                    t += start.elapsed();
+                    drop(cache);
+                    drop(dir);
+                }
+                t
+            });
+        });
+    }
+
+    settle();
+    g.bench_function("warm_offline", |b| {
+        b.iter(|| {
+            read_stream(&rt, &url, persistent(&warm_cache).offline(true), &mut out);
+            black_box(out.len())
+        });
+    });
+
+    g.bench_function("raw_fs_read", |b| {
+        b.iter(|| {
+            raw_read(&files, &mut out);
+            black_box(out.len())
+        });
+    });
+    g.finish();
+    c.final_summary();
+    drop(warm_cache);
+    origin.stop();
+    summary(total, quick, started);
+}
+
+/// Where criterion writes (its own rule, minus the `cargo metadata` call).
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(target).join("criterion");
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion")
+}
+
+/// Median time of one iteration in ns, if measured in this run.
+fn median_ns(home: &Path, id: &str, since: SystemTime) -> Option<f64> {
+    let file = home.join(GROUP).join(id).join("new/estimates.json");
+    let fresh = std::fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t >= since);
+    if !fresh {
+        return None;
+    }
+    let text = std::fs::read_to_string(&file).ok()?;
+    // `"median":{"confidence_interval":{...},"point_estimate":N,...}`
+    let median = &text[text.find("\"median\"")?..];
+    let rest = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = rest.find([',', '}'])?;
+    rest[..end].trim().parse().ok()
+}
+
+fn ms(ns: Option<f64>) -> String {
+    ns.map_or("—".into(), |ns| format!("{:.1} ms", ns / 1e6))
+}
+
+fn gbps(bytes: usize, ns: Option<f64>) -> Option<f64> {
+    ns.map(|ns| bytes as f64 / ns)
+}
+
+fn x(r: Option<f64>) -> String {
+    r.map_or("—".into(), |r| format!("{r:.2}x"))
+}
+
+fn met(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "—",
+    }
+}
+
+fn summary(total: usize, quick: bool, since: SystemTime) {
+    let home = criterion_home();
+    let t = |id: &str| median_ns(&home, id, since);
+    let mem = t("cold_memory");
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# kithara-hls stream benchmark summary{}\n",
+        if quick { " (KITHARA_BENCH_QUICK)" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "{SEGMENTS} segments x {} KiB = {total} B; medians of this run; GB = 10^9 B.\n",
+        SEGMENT_SIZE / 1024
+    );
+    let _ = writeln!(
+        s,
+        "| read | time | throughput | vs cold_memory | target | met? |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for (id, target) in [
+        ("cold_memory", None),
+        ("cold_persistent_buffered", Some(1.2)),
+        ("cold_persistent_sync", Some(1.2)),
+    ] {
+        let tk = t(id);
+        let r = tk.zip(mem).map(|(a, b)| a / b);
+        let _ = writeln!(
+            s,
+            "| {id} | {} | {} | {} | {} | {} |",
+            ms(tk),
+            gbps(total, tk).map_or("—".into(), |g| format!("{g:.2} GB/s")),
+            x(r),
+            target.map_or(String::new(), |l| format!("≤ {l:.1}x")),
+            target.map_or("", |l| met(r.map(|r| r <= l))),
+        );
+    }
+    let raw = t("raw_fs_read");
+    for (id, target) in [("warm_offline", Some(1.0)), ("raw_fs_read", None)] {
+        let tk = t(id);
+        let g = gbps(total, tk);
+        let _ = writeln!(
+            s,
+            "| {id} | {} | {} | {} of raw_fs_read | {} | {} |",
+            ms(tk),
+            g.map_or("—".into(), |g| format!("{g:.2} GB/s")),
+            x(tk.zip(raw).map(|(a, b)| b / a)),
+            target.map_or(String::new(), |l| format!("≥ {l:.1} GB/s")),
+            target.map_or("", |l| met(g.map(|g| g >= l))),
+        );
+    }
+    println!("\n{s}");
+    let out = home.join("kithara-stream-summary.md");
+    if std::fs::create_dir_all(&home)
+        .and_then(|()| std::fs::write(&out, &s))
+        .is_ok()
+    {
+        println!("(saved as {})", out.display());
+    }
+}
