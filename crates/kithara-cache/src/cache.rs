@@ -294,23 +294,28 @@ impl Shared {
     }
 
     /// Starts a write outside the engine lock.
-    pub(crate) fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
+    pub(crate) fn stage(
+        &self,
+        id: &AssetId,
+        path: &CachePath,
+        durability: Option<Durability>,
+    ) -> Result<Staged> {
         self.writable()?;
         match &self.fs {
-            Some(fs) => fs.stage(id, path),
+            Some(fs) => fs.stage_with(id, path, durability.unwrap_or(self.durability)),
             None => Ok(Staged::memory(*id, path.clone())),
         }
     }
 
     /// Commits a finished write, then makes the rename durable outside the lock.
     pub(crate) fn commit(&self, staged: Staged) -> Result<crate::store::Commit> {
-        let (id, path) = (staged.id, staged.path.clone());
+        let (id, path, synced) = (staged.id, staged.path.clone(), staged.is_synced());
         let commit = self.engine.lock().commit(staged);
         if commit.as_ref().is_ok_and(|c| !c.evicted.is_empty()) {
             self.bury();
         }
         let commit = commit?;
-        if let (Some(fs), Durability::Sync) = (&self.fs, self.durability) {
+        if let (Some(fs), true) = (&self.fs, synced) {
             fs.sync_parent(&id, &path)?;
         }
         Ok(commit)

@@ -10,6 +10,7 @@ use crate::error::{CacheError, Result};
 use crate::guard::LeaseGuard;
 use crate::id::AssetId;
 use crate::lease::LeaseKind;
+use crate::options::Durability;
 use crate::path::CachePath;
 use crate::stats::AssetInfo;
 use crate::store::{AssetReader, Store};
@@ -70,6 +71,27 @@ impl AssetHandle {
     /// cache would outgrow `max_bytes`; fails with [`CacheError::CacheFull`],
     /// changing nothing, if that cannot make room.
     pub fn put_atomic(&self, path: &CachePath, bytes: &[u8]) -> Result<PutResult> {
+        self.put(path, bytes, None)
+    }
+
+    /// [`put_atomic`](Self::put_atomic) with its own durability, e.g.
+    /// `Buffered` for media segments that can be fetched again while
+    /// playlists and keys keep the cache's `Sync`. Never tears a file either way.
+    pub fn put_atomic_with(
+        &self,
+        path: &CachePath,
+        bytes: &[u8],
+        durability: Durability,
+    ) -> Result<PutResult> {
+        self.put(path, bytes, Some(durability))
+    }
+
+    fn put(
+        &self,
+        path: &CachePath,
+        bytes: &[u8],
+        durability: Option<Durability>,
+    ) -> Result<PutResult> {
         let _writing = LeaseGuard::acquire(Arc::clone(&self.inner), self.id, LeaseKind::Write);
         let len = bytes.len() as u64;
         let max = self.inner.max_bytes();
@@ -79,7 +101,7 @@ impl AssetHandle {
                 available: max,
             });
         }
-        let mut staged = self.inner.stage(&self.id, path)?;
+        let mut staged = self.inner.stage(&self.id, path, durability)?;
         staged.write_bytes(bytes)?;
         staged.finish()?;
         let commit = self.inner.commit(staged)?;
@@ -91,8 +113,17 @@ impl AssetHandle {
 
     /// Starts a streaming write; nothing is visible until [`AssetWriter::commit`].
     pub fn writer(&self, path: &CachePath) -> Result<AssetWriter> {
+        self.stream(path, None)
+    }
+
+    /// [`writer`](Self::writer) with its own durability.
+    pub fn writer_with(&self, path: &CachePath, durability: Durability) -> Result<AssetWriter> {
+        self.stream(path, Some(durability))
+    }
+
+    fn stream(&self, path: &CachePath, durability: Option<Durability>) -> Result<AssetWriter> {
         let lease = LeaseGuard::acquire(Arc::clone(&self.inner), self.id, LeaseKind::Write);
-        let staged = self.inner.stage(&self.id, path)?;
+        let staged = self.inner.stage(&self.id, path, durability)?;
         Ok(AssetWriter::new(Arc::clone(&self.inner), staged, lease))
     }
 

@@ -47,7 +47,10 @@ impl AssetId {
 
     /// The 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut out = [0u8; 64];
+        // 64 bytes is exactly twice 32; encoding cannot fail.
+        let _ = hex::encode_to_slice(self.0, &mut out);
+        out.iter().map(|&b| char::from(b)).collect()
     }
 
     fn canonical(url: &Url, keep_query: bool) -> Result<Self, CacheError> {

@@ -172,3 +172,29 @@ fn removing_one_resource_updates_the_accounting_even_on_a_pinned_asset() {
     assert!(mem.asset(id(2)).remove(&p("x")).unwrap());
     assert_eq!(mem.stats().unwrap().total_bytes, 0);
 }
+
+#[test]
+fn a_write_can_choose_its_own_durability() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = AssetCache::open(CacheOptions::new(dir.path())).unwrap(); // Sync by default
+    let a = cache.asset(id(1));
+    a.put_atomic_with(&p("v0/seg/000000.ts"), b"media", Durability::Buffered)
+        .unwrap();
+    let mut w = a
+        .writer_with(&p("v0/seg/000001.ts"), Durability::Buffered)
+        .unwrap();
+    w.write_all(b"streamed").unwrap();
+    w.commit().unwrap();
+    a.put_atomic_with(&p("keys/k.key"), &[7; 16], Durability::Sync)
+        .unwrap();
+    assert_eq!(
+        a.read(&p("v0/seg/000000.ts")).unwrap().unwrap(),
+        &b"media"[..]
+    );
+    assert_eq!(
+        a.read(&p("v0/seg/000001.ts")).unwrap().unwrap(),
+        &b"streamed"[..]
+    );
+    assert_eq!(cache.stats().unwrap().total_bytes, 5 + 8 + 16);
+    assert!(temp_files(dir.path()).is_empty());
+}

@@ -214,6 +214,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         opts.max_playlist_bytes,
         opts.max_resource_bytes,
         opts.max_segments,
+        opts.segment_durability,
     );
     let (top, top_path) = load_top(&loader, &url, opts.max_segments).await?;
     loader.record_source(&top_path, &url).await?;

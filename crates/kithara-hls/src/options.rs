@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kithara_cache::AssetCache;
+use kithara_cache::{AssetCache, Durability};
 use url::Url;
 
 /// What a key processor returns when it cannot process a key. Its message ends
@@ -110,6 +110,7 @@ pub struct HlsOptions {
     pub(crate) max_playlist_bytes: u64,
     pub(crate) max_segments: usize,
     pub(crate) max_resource_bytes: u64,
+    pub(crate) segment_durability: Durability,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) retries: u32,
@@ -123,6 +124,7 @@ impl fmt::Debug for HlsOptions {
             .field("cache", &self.cache)
             .field("variant", &self.variant)
             .field("offline", &self.offline)
+            .field("segment_durability", &self.segment_durability)
             .field("key_processor", &self.key_processor.is_some())
             .field(
                 "key_query",
@@ -157,6 +159,7 @@ impl Default for HlsOptions {
             max_playlist_bytes: 4 << 20,
             max_segments: 100_000,
             max_resource_bytes: 256 << 20,
+            segment_durability: Durability::Buffered,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             retries: 3,
@@ -238,6 +241,16 @@ impl HlsOptions {
     /// The largest segment, init segment or key accepted (default 256 MiB).
     pub fn max_resource_bytes(mut self, n: u64) -> Self {
         self.max_resource_bytes = n;
+        self
+    }
+
+    /// How init and media segments are written to a persistent cache
+    /// (default `Buffered`: a power cut may lose the last few, which are
+    /// fetched again; it never tears one). Playlists and keys always use the
+    /// cache's own durability. `Sync` costs a file and a directory fsync per
+    /// segment.
+    pub fn segment_durability(mut self, durability: Durability) -> Self {
+        self.segment_durability = durability;
         self
     }
 

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kithara_cache::{AssetHandle, CachePath};
+use kithara_cache::{AssetHandle, CachePath, Durability};
 use reqwest::header::HeaderMap;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -64,6 +64,8 @@ pub(crate) struct Loader {
     max_resource_bytes: u64,
     /// The bound on URI lines of a playlist (segments or variants).
     max_segments: usize,
+    /// How init and media segments are written (playlists and keys use the cache's own).
+    segment_durability: Durability,
 }
 
 fn join_error(e: tokio::task::JoinError) -> HlsError {
@@ -79,8 +81,10 @@ impl Loader {
         max_playlist_bytes: u64,
         max_resource_bytes: u64,
         max_segments: usize,
+        segment_durability: Durability,
     ) -> Self {
         Self {
+            segment_durability,
             stores,
             gate: Arc::new(Semaphore::new(GATE_PERMITS as usize)),
             http,
@@ -210,8 +214,13 @@ impl Loader {
         bytes: Bytes,
     ) -> Result<(), HlsError> {
         let p = path.clone();
+        let media = matches!(kind, ResourceKind::Init | ResourceKind::Segment);
+        let durability = media.then_some(self.segment_durability);
         let put = self
-            .blocking(self.store_of(kind, path), move |s| s.put_atomic(&p, &bytes))
+            .blocking(self.store_of(kind, path), move |s| match durability {
+                Some(d) => s.put_atomic_with(&p, &bytes, d),
+                None => s.put_atomic(&p, &bytes),
+            })
             .await?;
         match put {
             Ok(r) => {

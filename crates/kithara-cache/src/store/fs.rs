@@ -12,8 +12,8 @@ use std::io::ErrorKind;
 use std::mem;
 use std::path::{Path, PathBuf};
 use std::process;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
@@ -103,6 +103,27 @@ impl FsStore {
         Ok(())
     }
 
+    /// Starts a write with its own durability (the store's is the default).
+    pub(crate) fn stage_with(
+        &self,
+        id: &AssetId,
+        path: &CachePath,
+        durability: Durability,
+    ) -> Result<Staged> {
+        let sync = durability == Durability::Sync;
+        let dest = self.file(id, path);
+        let dir = dest.parent().unwrap_or(&self.cfg.root).to_path_buf();
+        let temp = match create_temp(&dir, dest.clone(), sync) {
+            Ok(t) => t,
+            Err(CacheError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                self.ensure_dir(&dir)?;
+                create_temp(&dir, dest, sync)?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Staged::file(*id, path.clone(), temp))
+    }
+
     /// Creates an asset's directory (for an asset that has metadata but no files yet).
     pub(crate) fn ensure_asset_dir(&self, id: &AssetId) -> Result<()> {
         self.ensure_dir(&self.asset_dir(id))
@@ -172,17 +193,7 @@ impl Store for FsStore {
     }
 
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
-        let dest = self.file(id, path);
-        let dir = dest.parent().unwrap_or(&self.cfg.root).to_path_buf();
-        let temp = match create_temp(&dir, dest.clone(), self.sync()) {
-            Ok(t) => t,
-            Err(CacheError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                self.ensure_dir(&dir)?;
-                create_temp(&dir, dest, self.sync())?
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(Staged::file(*id, path.clone(), temp))
+        self.stage_with(id, path, self.cfg.durability)
     }
 
     fn commit(&mut self, staged: Staged) -> Result<Commit> {
@@ -273,11 +284,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 fn unique() -> String {
+    // getpid is a syscall; a put should not pay it every time.
+    static PID: OnceLock<u32> = OnceLock::new();
+    let pid = *PID.get_or_init(process::id);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    format!("{:x}-{n:x}-{nanos:x}", process::id())
+    format!("{pid:x}-{n:x}-{nanos:x}")
 }
 
 /// Creates `.<pid>-<counter>-<nanos>.kithara-tmp` in `dir` for `dest`;

@@ -58,13 +58,15 @@ impl AssetReader {
             }
             Body::File(mut f) => {
                 // Cached files are never modified in place (only replaced by
-                // rename), so the length measured at open is the length to read:
-                // one read call, no size probe, no EOF probe.
+                // rename), so the length measured at open bounds the read: one
+                // read call into reserved memory, no size probe, no zero-fill,
+                // and `take` answers the EOF probe without a syscall.
                 let pos = if self.moved { f.stream_position()? } else { 0 };
-                let rest = usize::try_from(self.len.saturating_sub(pos))
+                let rest = self.len.saturating_sub(pos);
+                let cap = usize::try_from(rest)
                     .map_err(|_| io::Error::other("resource larger than memory"))?;
-                let mut buf = vec![0; rest];
-                f.read_exact(&mut buf)?;
+                let mut buf = Vec::with_capacity(cap);
+                f.take(rest).read_to_end(&mut buf)?;
                 Ok(Bytes::from(buf))
             }
         }

@@ -57,6 +57,11 @@ impl Staged {
         }
     }
 
+    /// Whether the write is synced to disk (and its directory after the rename).
+    pub(crate) fn is_synced(&self) -> bool {
+        matches!(&self.body, Body::File(t) if t.sync)
+    }
+
     /// Bytes written so far.
     pub(crate) fn len(&self) -> u64 {
         self.len
