@@ -1,5 +1,7 @@
 //! The real `kithara` binary against the loopback origin.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,11 +11,7 @@ use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
 use serde_json::Value;
 
 fn kithara(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("kithara").unwrap();
-    cmd.arg("--cache-dir")
-        .arg(dir)
-        .env_remove("KITHARA_CACHE_DIR")
-        .env_remove("RUST_LOG");
+    let mut cmd = Command::from_std(common::kithara(dir));
     // A hang fails the test instead of blocking CI.
     cmd.timeout(Duration::from_secs(60));
     cmd

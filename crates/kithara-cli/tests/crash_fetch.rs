@@ -16,11 +16,14 @@
 //! `KITHARA_FETCH_CRASH_ROUNDS` (default 20) and `KITHARA_FETCH_CRASH_SEED`
 //! change the number of rounds and the seed.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::kithara;
 use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -33,16 +36,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn kithara(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
-    cmd.arg("--cache-dir")
-        .arg(dir)
-        .env_remove("KITHARA_CACHE_DIR")
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::null());
-    cmd
 }
 
 fn run(cmd: &mut Command) -> Output {

@@ -6,22 +6,15 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::kithara;
 use kithara_cache::AssetId;
 use kithara_test_utils::{HlsOrigin, OriginConfig};
-
-fn kithara(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kithara"));
-    cmd.arg("--cache-dir")
-        .arg(dir)
-        .env_remove("KITHARA_CACHE_DIR")
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::null());
-    cmd
-}
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run kithara");
