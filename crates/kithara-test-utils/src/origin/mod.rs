@@ -3,6 +3,7 @@
 mod config;
 mod content;
 mod playlist;
+mod range;
 mod server;
 
 pub use config::{Encryption, IvMode, OriginConfig};
