@@ -279,3 +279,35 @@ fn closing_and_reopening_at_once_never_races_the_flusher() {
     let cache = AssetCache::open(opts(dir.path())).unwrap();
     assert!(cache.recovery().is_clean(), "{:?}", cache.recovery());
 }
+
+#[test]
+fn the_file_system_is_scanned_at_open_only_never_per_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    populate(dir.path());
+    let cache = AssetCache::open(opts(dir.path())).unwrap();
+    let before = cache.stats().unwrap();
+    // Behind the cache's back: an operation that walked the tree would see this.
+    fs::remove_dir_all(asset_dir(dir.path(), &id(2))).unwrap();
+    cache
+        .asset(id(1))
+        .put_atomic(&p("new.ts"), &[0; 10])
+        .unwrap();
+    cache.asset(id(3)).read(&p("master.m3u8")).unwrap();
+    let after = cache.stats().unwrap();
+    assert_eq!(
+        after.asset_count, before.asset_count,
+        "a put or a hit rescanned"
+    );
+    assert_eq!(after.total_bytes, before.total_bytes + 10);
+    drop(cache);
+    let reopened = AssetCache::open(opts(dir.path())).unwrap();
+    assert_eq!(
+        reopened.recovery().assets_dropped,
+        1,
+        "the next open sees it"
+    );
+    assert_eq!(
+        reopened.stats().unwrap().asset_count,
+        before.asset_count - 1
+    );
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use kithara_cache::{AssetCache, AssetId, CacheOptions};
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig, files_recursive};
 use serde_json::Value;
 
 fn kithara(dir: &Path) -> Command {
@@ -221,7 +221,10 @@ fn verify_finds_and_repair_fixes_damage() {
     assert_eq!(stdout(kithara(dir.path()).arg("verify")).trim(), "ok");
     let stats: Value =
         serde_json::from_str(&stdout(kithara(dir.path()).args(["stats", "--json"]))).unwrap();
-    let on_disk: u64 = walk_bytes(&dir.path().join("assets"));
+    let on_disk: u64 = files_recursive(dir.path().join("assets"))
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
     assert_eq!(stats["total_bytes"].as_u64().unwrap(), on_disk);
     // The deleted segment comes back on the next fetch.
     kithara(dir.path())
@@ -229,21 +232,6 @@ fn verify_finds_and_repair_fixes_damage() {
         .assert()
         .success();
     assert!(victim.exists());
-}
-
-fn walk_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                walk_bytes(&e.path())
-            } else {
-                e.metadata().unwrap().len()
-            }
-        })
-        .sum()
 }
 
 #[test]

@@ -6,27 +6,16 @@ mod common;
 
 use std::path::Path;
 
-use common::{StaticServer, open_cache, persistent, read_vod, unwrap_xor, within};
+use common::{StaticServer, encrypted_vod, open_cache, persistent, read_vod, unwrap_xor, within};
 use kithara_cache::{AssetCache, CacheOptions};
 use kithara_hls::{CacheMode, HlsError, HlsOptions, HlsSession, VariantSelect};
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_test_utils::{HlsOrigin, OriginConfig};
 
 fn memory(root: &Path) -> HlsOptions {
     HlsOptions::new().cache(CacheMode::Memory {
         max_bytes: 8 << 20,
         resource_root: Some(root.to_path_buf()),
     })
-}
-
-fn encrypted() -> OriginConfig {
-    OriginConfig::default()
-        .variants(2)
-        .segments(6)
-        .init(true)
-        .wrapped_key(true)
-        .encryption(Encryption::Aes128 {
-            iv: IvMode::MediaSequence,
-        })
 }
 
 /// The assets a cache at `root` knows of, read once the sessions are gone.
@@ -106,7 +95,7 @@ async fn a_successful_open_records_the_source_url() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_memory_sessions_share_a_resource_root() {
-    let origin = HlsOrigin::start(encrypted()).unwrap();
+    let origin = HlsOrigin::start(encrypted_vod()).unwrap();
     let url = origin.master_url().to_string();
     let dir = tempfile::tempdir().unwrap();
     let opts = |v| {
@@ -176,7 +165,7 @@ fn a_root_is_released_when_its_last_session_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_cache_still_plays_online_and_counts_the_write_errors() {
-    let origin = HlsOrigin::start(encrypted()).unwrap();
+    let origin = HlsOrigin::start(encrypted_vod()).unwrap();
     let url = origin.master_url().to_string();
     let dir = tempfile::tempdir().unwrap();
     drop(open_cache(dir.path()));
@@ -205,7 +194,7 @@ async fn a_read_only_cache_still_plays_online_and_counts_the_write_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prefetch_into_a_read_only_cache_fails() {
-    let origin = HlsOrigin::start(encrypted()).unwrap();
+    let origin = HlsOrigin::start(encrypted_vod()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     drop(open_cache(dir.path()));
     let cache = AssetCache::open_read_only(dir.path()).unwrap();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{all_files, assert_no_partial_files};
+use common::{all_files, assert_no_partial_files, request_path};
 use kithara_cache::{AssetCache, CacheOptions};
 use kithara_hls::{CacheMode, HlsError, HlsOptions, HlsSession};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -140,14 +140,7 @@ async fn serve(
         if conn.read_line(&mut line).await? == 0 {
             return Ok(());
         }
-        let path = line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("/")
-            .split('?')
-            .next()
-            .unwrap_or("/")
-            .to_owned();
+        let path = request_path(&line);
         loop {
             let mut h = String::new();
             if conn.read_line(&mut h).await? == 0 {

@@ -6,25 +6,20 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{all_files, files_containing, files_named, open_cache, persistent, read_vod};
+use common::{
+    all_files, encrypted_vod, files_containing, files_named, open_cache, persistent, read_vod,
+};
 use kithara_hls::{HlsError, KeyContext, KeyProcessor};
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_test_utils::HlsOrigin;
 
 const TOKEN: (&str, &str) = ("token", "t0ps3cret");
 const HEADER: (&str, &str) = ("x-key-auth", "letmein");
 
 fn origin() -> HlsOrigin {
     HlsOrigin::start(
-        OriginConfig::default()
-            .variants(2)
-            .segments(6)
-            .init(true)
-            .wrapped_key(true)
+        encrypted_vod()
             .key_query(TOKEN.0, TOKEN.1)
-            .key_header(HEADER.0, HEADER.1)
-            .encryption(Encryption::Aes128 {
-                iv: IvMode::MediaSequence,
-            }),
+            .key_header(HEADER.0, HEADER.1),
     )
     .expect("origin")
 }

@@ -13,9 +13,9 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{files_named, open_cache, persistent, read_vod, unwrap_xor};
+use common::{encrypted_vod, files_named, open_cache, persistent, read_vod, unwrap_xor};
 use kithara_hls::HlsError;
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_test_utils::HlsOrigin;
 
 const TOKEN: (&str, &str) = ("token", "t0ps3cret");
 const HEADER: (&str, &str) = ("x-key-auth", "letmein-0a1b2c");
@@ -74,16 +74,9 @@ async fn key_bytes_never_appear_in_trace_logs() {
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
     let origin = HlsOrigin::start(
-        OriginConfig::default()
-            .variants(2)
-            .segments(6)
-            .init(true)
-            .wrapped_key(true)
+        encrypted_vod()
             .key_query(TOKEN.0, TOKEN.1)
-            .key_header(HEADER.0, HEADER.1)
-            .encryption(Encryption::Aes128 {
-                iv: IvMode::MediaSequence,
-            }),
+            .key_header(HEADER.0, HEADER.1),
     )
     .expect("origin");
     let url = origin.master_url().to_string();

@@ -3,24 +3,13 @@
 
 mod common;
 
-use common::{files_named, open_cache, persistent, read_vod, unwrap_xor};
+use common::{encrypted_vod, files_named, open_cache, persistent, read_vod, unwrap_xor};
 use kithara_hls::{CacheMode, HlsError, HlsOptions, HlsSession, VariantSelect};
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
-
-fn config() -> OriginConfig {
-    OriginConfig::default()
-        .variants(2)
-        .segments(6)
-        .init(true)
-        .wrapped_key(true)
-        .encryption(Encryption::Aes128 {
-            iv: IvMode::MediaSequence,
-        })
-}
+use kithara_test_utils::{Encryption, HlsOrigin};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_cache_plays_offline_with_the_origin_stopped() {
-    let origin = HlsOrigin::start(config()).expect("origin");
+    let origin = HlsOrigin::start(encrypted_vod()).expect("origin");
     let url = origin.master_url().to_string();
     let expected = origin.expected_stream(1);
     let dir = tempfile::tempdir().unwrap();
@@ -46,7 +35,7 @@ async fn warm_cache_plays_offline_with_the_origin_stopped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_cache_offline_is_an_offline_miss() {
-    let origin = HlsOrigin::start(config()).expect("origin");
+    let origin = HlsOrigin::start(encrypted_vod()).expect("origin");
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     let url = origin.master_url().to_string();
@@ -66,7 +55,7 @@ async fn cold_cache_offline_is_an_offline_miss() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_key_is_an_offline_miss_naming_the_key() {
-    let origin = HlsOrigin::start(config()).expect("origin");
+    let origin = HlsOrigin::start(encrypted_vod()).expect("origin");
     let url = origin.master_url().to_string();
     let key_url = origin.key_url().to_string();
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +79,7 @@ async fn deleted_key_is_an_offline_miss_naming_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_segment_or_variant_playlist_is_an_offline_miss_naming_it() {
-    let origin = HlsOrigin::start(config().encryption(Encryption::None)).expect("origin");
+    let origin = HlsOrigin::start(encrypted_vod().encryption(Encryption::None)).expect("origin");
     let url = origin.master_url().to_string();
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
@@ -122,7 +111,7 @@ async fn deleted_segment_or_variant_playlist_is_an_offline_miss_naming_it() {
 /// the first segment is the miss.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_mode_offline_misses_segments() {
-    let origin = HlsOrigin::start(config()).expect("origin");
+    let origin = HlsOrigin::start(encrypted_vod()).expect("origin");
     let url = origin.master_url().to_string();
     let dir = tempfile::tempdir().unwrap();
     let opts = HlsOptions::new()

@@ -1,6 +1,6 @@
 //! File-system helpers for tests that inspect a cache directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Counts the regular files below `path`, recursively.
 ///
@@ -14,6 +14,20 @@ pub fn count_files_recursive(path: impl AsRef<Path>) -> usize {
         true
     });
     count
+}
+
+/// Every regular file below `path`, recursively, sorted.
+///
+/// Symbolic links are neither followed nor listed; a missing or unreadable
+/// directory lists nothing.
+pub fn files_recursive(path: impl AsRef<Path>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    visit_files(path.as_ref(), &mut |f| {
+        files.push(f.to_path_buf());
+        true
+    });
+    files.sort();
+    files
 }
 
 /// Returns `true` if at least one regular file exists anywhere below `path`.

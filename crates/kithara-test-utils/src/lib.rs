@@ -31,5 +31,7 @@
 mod fs;
 mod origin;
 
-pub use fs::{assert_dir_not_empty, count_files_recursive, dir_nonempty_recursive};
+pub use fs::{
+    assert_dir_not_empty, count_files_recursive, dir_nonempty_recursive, files_recursive,
+};
 pub use origin::{Encryption, HlsOrigin, IvMode, OriginConfig};

@@ -26,22 +26,9 @@ pub fn open(root: &Path, max: u64) -> AssetCache {
     .unwrap()
 }
 
-/// Every regular file below `dir`, recursively (symlinks not followed).
+/// Every regular file below `dir`, recursively (symlinks not followed), sorted.
 pub fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let t = e.file_type().unwrap();
-        if t.is_dir() {
-            out.extend(files(&e.path()));
-        } else if t.is_file() {
-            out.push(e.path());
-        }
-    }
-    out.sort();
-    out
+    kithara_test_utils::files_recursive(dir)
 }
 
 /// Bytes and count of cached resources under `<root>/assets`, temp files excluded.

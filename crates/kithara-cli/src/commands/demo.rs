@@ -8,7 +8,6 @@
 
 use std::env;
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use kithara_hls::{
     CacheMode, HlsOptions, HlsSession, KeyContext, KeyProcessorError, SessionStats, VariantSelect,
     prefetch_all_variants,
 };
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig, files_recursive};
 
 use crate::args::Global;
 use crate::error::CliError;
@@ -116,7 +115,7 @@ pub fn run(global: &Global) -> Result<ExitCode, CliError> {
         ));
     }
 
-    let files = walk(&root);
+    let files = files_recursive(&root);
     let keys: Vec<_> = files
         .iter()
         .filter(|f| f.extension().is_some_and(|e| e == "key"))
@@ -156,22 +155,6 @@ pub fn run(global: &Global) -> Result<ExitCode, CliError> {
     } else {
         Err(CliError::Check("demo failed: see the checks above".into()))
     }
-}
-
-/// Every regular file below `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        match e.file_type() {
-            Ok(t) if t.is_dir() => out.extend(walk(&e.path())),
-            Ok(t) if t.is_file() => out.push(e.path()),
-            _ => {}
-        }
-    }
-    out
 }
 
 async fn read_all(url: &str, opts: HlsOptions) -> Result<Run, CliError> {

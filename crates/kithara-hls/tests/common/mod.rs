@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use kithara_cache::{AssetCache, CacheOptions};
 use kithara_hls::{CacheMode, HlsError, HlsOptions, HlsSession, KeyProcessor};
+use kithara_test_utils::{Encryption, IvMode, OriginConfig};
 
 /// Upper bound of any one test step.
 pub const LIMIT: Duration = Duration::from_secs(60);
@@ -75,25 +76,9 @@ pub fn unwrap_xor() -> KeyProcessor {
     })
 }
 
-/// Every regular file under `root`.
+/// Every regular file below `root` (symlinks not followed).
 pub fn all_files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    kithara_test_utils::files_recursive(root)
 }
 
 /// Files under `root` whose bytes contain `needle`.
@@ -206,14 +191,7 @@ fn serve_one(
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    let path = line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .split('?')
-        .next()
-        .unwrap_or("/")
-        .to_owned();
+    let path = request_path(&line);
     loop {
         let mut h = String::new();
         match reader.read_line(&mut h) {
@@ -260,4 +238,28 @@ impl Drop for StaticServer {
             let _ = t.join();
         }
     }
+}
+
+/// Two variants x 6 segments, init segments, AES-128 with media-sequence IVs
+/// and a wrapped key: the encrypted VOD most tests play.
+pub fn encrypted_vod() -> OriginConfig {
+    OriginConfig::default()
+        .variants(2)
+        .segments(6)
+        .init(true)
+        .wrapped_key(true)
+        .encryption(Encryption::Aes128 {
+            iv: IvMode::MediaSequence,
+        })
+}
+
+/// The path of an HTTP request line (`GET /a/b?q HTTP/1.1` gives `/a/b`).
+pub fn request_path(line: &str) -> String {
+    line.split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_owned()
 }
