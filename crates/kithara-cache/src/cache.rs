@@ -21,7 +21,7 @@ use crate::lock;
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 use crate::path::{CachePath, INDEX_FILE};
 use crate::stats::{AssetInfo, CacheStats};
-use crate::store::{Base, FsStore, MemStore, Staged, Store};
+use crate::store::{AssetReader, Base, FsStore, MemStore, Staged, Store};
 
 /// The stack of layers, outermost first.
 pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn EvictionPolicy>>;
@@ -291,6 +291,28 @@ impl Shared {
 
     pub(crate) fn max_bytes(&self) -> u64 {
         self.max_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether a resource is present; on disk a stat outside the engine lock.
+    pub(crate) fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
+        match &self.fs {
+            Some(fs) => fs.exists(id, path),
+            None => self.engine.lock().exists(id, path),
+        }
+    }
+
+    /// Opens a resource; on disk the open runs outside the engine lock and
+    /// only the hit is recorded under it, so readers never wait on each
+    /// other's syscalls or on a commit.
+    pub(crate) fn open(&self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
+        let Some(fs) = &self.fs else {
+            return self.engine.lock().open(id, path);
+        };
+        let reader = fs.open_file(id, path)?;
+        if reader.is_some() {
+            self.engine.lock().hit(id);
+        }
+        Ok(reader)
     }
 
     /// Starts a write outside the engine lock.

@@ -45,12 +45,12 @@ impl AssetHandle {
 
     /// Whether a resource is cached (not counted as an access).
     pub fn exists(&self, path: &CachePath) -> bool {
-        self.inner.engine().exists(&self.id, path)
+        self.inner.exists(&self.id, path)
     }
 
     /// Opens a cached resource; a hit makes the asset the most recently used.
     pub fn open(&self, path: &CachePath) -> Result<Option<AssetReader>> {
-        self.inner.engine().open(&self.id, path)
+        self.inner.open(&self.id, path)
     }
 
     /// Reads a whole cached resource; a hit makes the asset the most recently used.

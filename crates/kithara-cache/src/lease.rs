@@ -120,6 +120,10 @@ impl<S: Store + Accounting> Store for LeaseStore<S> {
         self.inner.open(id, path)
     }
 
+    fn hit(&mut self, id: &AssetId) {
+        self.inner.hit(id);
+    }
+
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
         self.inner.stage(id, path)
     }

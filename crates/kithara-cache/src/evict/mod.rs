@@ -174,6 +174,11 @@ where
         Ok(reader)
     }
 
+    fn hit(&mut self, id: &AssetId) {
+        self.inner.hit(id);
+        self.accessed(id);
+    }
+
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
         self.inner.stage(id, path)
     }

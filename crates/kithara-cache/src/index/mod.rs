@@ -199,6 +199,10 @@ impl<S: Store> Store for IndexStore<S> {
         Ok(reader)
     }
 
+    fn hit(&mut self, id: &AssetId) {
+        self.touch(id);
+    }
+
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
         self.inner.stage(id, path)
     }

@@ -103,6 +103,29 @@ impl FsStore {
         Ok(())
     }
 
+    /// Opens a file; needs no lock (a concurrent eviction renames the whole
+    /// asset away, so this sees the file or nothing).
+    pub(crate) fn open_file(&self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
+        let file = self.file(id, path);
+        let f = match File::open(&file) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
+                return Ok(None);
+            }
+            Err(e) => return Err(CacheError::io("open", file)(e)),
+        };
+        let meta = f
+            .metadata()
+            .map_err(CacheError::io("inspect file", &file))?;
+        if !meta.is_file() {
+            return Err(CacheError::Unexpected {
+                path: file,
+                reason: "a directory stands where a file belongs",
+            });
+        }
+        Ok(Some(AssetReader::file(f, meta.len())))
+    }
+
     /// Starts a write with its own durability (the store's is the default).
     pub(crate) fn stage_with(
         &self,
@@ -172,24 +195,7 @@ impl Store for FsStore {
     }
 
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        let file = self.file(id, path);
-        let f = match File::open(&file) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-                return Ok(None);
-            }
-            Err(e) => return Err(CacheError::io("open", file)(e)),
-        };
-        let meta = f
-            .metadata()
-            .map_err(CacheError::io("inspect file", &file))?;
-        if !meta.is_file() {
-            return Err(CacheError::Unexpected {
-                path: file,
-                reason: "a directory stands where a file belongs",
-            });
-        }
-        Ok(Some(AssetReader::file(f, meta.len())))
+        self.open_file(id, path)
     }
 
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {

@@ -41,6 +41,9 @@ pub(crate) trait Store {
     fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>>;
     /// Opens a resource for reading; a hit counts as an access.
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>>;
+    /// Records a hit on a resource opened without the layers (files are
+    /// opened outside the engine lock); an unknown asset is ignored.
+    fn hit(&mut self, _id: &AssetId) {}
     /// Starts a write; nothing is visible until [`Store::commit`].
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged>;
     /// Makes a finished [`Staged`] write visible, replacing any old version.
