@@ -21,7 +21,7 @@ use crate::lock;
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 use crate::path::{CachePath, INDEX_FILE};
 use crate::stats::{AssetInfo, CacheStats};
-use crate::store::{AssetReader, Base, FsStore, MemStore, Staged, Store};
+use crate::store::{AssetReader, Base, FsStore, MemStore, Staged, Store, open_path, resource};
 
 /// The stack of layers, outermost first.
 pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn EvictionPolicy>>;
@@ -293,10 +293,16 @@ impl Shared {
         self.max_bytes.load(Ordering::Relaxed)
     }
 
-    /// Whether a resource is present; on disk a stat outside the engine lock.
-    pub(crate) fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
-        match &self.fs {
-            Some(fs) => fs.exists(id, path),
+    /// The file store; `None` in memory mode.
+    pub(crate) fn fs(&self) -> Option<&FsStore> {
+        self.fs.as_ref()
+    }
+
+    /// Whether a resource is present; on disk (`dir` is the asset's
+    /// directory) a stat outside the engine lock.
+    pub(crate) fn exists(&self, id: &AssetId, dir: Option<&Path>, path: &CachePath) -> bool {
+        match dir {
+            Some(dir) => fs::symlink_metadata(resource(dir, path)).is_ok_and(|m| m.is_file()),
             None => self.engine.lock().exists(id, path),
         }
     }
@@ -304,11 +310,16 @@ impl Shared {
     /// Opens a resource; on disk the open runs outside the engine lock and
     /// only the hit is recorded under it, so readers never wait on each
     /// other's syscalls or on a commit.
-    pub(crate) fn open(&self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        let Some(fs) = &self.fs else {
+    pub(crate) fn open(
+        &self,
+        id: &AssetId,
+        dir: Option<&Path>,
+        path: &CachePath,
+    ) -> Result<Option<AssetReader>> {
+        let Some(dir) = dir else {
             return self.engine.lock().open(id, path);
         };
-        let reader = fs.open_file(id, path)?;
+        let reader = open_path(resource(dir, path))?;
         if reader.is_some() {
             self.engine.lock().hit(id);
         }

@@ -1,5 +1,6 @@
 //! `AssetHandle`: every operation on one asset.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -31,11 +32,14 @@ pub struct PutResult {
 pub struct AssetHandle {
     inner: Arc<Inner>,
     id: AssetId,
+    /// The asset's directory, built once: every hit joins onto it.
+    dir: Option<Arc<Path>>,
 }
 
 impl AssetHandle {
     pub(crate) fn new(inner: Arc<Inner>, id: AssetId) -> Self {
-        Self { inner, id }
+        let dir = inner.fs().map(|fs| Arc::from(fs.asset_dir(&id)));
+        Self { inner, id, dir }
     }
 
     /// The asset.
@@ -45,12 +49,12 @@ impl AssetHandle {
 
     /// Whether a resource is cached (not counted as an access).
     pub fn exists(&self, path: &CachePath) -> bool {
-        self.inner.exists(&self.id, path)
+        self.inner.exists(&self.id, self.dir.as_deref(), path)
     }
 
     /// Opens a cached resource; a hit makes the asset the most recently used.
     pub fn open(&self, path: &CachePath) -> Result<Option<AssetReader>> {
-        self.inner.open(&self.id, path)
+        self.inner.open(&self.id, self.dir.as_deref(), path)
     }
 
     /// Reads a whole cached resource; a hit makes the asset the most recently used.
@@ -61,7 +65,7 @@ impl AssetHandle {
         // The read runs outside the lock; an open file survives a concurrent eviction.
         let bytes = reader
             .into_bytes()
-            .map_err(CacheError::io("read", path.to_string()))?;
+            .map_err(|e| CacheError::io("read", path.to_string())(e))?;
         Ok(Some(bytes))
     }
 

@@ -1,6 +1,8 @@
 //! Asset identity: a full-length hash of a canonical URL.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
@@ -14,7 +16,7 @@ use crate::error::CacheError;
 /// lower-cased, default port and fragment dropped, and the query dropped unless
 /// asked for ([`AssetId::from_url_with_query`]). The whole 256-bit hash is the
 /// id and the directory name, so two assets never share files.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AssetId([u8; 32]);
 
 impl AssetId {
@@ -47,10 +49,16 @@ impl AssetId {
 
     /// The 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
+        self.hex().as_str().to_owned()
+    }
+
+    /// The hex digits on the stack: building a file path on every hit must
+    /// not allocate for them.
+    pub(crate) fn hex(&self) -> Hex {
         let mut out = [0u8; 64];
         // 64 bytes is exactly twice 32; encoding cannot fail.
         let _ = hex::encode_to_slice(self.0, &mut out);
-        out.iter().map(|&b| char::from(b)).collect()
+        Hex(out)
     }
 
     fn canonical(url: &Url, keep_query: bool) -> Result<Self, CacheError> {
@@ -69,15 +77,62 @@ impl AssetId {
     }
 }
 
+/// The 64 hex digits of an [`AssetId`], without a heap allocation.
+pub(crate) struct Hex([u8; 64]);
+
+impl Hex {
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+// The id is already a uniformly distributed digest: eight of its bytes are
+// as good a hash as SipHash of all 32, and cost nothing (see `IdHasher`).
+impl Hash for AssetId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(word));
+    }
+}
+
+/// A map keyed by asset id that uses the id's own bits as the hash: ids are
+/// SHA-256 digests, which nobody can steer into collisions without breaking
+/// SHA-256 (or writing the cache's own directory names, which gives them the
+/// files anyway). Every hit does several lookups, so this is on the hot path.
+pub(crate) type IdMap<V> = HashMap<AssetId, V, BuildHasherDefault<IdHasher>>;
+
+/// The hasher of [`IdMap`]: passes [`AssetId`]'s one `u64` through.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(29) ^ n;
+    }
+
+    // Only reached for keys other than `AssetId`; FNV-1a keeps it a hash.
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 impl fmt::Display for AssetId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        f.write_str(self.hex().as_str())
     }
 }
 
 impl fmt::Debug for AssetId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AssetId({})", self.to_hex())
+        write!(f, "AssetId({})", self.hex().as_str())
     }
 }
 

@@ -8,10 +8,8 @@
 //! here, at the lowest layer that removes: `remove_all` of a leased asset
 //! fails, so no layer above can evict one by mistake.
 
-use std::collections::HashMap;
-
 use crate::error::{CacheError, Result};
-use crate::id::AssetId;
+use crate::id::{AssetId, IdMap};
 use crate::index::Accounting;
 use crate::path::CachePath;
 use crate::store::{AssetReader, Commit, Staged, Store};
@@ -40,14 +38,14 @@ pub(crate) trait Protection {
 /// Reference-counted leases over a store.
 pub(crate) struct LeaseStore<S> {
     inner: S,
-    leases: HashMap<AssetId, Count>,
+    leases: IdMap<Count>,
 }
 
 impl<S: Store + Accounting> LeaseStore<S> {
     pub(crate) fn new(inner: S) -> Self {
         Self {
             inner,
-            leases: HashMap::new(),
+            leases: IdMap::default(),
         }
     }
 

@@ -65,7 +65,7 @@ impl CachePath {
     }
 
     /// The segments, outermost first.
-    pub fn segments(&self) -> impl Iterator<Item = &str> {
+    pub fn segments(&self) -> impl Iterator<Item = &str> + Clone {
         self.segments.iter().map(String::as_str)
     }
 

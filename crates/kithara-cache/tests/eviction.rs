@@ -68,6 +68,31 @@ fn a_hit_counts_as_an_access() {
 }
 
 #[test]
+fn repeated_hits_on_the_newest_asset_keep_every_other_asset_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 4000);
+    for n in 1..=4 {
+        cache.asset(id(n)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    }
+    // A player reading one track over and over (4 is already the newest),
+    // then a switch to track 1, then more reads of 4, then a removed and
+    // re-added newest asset: the order must be 2, 3, 1, 4 after all of it.
+    for _ in 0..5 {
+        assert!(cache.asset(id(4)).read(&p("a")).unwrap().is_some());
+    }
+    assert!(cache.asset(id(1)).read(&p("a")).unwrap().is_some());
+    for _ in 0..5 {
+        assert!(cache.asset(id(4)).read(&p("a")).unwrap().is_some());
+    }
+    cache.remove(id(4)).unwrap();
+    cache.asset(id(4)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    let order: Vec<_> = cache.assets().unwrap().iter().rev().map(|a| a.id).collect();
+    assert_eq!(order, vec![id(2), id(3), id(1), id(4)]);
+    let put = cache.asset(id(5)).put_atomic(&p("a"), &[0; 2000]).unwrap();
+    assert_eq!(put.evicted, vec![id(2), id(3)]);
+}
+
+#[test]
 fn recency_survives_a_reopen_on_the_logical_clock() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -56,7 +56,16 @@ fn the_index_holds_schema_clock_and_per_asset_metadata() {
     let text = fs::read_to_string(dir.path().join("state.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["schema"], 1);
-    assert!(json["clock"].as_u64().unwrap() >= 12);
+    // The clock is the newest tick, and each asset's tick orders it.
+    let ticks: Vec<u64> = (1..=4)
+        .map(|n| {
+            json["assets"][id(n).to_hex()]["last_access"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(ticks.windows(2).all(|w| w[0] < w[1]), "{ticks:?}");
+    assert_eq!(json["clock"].as_u64(), ticks.last().copied());
     assert_eq!(json["max_bytes"], 10_000);
     let entry = &json["assets"][id(1).to_hex()];
     assert_eq!(entry["bytes"], 1008);

@@ -1,22 +1,27 @@
 //! `LruPolicy`: least recently used asset first.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use crate::evict::EvictionPolicy;
-use crate::id::AssetId;
+use crate::id::{AssetId, IdMap};
 
 /// Evicts the asset whose last access has the lowest logical tick.
 /// Every operation is O(log n) in the number of assets.
 #[derive(Debug, Default)]
 pub struct LruPolicy {
     order: BTreeSet<(u64, AssetId)>,
-    ticks: HashMap<AssetId, u64>,
+    ticks: IdMap<u64>,
 }
 
 impl EvictionPolicy for LruPolicy {
     fn on_access(&mut self, id: AssetId, tick: u64) {
-        if let Some(old) = self.ticks.insert(id, tick) {
-            self.order.remove(&(old, id));
+        match self.ticks.insert(id, tick) {
+            // Already in place: the common case of a player reading its track.
+            Some(old) if old == tick => return,
+            Some(old) => {
+                self.order.remove(&(old, id));
+            }
+            None => {}
         }
         self.order.insert((tick, id));
     }

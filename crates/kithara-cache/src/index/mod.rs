@@ -9,12 +9,11 @@ pub(crate) mod load;
 pub(crate) mod recover;
 pub(crate) mod state;
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::Result;
-use crate::id::AssetId;
+use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
 use crate::store::{AssetReader, Commit, Staged, Store};
 
@@ -41,7 +40,7 @@ pub(crate) trait Accounting {
 pub(crate) struct Index {
     clock: u64,
     max_bytes: Option<u64>,
-    entries: HashMap<AssetId, Entry>,
+    entries: IdMap<Entry>,
     total_bytes: u64,
     total_files: u64,
     /// Sizes, entries or settings changed: persisted at the next flush.
@@ -50,13 +49,15 @@ pub(crate) struct Index {
     /// only LRU precision and rewriting a large index per interval costs a lot.
     recency_dirty: bool,
     recency_saved: Instant,
+    /// The asset holding the newest tick, which no other asset shares.
+    newest: Option<AssetId>,
 }
 
 impl Index {
     pub(crate) fn new(
         clock: u64,
         max_bytes: Option<u64>,
-        entries: HashMap<AssetId, Entry>,
+        entries: IdMap<Entry>,
         dirty: bool,
     ) -> Self {
         let total_bytes = entries.values().map(|e| e.bytes).sum();
@@ -70,12 +71,19 @@ impl Index {
             dirty,
             recency_dirty: false,
             recency_saved: Instant::now(),
+            newest: None,
         }
     }
 
-    fn tick(&mut self) -> u64 {
-        // Cannot saturate in practice: open renumbers clocks near the limit.
-        self.clock = self.clock.saturating_add(1);
+    /// The tick of a new access of `id`. An asset that already holds the
+    /// newest tick keeps it: the order cannot change, so a player reading
+    /// its track segment after segment never reorders the LRU.
+    fn tick(&mut self, id: &AssetId) -> u64 {
+        if self.newest != Some(*id) {
+            // Cannot saturate in practice: open renumbers clocks near the limit.
+            self.clock = self.clock.saturating_add(1);
+            self.newest = Some(*id);
+        }
         self.clock
     }
 }
@@ -93,7 +101,10 @@ impl<S: Store> IndexStore<S> {
 
     /// Marks an access of a known asset: it becomes the most recent.
     pub(crate) fn touch(&mut self, id: &AssetId) {
-        let tick = self.index.tick();
+        if !self.index.entries.contains_key(id) {
+            return;
+        }
+        let tick = self.index.tick(id);
         if let Some(e) = self.index.entries.get_mut(id) {
             e.last_access = tick;
             e.last_access_ms = unix_ms();
@@ -103,7 +114,7 @@ impl<S: Store> IndexStore<S> {
 
     /// The entry of an asset, created if new; counts as an access.
     fn entry_mut(&mut self, id: &AssetId) -> &mut Entry {
-        let tick = self.index.tick();
+        let tick = self.index.tick(id);
         self.index.dirty = true;
         let now = unix_ms();
         let entry = match self.index.entries.entry(*id) {

@@ -5,10 +5,9 @@
 //! are dropped. The index contributes only what the disk cannot tell: recency,
 //! creation time, the source URL and the logical clock.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::id::AssetId;
+use crate::id::{AssetId, IdMap};
 use crate::index::Index;
 use crate::index::load::Loaded;
 use crate::index::state::Entry;
@@ -95,7 +94,7 @@ impl RecoveryReport {
 const CLOCK_LIMIT: u64 = 1 << 62;
 
 /// Gives the entries ticks 1..=n in their current order; returns n.
-fn renumber(entries: &mut HashMap<AssetId, Entry>) -> u64 {
+fn renumber(entries: &mut IdMap<Entry>) -> u64 {
     let mut order: Vec<(u64, AssetId)> =
         entries.iter().map(|(id, e)| (e.last_access, *id)).collect();
     order.sort_unstable();
@@ -131,7 +130,7 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
         Some(s) => (s.clock, s.max_bytes, s.assets),
         None => Default::default(),
     };
-    let mut entries = HashMap::with_capacity(scan.assets.len());
+    let mut entries = IdMap::with_capacity_and_hasher(scan.assets.len(), Default::default());
     for (id, usage) in scan.assets {
         let entry = match known.remove(&id) {
             Some(mut e) => {

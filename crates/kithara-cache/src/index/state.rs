@@ -1,10 +1,8 @@
 //! The schema of `state.json`.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::id::AssetId;
+use crate::id::{AssetId, IdMap};
 
 /// Version of the `state.json` schema this build reads and writes.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -18,7 +16,7 @@ pub(crate) struct State {
     /// The size limit the last owner used.
     #[serde(default)]
     pub max_bytes: Option<u64>,
-    pub assets: HashMap<AssetId, Entry>,
+    pub assets: IdMap<Entry>,
 }
 
 /// What the index knows of one asset.

@@ -7,6 +7,7 @@
 //! (atomic), then deleted; a crash in between leaves only trash, which the
 //! next open deletes.
 
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
 use std::mem;
@@ -63,12 +64,16 @@ impl FsStore {
 
     /// `<root>/assets/<id[0..2]>/<id>`.
     pub(crate) fn asset_dir(&self, id: &AssetId) -> PathBuf {
-        let hex = id.to_hex();
-        self.cfg.root.join(ASSETS_DIR).join(&hex[..2]).join(hex)
+        let hex = id.hex();
+        let hex = hex.as_str();
+        join(&self.cfg.root, [ASSETS_DIR, &hex[..2], hex].into_iter())
     }
 
     fn file(&self, id: &AssetId, path: &CachePath) -> PathBuf {
-        path.resolve(&self.asset_dir(id))
+        let hex = id.hex();
+        let hex = hex.as_str();
+        let parts = [ASSETS_DIR, &hex[..2], hex].into_iter();
+        join(&self.cfg.root, parts.chain(path.segments()))
     }
 
     /// Creates `dir` and its missing parents, refusing to go through a
@@ -101,29 +106,6 @@ impl FsStore {
             }
         }
         Ok(())
-    }
-
-    /// Opens a file; needs no lock (a concurrent eviction renames the whole
-    /// asset away, so this sees the file or nothing).
-    pub(crate) fn open_file(&self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        let file = self.file(id, path);
-        let f = match File::open(&file) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-                return Ok(None);
-            }
-            Err(e) => return Err(CacheError::io("open", file)(e)),
-        };
-        let meta = f
-            .metadata()
-            .map_err(CacheError::io("inspect file", &file))?;
-        if !meta.is_file() {
-            return Err(CacheError::Unexpected {
-                path: file,
-                reason: "a directory stands where a file belongs",
-            });
-        }
-        Ok(Some(AssetReader::file(f, meta.len())))
     }
 
     /// Starts a write with its own durability (the store's is the default).
@@ -195,7 +177,7 @@ impl Store for FsStore {
     }
 
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        self.open_file(id, path)
+        open_path(self.file(id, path))
     }
 
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
@@ -316,4 +298,51 @@ fn create_temp(dir: &Path, dest: PathBuf, sync: bool) -> Result<TempFile> {
 /// True if a directory entry name is one of our temp files.
 pub(crate) fn is_temp_name(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|n| n.ends_with(TEMP_SUFFIX))
+}
+
+/// `<dir>/<path>`: a resource of the asset whose directory is `dir`.
+pub(crate) fn resource(dir: &Path, path: &CachePath) -> PathBuf {
+    join(dir, path.segments())
+}
+
+/// `base` with `parts` appended, in one allocation of the final size and
+/// without `Path::push`'s separator logic: a path is built on every hit,
+/// where chained `join`s cost more than the rest of the bookkeeping.
+fn join<'a>(base: &Path, parts: impl Iterator<Item = &'a str> + Clone) -> PathBuf {
+    let base = base.as_os_str();
+    let len = base.len() + parts.clone().map(|p| p.len() + 1).sum::<usize>();
+    let mut out = OsString::with_capacity(len);
+    out.push(base);
+    let mut sep = !base.as_encoded_bytes().ends_with(b"/");
+    for part in parts {
+        if sep {
+            out.push("/");
+        }
+        out.push(part);
+        sep = true;
+    }
+    PathBuf::from(out)
+}
+
+/// Opens a cached file; `None` if it is not there. Needs no lock: a
+/// concurrent eviction renames the whole asset away, so this sees the file
+/// or nothing.
+pub(crate) fn open_path(file: PathBuf) -> Result<Option<AssetReader>> {
+    let f = match File::open(&file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
+            return Ok(None);
+        }
+        Err(e) => return Err(CacheError::io("open", file)(e)),
+    };
+    let meta = f
+        .metadata()
+        .map_err(CacheError::io("inspect file", &file))?;
+    if !meta.is_file() {
+        return Err(CacheError::Unexpected {
+            path: file,
+            reason: "a directory stands where a file belongs",
+        });
+    }
+    Ok(Some(AssetReader::file(f, meta.len())))
 }

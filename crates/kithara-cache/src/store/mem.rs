@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::error::Result;
-use crate::id::AssetId;
+use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
 use crate::store::staged::Body;
 use crate::store::{AssetReader, Commit, Staged, Store};
@@ -13,7 +13,7 @@ use crate::store::{AssetReader, Commit, Staged, Store};
 /// Resources held in memory, bounded by the same eviction as on disk.
 #[derive(Default)]
 pub(crate) struct MemStore {
-    assets: HashMap<AssetId, HashMap<CachePath, Bytes>>,
+    assets: IdMap<HashMap<CachePath, Bytes>>,
 }
 
 impl Store for MemStore {

@@ -4,11 +4,10 @@
 //! sizes the index is reconciled against. Temp files of dead writers and
 //! half-deleted assets in `trash/` are removed when the caller owns the root.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::id::AssetId;
+use crate::id::{AssetId, IdMap};
 use crate::store::FsStore;
 use crate::store::fs::{ASSETS_DIR, TRASH_DIR, is_temp_name};
 
@@ -22,7 +21,7 @@ pub(crate) struct Usage {
 /// What the scan found.
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
-    pub assets: HashMap<AssetId, Usage>,
+    pub assets: IdMap<Usage>,
     /// Temp files found (removed when cleaning).
     pub temps: u64,
     /// Entries that are not the cache's and were left alone, with why.
