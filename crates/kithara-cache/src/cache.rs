@@ -21,7 +21,9 @@ use crate::lock;
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 use crate::path::{CachePath, INDEX_FILE};
 use crate::stats::{AssetInfo, CacheStats};
-use crate::store::{AssetReader, Base, FsStore, MemStore, Staged, Store, open_path, resource};
+use crate::store::{
+    AssetReader, Base, FsStore, MemStore, Staged, Store, open_path, resource, sync_dir,
+};
 
 /// The stack of layers, outermost first.
 pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn EvictionPolicy>>;
@@ -326,30 +328,39 @@ impl Shared {
         Ok(reader)
     }
 
-    /// Starts a write outside the engine lock.
+    /// Starts a write outside the engine lock; `dir` is the asset's
+    /// directory on disk, `whole` the length of a write that arrives in one
+    /// piece (no buffer is needed for it).
     pub(crate) fn stage(
         &self,
         id: &AssetId,
+        dir: Option<&Path>,
         path: &CachePath,
         durability: Option<Durability>,
+        whole: Option<usize>,
     ) -> Result<Staged> {
         self.writable()?;
-        match &self.fs {
-            Some(fs) => fs.stage_with(id, path, durability.unwrap_or(self.durability)),
-            None => Ok(Staged::memory(*id, path.clone())),
-        }
+        let durability = durability.unwrap_or(self.durability);
+        let Some(fs) = &self.fs else {
+            return Ok(Staged::memory(*id, path.clone(), whole.unwrap_or(0)));
+        };
+        let dest = match dir {
+            Some(dir) => resource(dir, path),
+            None => resource(&fs.asset_dir(id), path),
+        };
+        fs.stage_at(id, path, dest, durability, whole.is_none())
     }
 
     /// Commits a finished write, then makes the rename durable outside the lock.
     pub(crate) fn commit(&self, staged: Staged) -> Result<crate::store::Commit> {
-        let (id, path, synced) = (staged.id, staged.path.clone(), staged.is_synced());
+        let dir = staged.synced_dir();
         let commit = self.engine.lock().commit(staged);
         if commit.as_ref().is_ok_and(|c| !c.evicted.is_empty()) {
             self.bury();
         }
         let commit = commit?;
-        if let (Some(fs), true) = (&self.fs, synced) {
-            fs.sync_parent(&id, &path)?;
+        if let Some(dir) = dir {
+            sync_dir(&dir)?;
         }
         Ok(commit)
     }

@@ -105,7 +105,13 @@ impl AssetHandle {
                 available: max,
             });
         }
-        let mut staged = self.inner.stage(&self.id, path, durability)?;
+        let mut staged = self.inner.stage(
+            &self.id,
+            self.dir.as_deref(),
+            path,
+            durability,
+            Some(bytes.len()),
+        )?;
         staged.write_bytes(bytes)?;
         staged.finish()?;
         let commit = self.inner.commit(staged)?;
@@ -127,7 +133,9 @@ impl AssetHandle {
 
     fn stream(&self, path: &CachePath, durability: Option<Durability>) -> Result<AssetWriter> {
         let lease = LeaseGuard::acquire(Arc::clone(&self.inner), self.id, LeaseKind::Write);
-        let staged = self.inner.stage(&self.id, path, durability)?;
+        let staged = self
+            .inner
+            .stage(&self.id, self.dir.as_deref(), path, durability, None)?;
         Ok(AssetWriter::new(Arc::clone(&self.inner), staged, lease))
     }
 

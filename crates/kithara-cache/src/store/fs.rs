@@ -8,13 +8,16 @@
 //! next open deletes.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
+use std::iter;
 use std::mem;
 use std::path::{Path, PathBuf};
 use std::process;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
@@ -108,21 +111,23 @@ impl FsStore {
         Ok(())
     }
 
-    /// Starts a write with its own durability (the store's is the default).
-    pub(crate) fn stage_with(
+    /// Starts a write of resource `path` of asset `id` at `dest` (the
+    /// caller may already know the asset's directory), with its own
+    /// durability; `buffered` for a write that arrives in pieces.
+    pub(crate) fn stage_at(
         &self,
         id: &AssetId,
         path: &CachePath,
+        dest: PathBuf,
         durability: Durability,
+        buffered: bool,
     ) -> Result<Staged> {
         let sync = durability == Durability::Sync;
-        let dest = self.file(id, path);
-        let dir = dest.parent().unwrap_or(&self.cfg.root).to_path_buf();
-        let temp = match create_temp(&dir, dest.clone(), sync) {
+        let temp = match create_temp(&dest, sync, buffered) {
             Ok(t) => t,
             Err(CacheError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                self.ensure_dir(&dir)?;
-                create_temp(&dir, dest, sync)?
+                self.ensure_dir(dest.parent().unwrap_or(&self.cfg.root))?;
+                create_temp(&dest, sync, buffered)?
             }
             Err(e) => return Err(e),
         };
@@ -134,16 +139,9 @@ impl FsStore {
         self.ensure_dir(&self.asset_dir(id))
     }
 
-    /// Syncs the directory holding a resource so its rename is durable.
-    pub(crate) fn sync_parent(&self, id: &AssetId, path: &CachePath) -> Result<()> {
-        let file = self.file(id, path);
-        sync_dir(file.parent().unwrap_or(&self.cfg.root))
-    }
-
     /// Writes a file at the root (the index) atomically.
     pub(crate) fn write_root_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let dest = self.cfg.root.join(name);
-        let mut temp = create_temp(&self.cfg.root, dest, self.sync())?;
+        let mut temp = create_temp(&self.cfg.root.join(name), self.sync(), false)?;
         temp.write_bytes(bytes)?;
         temp.finish()?;
         temp.persist()?;
@@ -181,7 +179,8 @@ impl Store for FsStore {
     }
 
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
-        self.stage_with(id, path, self.cfg.durability)
+        let dest = self.file(id, path);
+        self.stage_at(id, path, dest, self.cfg.durability, true)
     }
 
     fn commit(&mut self, staged: Staged) -> Result<Commit> {
@@ -225,11 +224,11 @@ impl Store for FsStore {
             // A file or symlink planted in place of the asset: remove the entry itself, never its target.
             return fs::remove_file(&dir).map_err(CacheError::io("remove asset entry", dir));
         }
-        let grave = self
-            .cfg
-            .root
-            .join(TRASH_DIR)
-            .join(format!("{}-{}", id.to_hex(), unique()));
+        let grave =
+            self.cfg
+                .root
+                .join(TRASH_DIR)
+                .join(format!("{}{}", id.hex().as_str(), temp_name()));
         // The rename is the eviction: atomic, and cheap enough for the engine
         // lock. The slow delete happens in `bury`, after the lock is released.
         match fs::rename(&dir, &grave) {
@@ -271,24 +270,29 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(CacheError::io("sync directory", dir))
 }
 
-fn unique() -> String {
+/// `.<pid>-<counter>-<nanos>.kithara-tmp`, hex numbers.
+fn temp_name() -> String {
     // getpid is a syscall; a put should not pay it every time.
     static PID: OnceLock<u32> = OnceLock::new();
     let pid = *PID.get_or_init(process::id);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    format!("{pid:x}-{n:x}-{nanos:x}")
+    let mut name = String::with_capacity(1 + 8 + 1 + 16 + 1 + 8 + TEMP_SUFFIX.len());
+    // Writing into a String cannot fail.
+    let _ = write!(name, ".{pid:x}-{n:x}-{nanos:x}{TEMP_SUFFIX}");
+    name
 }
 
-/// Creates `.<pid>-<counter>-<nanos>.kithara-tmp` in `dir` for `dest`;
-/// `create_new` makes the name unique even across processes.
-fn create_temp(dir: &Path, dest: PathBuf, sync: bool) -> Result<TempFile> {
+/// Creates a temp file named by [`temp_name`] beside `dest`; `create_new`
+/// makes the name unique even across processes.
+fn create_temp(dest: &Path, sync: bool, buffered: bool) -> Result<TempFile> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
     loop {
-        let temp = dir.join(format!(".{}{TEMP_SUFFIX}", unique()));
+        let temp = join(dir, iter::once(temp_name().as_str()));
         match OpenOptions::new().write(true).create_new(true).open(&temp) {
-            Ok(f) => return Ok(TempFile::new(f, temp, dest, sync)),
+            Ok(f) => return Ok(TempFile::new(f, temp, dest.to_path_buf(), sync, buffered)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(CacheError::io("create temp file", temp)(e)),
         }

@@ -35,7 +35,7 @@ impl Store for MemStore {
     }
 
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
-        Ok(Staged::memory(*id, path.clone()))
+        Ok(Staged::memory(*id, path.clone(), 0))
     }
 
     fn commit(&mut self, staged: Staged) -> Result<Commit> {

@@ -2,7 +2,7 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{CacheError, Result};
 use crate::id::AssetId;
@@ -47,19 +47,22 @@ impl Staged {
         }
     }
 
-    pub(crate) fn memory(id: AssetId, path: CachePath) -> Self {
+    pub(crate) fn memory(id: AssetId, path: CachePath, capacity: usize) -> Self {
         Self {
             id,
             path,
             len: 0,
-            body: Body::Mem(Vec::new()),
+            body: Body::Mem(Vec::with_capacity(capacity)),
             replaces: None,
         }
     }
 
-    /// Whether the write is synced to disk (and its directory after the rename).
-    pub(crate) fn is_synced(&self) -> bool {
-        matches!(&self.body, Body::File(t) if t.sync)
+    /// The directory to sync after the rename, for a write synced to disk.
+    pub(crate) fn synced_dir(&self) -> Option<PathBuf> {
+        match &self.body {
+            Body::File(t) if t.sync => t.dest.parent().map(Path::to_path_buf),
+            _ => None,
+        }
     }
 
     /// Bytes written so far.
@@ -88,9 +91,18 @@ impl Staged {
 }
 
 impl TempFile {
-    pub(crate) fn new(file: File, temp: PathBuf, dest: PathBuf, sync: bool) -> Self {
+    /// `buffered` for writes that arrive in pieces; a write in one piece
+    /// goes straight to the file, without allocating a buffer it would bypass.
+    pub(crate) fn new(
+        file: File,
+        temp: PathBuf,
+        dest: PathBuf,
+        sync: bool,
+        buffered: bool,
+    ) -> Self {
+        let capacity = if buffered { BUFFER } else { 0 };
         Self {
-            file: BufWriter::with_capacity(BUFFER, file),
+            file: BufWriter::with_capacity(capacity, file),
             temp,
             dest,
             sync,
