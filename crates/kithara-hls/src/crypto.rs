@@ -43,7 +43,6 @@ pub(crate) fn decrypt_aes128_cbc(
 
 /// The IV of RFC 8216 section 5.2 when none is given: the media sequence
 /// number as a 128-bit big-endian integer.
-#[cfg(test)]
 pub(crate) fn sequence_iv(sequence: u64) -> [u8; 16] {
     (sequence as u128).to_be_bytes()
 }

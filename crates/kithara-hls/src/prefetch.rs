@@ -82,7 +82,9 @@ impl HlsSession {
                 });
             }
         }
-        for (res, _) in track.media_resources() {
+        // Building a segment's resource cannot fail for a parsed playlist;
+        // a listing skips what it cannot name rather than failing.
+        for res in track.media_resources().filter_map(Result::ok) {
             out.push(ResourceInfo {
                 kind: res.kind,
                 url: res.url.clone(),
@@ -103,12 +105,7 @@ impl HlsSession {
         let ctx = &self.ctx;
         let variant = ctx.track.variant;
         let keys = ctx.track.keys();
-        let media: Vec<Resource> = ctx
-            .track
-            .media_resources()
-            .map(|(r, _)| r.clone())
-            .collect();
-        let total = keys.len() + media.len();
+        let total = keys.len() + ctx.track.media_count();
         let mut summary = PrefetchSummary::default();
         let mut done = 0;
         let mut report = |kind, url: &Url, source, bytes, summary: &mut PrefetchSummary| {
@@ -153,7 +150,7 @@ impl HlsSession {
                 report(ResourceKind::Key, &key.url, Source::Cache, 0, &mut summary);
             } else {
                 let before = ctx.loader.stats().snapshot().bytes_from_network;
-                ctx.keys.get(&ctx.loader, key).await?;
+                ctx.keys.get(&ctx.loader, &key).await?;
                 let after = ctx.loader.stats().snapshot().bytes_from_network;
                 refused()?;
                 report(
@@ -166,12 +163,17 @@ impl HlsSession {
             }
         }
         let limit = ctx.lookahead_segments.max(1);
-        let mut pending = media.into_iter();
+        // Built one at a time: a long VOD's resources are not all held at once.
+        let mut pending = ctx.track.media_resources();
         let mut set = JoinSet::new();
         loop {
             while set.len() < limit {
-                let Some(res) = pending.next() else { break };
-                set.spawn(fetch_media(Arc::clone(ctx), res));
+                match pending.next() {
+                    None => break,
+                    Some(Ok(res)) => set.spawn(fetch_media(Arc::clone(ctx), res)),
+                    // Fails below like a fetch, after the running ones end.
+                    Some(Err(e)) => set.spawn(async move { Err(e) }),
+                };
             }
             let Some(joined) = set.join_next().await else {
                 break;

@@ -30,12 +30,12 @@ impl ItemFetcher for Ctx {
 /// with (bad padding) may be corrupt: it is replaced (`KeyManager::
 /// replace_cached`) and the item decrypted once more.
 pub(crate) async fn fetch_item(ctx: &Ctx, idx: usize) -> Result<Fetched, HlsError> {
-    let (res, key_ref) = ctx.track.item(idx);
-    let key = match key_ref {
+    let (res, key_ref) = ctx.track.item(idx)?;
+    let key = match &key_ref {
         Some(k) => Some((k, ctx.keys.get(&ctx.loader, k).await?)),
         None => None,
     };
-    let fetched = ctx.loader.load_media(res).await?;
+    let fetched = ctx.loader.load_media(&res).await?;
     let Some((key_ref, key)) = key else {
         return Ok(fetched);
     };
@@ -168,7 +168,12 @@ impl HlsSession {
             top_path: top_path.to_string(),
             media_playlist: media_playlist.map(|(u, p)| (u, p.to_string())),
             sizes,
-            offsets: vec![0],
+            offsets: {
+                // Grown to one per item as sizes become known: reserve once.
+                let mut o = Vec::with_capacity(n + 1);
+                o.push(0);
+                o
+            },
             pos: 0,
             current: None,
         };
@@ -275,7 +280,7 @@ impl HlsSession {
         if let Some(hint) = self.sizes[idx]
             && hint != len
         {
-            let (res, _) = self.ctx.track.item(idx);
+            let (res, _) = self.ctx.track.item(idx)?;
             return Err(HlsError::BadResponse {
                 url: res.url.to_string(),
                 reason: format!("expected {hint} bytes, got {len}"),

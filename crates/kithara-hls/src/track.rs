@@ -1,6 +1,8 @@
 //! The chosen variant as the reader sees it: a list of items (init segments
 //! where they start to apply, then segments) that form one virtual byte stream.
 
+use std::collections::HashSet;
+
 use kithara_cache::CachePath;
 
 use crate::error::HlsError;
@@ -16,14 +18,14 @@ pub(crate) enum Item {
     Segment(usize),
 }
 
-/// The resources of one variant, with their cache paths.
+/// The resources of one variant. Segment resources are built when asked
+/// for, not kept: a long VOD has thousands, each a URL and a cache path.
 #[derive(Debug)]
 pub(crate) struct Track {
     pub variant: usize,
     pub media: MediaPlaylist,
     pub items: Vec<Item>,
     init_res: Vec<Resource>,
-    seg_res: Vec<Resource>,
 }
 
 fn cache_path(s: String) -> Result<CachePath, HlsError> {
@@ -37,7 +39,7 @@ impl Track {
         for (i, seg) in media.segments.iter().enumerate() {
             if seg.init.is_some() && seg.init != current_init {
                 if let Some(k) = seg.init {
-                    items.push(Item::Init(k));
+                    items.push(Item::Init(k as usize));
                 }
                 current_init = seg.init;
             }
@@ -62,68 +64,85 @@ impl Track {
                 })
             })
             .collect::<Result<Vec<_>, HlsError>>()?;
-        let seg_res = media
-            .segments
-            .iter()
-            .enumerate()
-            .map(|(i, seg)| {
-                let ext = extension_of(&seg.url, "ts");
-                Ok(Resource {
-                    kind: ResourceKind::Segment,
-                    url: seg.url.clone(),
-                    range: seg.range.clone(),
-                    path: cache_path(format!("v{variant}/seg/{i:06}.{ext}"))?,
-                })
-            })
-            .collect::<Result<Vec<_>, HlsError>>()?;
         Ok(Self {
             variant,
             media,
             items,
             init_res,
-            seg_res,
+        })
+    }
+
+    /// The resource of segment `i`.
+    fn segment_resource(&self, i: usize) -> Result<Resource, HlsError> {
+        let url = self.media.segment_url(i)?;
+        let ext = extension_of(&url, "ts");
+        Ok(Resource {
+            kind: ResourceKind::Segment,
+            range: self.media.segments[i].range.clone(),
+            path: cache_path(format!("v{}/seg/{i:06}.{ext}", self.variant))?,
+            url,
         })
     }
 
     /// The resource of item `idx` and the key that decrypts it.
-    pub(crate) fn item(&self, idx: usize) -> (&Resource, Option<&KeyRef>) {
-        match self.items[idx] {
-            Item::Init(k) => (&self.init_res[k], self.media.inits[k].key.as_ref()),
-            Item::Segment(i) => (&self.seg_res[i], self.media.segments[i].key.as_ref()),
-        }
+    pub(crate) fn item(&self, idx: usize) -> Result<(Resource, Option<KeyRef>), HlsError> {
+        Ok(match self.items[idx] {
+            Item::Init(k) => (self.init_res[k].clone(), self.media.inits[k].key.clone()),
+            Item::Segment(i) => (self.segment_resource(i)?, self.media.segment_key(i)),
+        })
     }
 
     /// The plaintext size of item `idx` when the playlist alone tells it
     /// (a clear byte range).
     pub(crate) fn size_hint(&self, idx: usize) -> Option<u64> {
-        let (res, key) = self.item(idx);
-        match (&res.range, key) {
-            (Some(r), None) => Some(r.end - r.start),
+        let (range, encrypted) = match self.items[idx] {
+            Item::Init(k) => (&self.init_res[k].range, self.media.inits[k].key.is_some()),
+            Item::Segment(i) => {
+                let seg = &self.media.segments[i];
+                (&seg.range, seg.key.is_some())
+            }
+        };
+        match (range, encrypted) {
+            (Some(r), false) => Some(r.end - r.start),
             _ => None,
         }
     }
 
-    /// Every media resource (inits, then segments), each once.
-    pub(crate) fn media_resources(&self) -> impl Iterator<Item = (&Resource, Option<&KeyRef>)> {
-        let inits = self
-            .init_res
-            .iter()
-            .zip(self.media.inits.iter().map(|i| i.key.as_ref()));
-        let segs = self
-            .seg_res
-            .iter()
-            .zip(self.media.segments.iter().map(|s| s.key.as_ref()));
+    /// How many media resources there are (inits and segments).
+    pub(crate) fn media_count(&self) -> usize {
+        self.init_res.len() + self.media.segments.len()
+    }
+
+    /// Every media resource (inits, then segments), each once, built as the
+    /// iterator advances.
+    pub(crate) fn media_resources(&self) -> impl Iterator<Item = Result<Resource, HlsError>> {
+        let inits = self.init_res.iter().cloned().map(Ok);
+        let segs = (0..self.media.segments.len()).map(|i| self.segment_resource(i));
         inits.chain(segs)
     }
 
-    /// The distinct keys, in order of first use.
-    pub(crate) fn keys(&self) -> Vec<&KeyRef> {
-        let mut out: Vec<&KeyRef> = Vec::new();
-        for (_, key) in self.media_resources() {
-            if let Some(k) = key
-                && !out.iter().any(|o| o.url == k.url)
-            {
-                out.push(k);
+    /// The distinct keys (by URL), in order of first use; each with the IV of
+    /// the first resource it decrypts.
+    pub(crate) fn keys(&self) -> Vec<KeyRef> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for key in self.media.inits.iter().filter_map(|i| i.key.as_ref()) {
+            if seen.insert(&key.url) {
+                out.push(key.clone());
+            }
+        }
+        let mut used = vec![false; self.media.keys.len()];
+        for (i, seg) in self.media.segments.iter().enumerate() {
+            let Some(k) = seg.key.map(|k| k as usize) else {
+                continue;
+            };
+            if !used[k] {
+                used[k] = true;
+                if seen.insert(&self.media.keys[k].url)
+                    && let Some(key) = self.media.segment_key(i)
+                {
+                    out.push(key);
+                }
             }
         }
         out

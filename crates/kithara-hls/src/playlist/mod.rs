@@ -1,15 +1,25 @@
-//! The playlist model the client works with: parsed by `hls_m3u8`, resolved
-//! to absolute URLs, checked against the URL policy and the bounds.
+//! The playlist model the client works with: master playlists parsed by
+//! `hls_m3u8`, media playlists by the crate's own line parser (straight into
+//! a compact segment table), URLs resolved, checked against the URL policy
+//! and the bounds.
 
+mod attributes;
+mod media;
+mod numbers;
 mod parse;
 mod resolve;
+mod tags;
+mod url_table;
 
 use std::ops::Range;
 
 use url::Url;
 
+use crate::crypto::sequence_iv;
+use crate::error::HlsError;
 pub(crate) use parse::{parse_media, parse_playlist};
 pub(crate) use resolve::{extension_of, parse_session_url};
+use url_table::{UrlRef, UrlTable};
 
 /// One variant stream of a master playlist.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +44,7 @@ pub(crate) enum Playlist {
 }
 
 /// How a resource is encrypted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct KeyRef {
     /// The key URL (absolute, policy-checked).
     pub url: Url,
@@ -43,23 +53,33 @@ pub(crate) struct KeyRef {
 }
 
 /// An `EXT-X-MAP` init segment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct InitSegment {
     pub url: Url,
     pub range: Option<Range<u64>>,
     pub key: Option<KeyRef>,
 }
 
-/// A media segment.
+/// A media segment. A long VOD has thousands, so each is a few words: its
+/// URL is in [`MediaPlaylist::urls`], its key in [`MediaPlaylist::keys`], its
+/// sequence number follows from its position.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Segment {
-    /// Media sequence number.
-    pub sequence: u64,
-    pub url: Url,
+    url: UrlRef,
     pub range: Option<Range<u64>>,
-    pub key: Option<KeyRef>,
+    /// Index into [`MediaPlaylist::keys`] of the key that decrypts it.
+    pub key: Option<u32>,
     /// Index into [`MediaPlaylist::inits`] of the init segment that applies.
-    pub init: Option<usize>,
+    pub init: Option<u32>,
+}
+
+/// An `EXT-X-KEY` (identity format, AES-128) that applies to segments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentKey {
+    /// The key URL (absolute, policy-checked).
+    pub url: Url,
+    /// The explicit IV; without one, each segment's sequence number is its IV.
+    pub iv: Option<[u8; 16]>,
 }
 
 /// A resolved media playlist.
@@ -68,6 +88,38 @@ pub(crate) struct MediaPlaylist {
     pub segments: Vec<Segment>,
     /// Distinct init segments, in order of first use.
     pub inits: Vec<InitSegment>,
+    /// The keys of the segments: one per `EXT-X-KEY` that a segment used, in
+    /// order (a URL may come back; [`crate::track::Track::keys`] dedups).
+    pub keys: Vec<SegmentKey>,
+    /// The segment URLs.
+    urls: UrlTable,
+    /// `EXT-X-MEDIA-SEQUENCE`: the sequence number of the first segment.
+    pub first_sequence: u64,
     /// Whether `EXT-X-ENDLIST` was present (VOD).
     pub ended: bool,
+}
+
+impl MediaPlaylist {
+    /// The URL of segment `i`.
+    pub(crate) fn segment_url(&self, i: usize) -> Result<Url, HlsError> {
+        self.urls
+            .get(self.segments[i].url)
+            .ok_or(HlsError::Internal("segment URL missing from its table"))
+    }
+
+    /// The media sequence number of segment `i`.
+    pub(crate) fn sequence(&self, i: usize) -> u64 {
+        // Cannot saturate: the sequence number of the last segment was
+        // checked to fit when the playlist was parsed.
+        self.first_sequence.saturating_add(i as u64)
+    }
+
+    /// The key that decrypts segment `i`, with the IV for this segment.
+    pub(crate) fn segment_key(&self, i: usize) -> Option<KeyRef> {
+        let key = &self.keys[self.segments[i].key? as usize];
+        Some(KeyRef {
+            url: key.url.clone(),
+            iv: key.iv.unwrap_or_else(|| sequence_iv(self.sequence(i))),
+        })
+    }
 }

@@ -1,18 +1,19 @@
-//! Parsing with `hls_m3u8`, then resolution into the crate's model.
+//! The entry points: tell the two kinds of playlist apart, parse a master
+//! playlist with `hls_m3u8` and resolve it into the crate's model; media
+//! playlists go to [`super::media`].
 
-use std::ops::Range;
-use std::time::Duration;
-
-use hls_m3u8::tags::{ExtXKey, VariantStream};
-use hls_m3u8::types::{ByteRange, DecryptionKey, EncryptionMethod, KeyFormat};
-use hls_m3u8::{Decryptable, MasterPlaylist};
+use hls_m3u8::MasterPlaylist;
+use hls_m3u8::tags::VariantStream;
 use url::Url;
 
+use super::media::parse_media_text;
+use super::numbers::check_numbers;
 use super::resolve::resolve;
-use super::{InitSegment, KeyRef, MediaPlaylist, Playlist, Segment, VariantInfo};
+use super::{MediaPlaylist, Playlist, VariantInfo};
 use crate::error::HlsError;
 
-fn bad(url: &Url, reason: impl Into<String>) -> HlsError {
+/// A [`HlsError::Playlist`] naming the playlist (or resource) at `url`.
+pub(super) fn bad(url: &Url, reason: impl Into<String>) -> HlsError {
     HlsError::Playlist {
         url: url.to_string(),
         reason: reason.into(),
@@ -35,14 +36,6 @@ fn is_master(text: &str) -> bool {
     })
 }
 
-/// The largest `EXT-X-TARGETDURATION` accepted, in seconds (a day).
-const MAX_TARGET_DURATION_SECS: u64 = 24 * 60 * 60;
-/// The largest `EXTINF` duration accepted, in seconds (a week). Segments may
-/// overshoot the target duration by up to this much (real encoders overshoot).
-const MAX_SEGMENT_SECS: u64 = 7 * 24 * 60 * 60;
-/// The largest byte offset a byte range may end at (1 PiB).
-const MAX_BYTE_OFFSET: u64 = 1 << 50;
-
 /// Run a call into `hls_m3u8`, turning a panic inside it into a playlist
 /// error. The parser has panicked on numbers it does not bound (negative or
 /// NaN durations, overflowing ranges); [`check_numbers`] rejects the known
@@ -59,97 +52,6 @@ fn guarded<T>(url: &Url, f: impl FnOnce() -> Result<T, HlsError>) -> Result<T, H
         tracing::warn!(%url, panic = %what, "playlist parser panicked");
         Err(bad(url, format!("the playlist parser failed: {what}")))
     })
-}
-
-/// The value of tag `name` (e.g. `#EXTINF:`) on `line`, if the line is that tag.
-fn tag_value<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.strip_prefix(name).map(str::trim)
-}
-
-/// `len@offset` or `len` of a byte range, when both numbers are integers.
-fn parse_range(text: &str) -> Option<(u64, Option<u64>)> {
-    let (len, offset) = match text.split_once('@') {
-        Some((l, o)) => (l, Some(o)),
-        None => (text, None),
-    };
-    let len = len.trim().parse().ok()?;
-    let offset = match offset {
-        Some(o) => Some(o.trim().parse().ok()?),
-        None => None,
-    };
-    Some((len, offset))
-}
-
-/// Reject numbers the parser cannot take before it sees them: durations that
-/// are negative, not finite or huge, a target duration beyond a day, byte
-/// ranges past [`MAX_BYTE_OFFSET`], and a media sequence whose segments'
-/// numbers would overflow. Text the checks cannot read is left to the parser,
-/// which reports it.
-fn check_numbers(url: &Url, text: &str, uri_lines: usize) -> Result<(), HlsError> {
-    // The end of the last byte range: where a range without offset starts.
-    let mut range_end = 0u64;
-    let range_ok =
-        |start: u64, len: u64| start.checked_add(len).filter(|end| *end <= MAX_BYTE_OFFSET);
-    for line in text.lines().map(str::trim) {
-        if let Some(v) = tag_value(line, "#EXTINF:") {
-            let secs = v.split(',').next().unwrap_or("").trim();
-            if let Ok(d) = secs.parse::<f64>()
-                && !(d.is_finite() && (0.0..=MAX_SEGMENT_SECS as f64).contains(&d))
-            {
-                return Err(bad(
-                    url,
-                    format!("segment duration {secs:?} is not between 0 and {MAX_SEGMENT_SECS} s"),
-                ));
-            }
-        } else if let Some(v) = tag_value(line, "#EXT-X-TARGETDURATION:") {
-            if let Ok(d) = v.parse::<u64>()
-                && d > MAX_TARGET_DURATION_SECS
-            {
-                return Err(bad(
-                    url,
-                    format!("target duration {d} s is more than {MAX_TARGET_DURATION_SECS} s"),
-                ));
-            }
-        } else if let Some(v) = tag_value(line, "#EXT-X-BYTERANGE:") {
-            if let Some((len, offset)) = parse_range(v) {
-                match range_ok(offset.unwrap_or(range_end), len) {
-                    Some(end) => range_end = end,
-                    None => {
-                        return Err(bad(
-                            url,
-                            format!("byte range {v:?} ends past {MAX_BYTE_OFFSET}"),
-                        ));
-                    }
-                }
-            }
-        } else if let Some(v) = tag_value(line, "#EXT-X-MAP:") {
-            let range = v
-                .split_once("BYTERANGE=\"")
-                .and_then(|(_, rest)| rest.split('"').next())
-                .and_then(parse_range);
-            if let Some((len, offset)) = range
-                && range_ok(offset.unwrap_or(0), len).is_none()
-            {
-                return Err(bad(
-                    url,
-                    format!("EXT-X-MAP byte range ends past {MAX_BYTE_OFFSET}"),
-                ));
-            }
-        } else if let Some(v) = tag_value(line, "#EXT-X-MEDIA-SEQUENCE:")
-            .or_else(|| tag_value(line, "#EXT-X-DISCONTINUITY-SEQUENCE:"))
-            && let Ok(n) = v.parse::<u64>()
-        {
-            // Segment numbers are `usize` in the parser: sequence + index must fit.
-            let last = n.checked_add(uri_lines as u64);
-            if last.is_none_or(|l| usize::try_from(l).is_err()) {
-                return Err(bad(
-                    url,
-                    format!("sequence number {n} overflows with {uri_lines} segments"),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Parse either kind of playlist served at `url` (its final URL after redirects).
@@ -211,141 +113,6 @@ fn parse_master_text(
     }
     if out.is_empty() {
         return Err(bad(url, "master playlist has no variant stream"));
-    }
-    Ok(out)
-}
-
-/// `r` as a half-open range; a range without offset (only possible for
-/// `EXT-X-MAP`; `hls_m3u8` fills in segment offsets) starts at 0.
-fn range_of(url: &Url, r: &ByteRange) -> Result<Range<u64>, HlsError> {
-    let start = r.start().unwrap_or(0) as u64;
-    let end = r.end() as u64;
-    if end <= start {
-        return Err(bad(url, "empty byte range"));
-    }
-    Ok(start..end)
-}
-
-/// The key that applies (the identity-format one), or `None` for clear text.
-/// Key URIs resolve against `base` (the playlist); errors name `url` (the
-/// resource the key applies to).
-fn key_ref(
-    base: &Url,
-    url: &Url,
-    keys: &[ExtXKey<'_>],
-    default_iv: Option<[u8; 16]>,
-) -> Result<Option<KeyRef>, HlsError> {
-    let identity = |k: &DecryptionKey<'_>| match &k.format {
-        None | Some(KeyFormat::Identity) => true,
-        // FairPlay, Widevine, PlayReady, other formats (the enum is
-        // `non_exhaustive`, so this arm is needed even for future formats).
-        Some(_) => false,
-    };
-    let all: Vec<&DecryptionKey<'_>> = keys.iter().filter_map(|k| k.as_ref()).collect();
-    let Some(key) = all.iter().copied().find(|k| identity(k)) else {
-        if let Some(other) = all.first() {
-            return Err(HlsError::UnsupportedEncryption {
-                url: url.to_string(),
-                method: format!("{} with KEYFORMAT {:?}", other.method, other.format),
-            });
-        }
-        return Ok(None);
-    };
-    match key.method {
-        EncryptionMethod::Aes128 => {}
-        // SAMPLE-AES and friends (`non_exhaustive`: future methods land here too).
-        other => {
-            return Err(HlsError::UnsupportedEncryption {
-                url: url.to_string(),
-                method: other.to_string(),
-            });
-        }
-    }
-    let key_url = resolve(base, key.uri())?;
-    let iv = match key.iv.to_slice() {
-        Some(iv) => iv,
-        None => default_iv.ok_or_else(|| {
-            bad(
-                url,
-                "an encrypted EXT-X-MAP needs an explicit IV (RFC 8216 4.3.2.4)",
-            )
-        })?,
-    };
-    Ok(Some(KeyRef { url: key_url, iv }))
-}
-
-fn parse_media_text(url: &Url, text: &str, max_entries: usize) -> Result<MediaPlaylist, HlsError> {
-    // Segment-count bound before the full parse: count URI lines.
-    let uri_lines = text
-        .lines()
-        .filter(|l| {
-            let l = l.trim();
-            !l.is_empty() && !l.starts_with('#')
-        })
-        .count();
-    if uri_lines > max_entries {
-        return Err(bad(url, format!("more than {max_entries} segments")));
-    }
-    check_numbers(url, text, uri_lines)?;
-    let parsed = guarded(url, || {
-        hls_m3u8::MediaPlaylist::builder()
-            // Real encoders overshoot EXT-X-TARGETDURATION; playing needs no
-            // such check. Bounded, so target + excess cannot overflow.
-            .allowable_excess_duration(Duration::from_secs(MAX_SEGMENT_SECS))
-            .parse(text)
-            .map_err(|e| bad(url, e.to_string()))
-    })?;
-
-    let mut out = MediaPlaylist {
-        ended: parsed.has_end_list,
-        ..MediaPlaylist::default()
-    };
-    for (_, seg) in parsed.segments.iter() {
-        let seg_url = resolve(url, seg.uri())?;
-        let range = seg
-            .byte_range
-            .as_ref()
-            .map(|r| range_of(&seg_url, r))
-            .transpose()?;
-        let sequence = seg.number() as u64;
-        let mut seq_iv = [0u8; 16];
-        seq_iv[8..].copy_from_slice(&sequence.to_be_bytes());
-        let key = key_ref(url, &seg_url, &seg.keys, Some(seq_iv))?;
-        let init = match &seg.map {
-            None => out.segments.last().and_then(|s: &Segment| s.init),
-            Some(map) => {
-                let map_url = resolve(url, map.uri())?;
-                let map_range = map.range().map(|r| range_of(&map_url, &r)).transpose()?;
-                let map_keys: Vec<ExtXKey<'_>> = map
-                    .keys()
-                    .into_iter()
-                    .map(|k| ExtXKey(Some(k.clone())))
-                    .collect();
-                let map_key = key_ref(url, &map_url, &map_keys, None)?;
-                let init = InitSegment {
-                    url: map_url,
-                    range: map_range,
-                    key: map_key,
-                };
-                Some(match out.inits.iter().position(|i| *i == init) {
-                    Some(i) => i,
-                    None => {
-                        out.inits.push(init);
-                        out.inits.len() - 1
-                    }
-                })
-            }
-        };
-        out.segments.push(Segment {
-            sequence,
-            url: seg_url,
-            range,
-            key,
-            init,
-        });
-    }
-    if out.segments.is_empty() {
-        return Err(bad(url, "media playlist has no segment"));
     }
     Ok(out)
 }
@@ -418,14 +185,14 @@ seg7.ts
         .unwrap();
         assert!(m.ended);
         assert_eq!(m.segments.len(), 2);
-        assert_eq!(m.segments[0].sequence, 7);
-        assert_eq!(m.segments[1].sequence, 8);
+        assert_eq!(m.sequence(0), 7);
+        assert_eq!(m.sequence(1), 8);
         assert_eq!(
-            m.segments[0].url.as_str(),
+            m.segment_url(0).unwrap().as_str(),
             "https://cdn.example.com/track/seg7.ts"
         );
         assert_eq!(
-            m.segments[1].url.as_str(),
+            m.segment_url(1).unwrap().as_str(),
             "https://cdn.example.com/abs/seg8.aac"
         );
         assert!(
@@ -458,18 +225,18 @@ d.ts
 ",
         )
         .unwrap();
-        let s = &m.segments;
-        assert!(s[0].key.is_none());
-        let k1 = s[1].key.as_ref().unwrap();
+        let key = |i| m.segment_key(i);
+        assert!(key(0).is_none());
+        let k1 = key(1).unwrap();
         assert_eq!(k1.url.as_str(), "https://cdn.example.com/track/keys/k1.bin");
         assert_eq!(k1.iv, sequence_iv(4));
-        let k1b = s[2].key.as_ref().unwrap();
+        let k1b = key(2).unwrap();
         assert_eq!(k1b.url, k1.url);
         assert_eq!(k1b.iv, sequence_iv(5));
-        let k2 = s[3].key.as_ref().unwrap();
+        let k2 = key(3).unwrap();
         assert_eq!(k2.url.as_str(), "https://keys.example/k2");
         assert_eq!(k2.iv, core::array::from_fn::<u8, 16, _>(|i| i as u8));
-        assert!(s[4].key.is_none());
+        assert!(key(4).is_none());
     }
 
     #[test]
@@ -614,7 +381,8 @@ s0.m4s
 
     #[test]
     fn a_panic_inside_the_parser_is_caught() {
-        // Not pre-checked: DATERANGE durations reach `Duration::from_secs_f64`.
+        // Not pre-checked: in `hls_m3u8`, DATERANGE durations reached
+        // `Duration::from_secs_f64`; the media parser now rejects them itself.
         let text = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n\
             #EXT-X-DATERANGE:ID=\"x\",START-DATE=\"2020-01-01T00:00:00Z\",DURATION=-1\n\
             #EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n";
@@ -629,7 +397,7 @@ s0.m4s
              #EXT-X-BYTERANGE:1000\n#EXTINF:86400.5,\na.ts\n#EXT-X-ENDLIST\n",
         )
         .unwrap();
-        assert_eq!(m.segments[1].sequence, 4294967297);
+        assert_eq!(m.sequence(1), 4294967297);
         assert_eq!(m.segments[1].range, Some(1099511628776..1099511629776));
     }
 
