@@ -8,6 +8,11 @@
 //!   fresh on-disk `AssetCache` (`Durability::Buffered` / `Sync`, the
 //!   default). Overhead of persisting = cold persistent / cold memory
 //!   (target ≤ 1.2x).
+//! * `cold_memory_raw_writes`: the memory session while a thread behind the
+//!   reader writes the same 300 segment files with raw `std::fs` (temp file +
+//!   `rename` each, like the cache, at most 8 queued): the same network and
+//!   disk work with no cache software, i.e. the floor of a persisting cold
+//!   read on this machine. Cold persistent / this = the software's share.
 //! * `warm_offline`: `HlsOptions::offline(true)` on the filled cache, from the
 //!   page cache (target ≥ 1 GB/s).
 //! * `raw_fs_read`: `std::fs::read` of every cached segment file, appended to
@@ -26,6 +31,7 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, SamplingMode, Throughput};
@@ -96,6 +102,55 @@ fn read_stream(rt: &Runtime, url: &str, options: HlsOptions, out: &mut Vec<u8>) 
     });
 }
 
+/// Like [`read_stream`] with the memory cache, while a thread writes each
+/// segment the reader has passed to `dir` as a temp file renamed into place.
+fn read_stream_raw_writes(
+    rt: &Runtime,
+    url: &str,
+    expected: &Arc<Vec<u8>>,
+    dir: &Path,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    // Bounded like the session's own write-behind.
+    let (tx, rx) = mpsc::sync_channel::<usize>(8);
+    let seg_dir = dir.join("seg");
+    let bytes = Arc::clone(expected);
+    let writer = std::thread::spawn(move || {
+        std::fs::create_dir_all(&seg_dir).expect("create seg dir");
+        for i in rx {
+            let part = &bytes[i * SEGMENT_SIZE..((i + 1) * SEGMENT_SIZE).min(bytes.len())];
+            let temp = seg_dir.join(format!(".{i}.tmp"));
+            std::fs::write(&temp, part).expect("raw write");
+            std::fs::rename(&temp, seg_dir.join(format!("{i:06}.ts"))).expect("raw rename");
+        }
+    });
+    rt.block_on(async {
+        let mut s = HlsSession::open(url, memory()).await.expect("open session");
+        let mut buf = vec![0u8; SEGMENT_SIZE];
+        let mut sent = 0;
+        loop {
+            let n = s.read(&mut buf).await.expect("read stream");
+            out.extend_from_slice(&buf[..n]);
+            let done = if n == 0 {
+                SEGMENTS
+            } else {
+                out.len() / SEGMENT_SIZE
+            };
+            while sent < done {
+                tx.send(sent).expect("writer alive");
+                sent += 1;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        s.close().await;
+    });
+    drop(tx);
+    writer.join().expect("raw writer");
+}
+
 /// The cached segment files under `root`, in playlist order.
 fn segment_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -137,23 +192,32 @@ fn main() {
     )
     .expect("origin");
     let url = origin.master_url().to_string();
-    let expected = origin.expected_stream(0);
+    let expected = Arc::new(origin.expected_stream(0));
     let total = expected.len();
     let mut out = Vec::with_capacity(total);
 
     // Check every variant once, and fill the cache of the warm reads.
     read_stream(&rt, &url, memory(), &mut out);
-    assert!(out == expected, "memory mode read wrong bytes");
+    assert!(out == *expected, "memory mode read wrong bytes");
     let warm_dir = scratch("stream-warm");
     let warm_cache = open_cache(warm_dir.path(), Durability::Buffered);
     read_stream(&rt, &url, persistent(&warm_cache), &mut out);
-    assert!(out == expected, "persistent mode read wrong bytes");
+    assert!(out == *expected, "persistent mode read wrong bytes");
     read_stream(&rt, &url, persistent(&warm_cache).offline(true), &mut out);
-    assert!(out == expected, "offline read wrong bytes");
+    assert!(out == *expected, "offline read wrong bytes");
     let files = segment_files(warm_dir.path());
     assert_eq!(files.len(), SEGMENTS, "cached segment files");
     raw_read(&files, &mut out);
-    assert!(out == expected, "raw read of the cached files differs");
+    assert!(out == *expected, "raw read of the cached files differs");
+    let raw_dir = scratch("stream-raw-check");
+    read_stream_raw_writes(&rt, &url, &expected, raw_dir.path(), &mut out);
+    assert!(
+        out == *expected,
+        "memory read beside raw writes read wrong bytes"
+    );
+    let raw_files = std::fs::read_dir(raw_dir.path().join("seg")).expect("raw seg dir");
+    assert_eq!(raw_files.count(), SEGMENTS, "raw segment files");
+    drop(raw_dir);
 
     let mut c = Criterion::default().configure_from_args();
     let mut g = c.benchmark_group(GROUP);
@@ -171,6 +235,21 @@ fn main() {
                 let start = Instant::now();
                 read_stream(&rt, &url, memory(), &mut out);
                 t += start.elapsed();
+            }
+            t
+        });
+    });
+
+    g.bench_function("cold_memory_raw_writes", |b| {
+        b.iter_custom(|iters| {
+            let mut t = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = scratch("stream-raw");
+                settle();
+                let start = Instant::now();
+                read_stream_raw_writes(&rt, &url, &expected, dir.path(), &mut out);
+                t += start.elapsed();
+                drop(dir);
             }
             t
         });
@@ -271,6 +350,7 @@ fn summary(total: usize, quick: bool, since: SystemTime) {
     let home = criterion_home();
     let t = |id: &str| median_ns(&home, id, since);
     let mem = t("cold_memory");
+    let floor = t("cold_memory_raw_writes");
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -284,11 +364,12 @@ fn summary(total: usize, quick: bool, since: SystemTime) {
     );
     let _ = writeln!(
         s,
-        "| read | time | throughput | vs cold_memory | target | met? |"
+        "| read | time | throughput | vs cold_memory | target | met? | vs cold_memory_raw_writes (floor) |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     for (id, target) in [
         ("cold_memory", None),
+        ("cold_memory_raw_writes", None),
         ("cold_persistent_buffered", Some(1.2)),
         ("cold_persistent_sync", Some(1.2)),
     ] {
@@ -296,12 +377,13 @@ fn summary(total: usize, quick: bool, since: SystemTime) {
         let r = tk.zip(mem).map(|(a, b)| a / b);
         let _ = writeln!(
             s,
-            "| {id} | {} | {} | {} | {} | {} |",
+            "| {id} | {} | {} | {} | {} | {} | {} |",
             ms(tk),
             gbps(total, tk).map_or("—".into(), |g| format!("{g:.2} GB/s")),
             x(r),
             target.map_or(String::new(), |l| format!("≤ {l:.1}x")),
             target.map_or("", |l| met(r.map(|r| r <= l))),
+            x(tk.zip(floor).map(|(a, b)| a / b)),
         );
     }
     let raw = t("raw_fs_read");

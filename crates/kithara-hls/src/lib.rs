@@ -42,6 +42,7 @@ mod resource;
 mod session;
 mod source;
 mod track;
+mod write_behind;
 
 pub use blocking::BlockingReader;
 pub use error::HlsError;

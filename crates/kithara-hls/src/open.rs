@@ -62,34 +62,25 @@ async fn cached_base(loader: &Loader, path: &CachePath, url: &Url) -> Result<Url
     )
 }
 
-/// Store a downloaded playlist, after it parsed, and its final URL if redirected.
+/// Store a downloaded playlist, after it parsed, and its final URL if
+/// redirected, in one job: the side file lands first, so a cached playlist
+/// never resolves against the wrong base. `source`: the top playlist's URL,
+/// recorded as the asset's source once both are written.
 async fn store_playlist(
     loader: &Loader,
     url: &Url,
     path: &CachePath,
     final_url: &Url,
     bytes: Bytes,
+    source: Option<Url>,
 ) -> Result<(), HlsError> {
+    let mut files = Vec::with_capacity(2);
     if final_url != url {
-        loader
-            .store_at(
-                ResourceKind::Playlist,
-                &side_path(path)?,
-                url,
-                Bytes::from(final_url.to_string()),
-            )
-            .await?;
+        files.push((side_path(path)?, Bytes::from(final_url.to_string())));
     }
+    files.push((path.clone(), bytes));
     loader
-        .store(
-            &Resource {
-                kind: ResourceKind::Playlist,
-                url: url.clone(),
-                range: None,
-                path: path.clone(),
-            },
-            bytes,
-        )
+        .store_all(ResourceKind::Playlist, url, files, source)
         .await
 }
 
@@ -113,7 +104,9 @@ async fn load_top(
         let res = playlist_res(url, path.clone());
         if let Some(bytes) = loader.cached(&res).await? {
             let base = cached_base(loader, &path, url).await?;
-            return Ok((parse_playlist(&base, &bytes, max_entries)?, path));
+            let playlist = parse_playlist(&base, &bytes, max_entries)?;
+            loader.record_source(&path, url).await?;
+            return Ok((playlist, path));
         }
     }
     let res = playlist_res(url, cache_path("master.m3u8")?);
@@ -123,7 +116,15 @@ async fn load_top(
         Playlist::Master(_) => "master.m3u8",
         Playlist::Media(_) => "media.m3u8",
     })?;
-    store_playlist(loader, url, &path, &resp.final_url, resp.bytes).await?;
+    store_playlist(
+        loader,
+        url,
+        &path,
+        &resp.final_url,
+        resp.bytes,
+        Some(url.clone()),
+    )
+    .await?;
     Ok((playlist, path))
 }
 
@@ -141,7 +142,7 @@ async fn load_media(
     }
     let resp = loader.download(&res, Extras::default()).await?;
     let media = parse_media(&resp.final_url, &resp.bytes, max_entries)?;
-    store_playlist(loader, url, path, &resp.final_url, resp.bytes).await?;
+    store_playlist(loader, url, path, &resp.final_url, resp.bytes, None).await?;
     Ok(media)
 }
 
@@ -171,6 +172,30 @@ pub(crate) fn select_variant(
         VariantSelect::Highest => pick(|a, b| a > b).ok_or_else(none),
         VariantSelect::Lowest => pick(|a, b| a < b).ok_or_else(none),
     }
+}
+
+/// What the playlists of an open give: the variants, the top playlist's
+/// cache path, the chosen variant's media playlist and its track.
+type Playlists = (Vec<VariantInfo>, CachePath, Option<(Url, CachePath)>, Track);
+
+/// Load the top playlist and the chosen variant's media playlist.
+async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Playlists, HlsError> {
+    let (top, top_path) = load_top(loader, url, opts.max_segments).await?;
+    let (variants, variant, media, media_playlist) = match top {
+        Playlist::Master(variants) => {
+            let idx = select_variant(&variants, opts.variant, url)?;
+            let vurl = variants[idx].url.clone();
+            let path = cache_path(&format!("v{idx}/playlist.m3u8"))?;
+            let media = load_media(loader, &vurl, &path, opts.max_segments).await?;
+            (variants, idx, media, Some((vurl, path)))
+        }
+        Playlist::Media(media) => (Vec::new(), 0, media, None),
+    };
+    if !media.ended {
+        tracing::warn!(%url, "media playlist has no EXT-X-ENDLIST; playing it as a VOD snapshot");
+    }
+    let track = Track::new(variant, media)?;
+    Ok((variants, top_path, media_playlist, track))
 }
 
 /// Open the asset of `url` with `opts`.
@@ -216,26 +241,18 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         opts.max_segments,
         opts.segment_durability,
     );
-    let (top, top_path) = load_top(&loader, &url, opts.max_segments).await?;
-    loader.record_source(&top_path, &url).await?;
-    let (variants, variant, media, media_playlist) = match top {
-        Playlist::Master(variants) => {
-            let idx = select_variant(&variants, opts.variant, &url)?;
-            let vurl = variants[idx].url.clone();
-            let path = cache_path(&format!("v{idx}/playlist.m3u8"))?;
-            let media = load_media(&loader, &vurl, &path, opts.max_segments).await?;
-            (variants, idx, media, Some((vurl, path)))
+    // A failed open leaves nothing running: the writes it queued land first.
+    let (variants, top_path, media_playlist, track) = match playlists(&loader, &url, opts).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            loader.quiesce().await;
+            return Err(e);
         }
-        Playlist::Media(media) => (Vec::new(), 0, media, None),
     };
-    if !media.ended {
-        tracing::warn!(%url, "media playlist has no EXT-X-ENDLIST; playing it as a VOD snapshot");
-    }
-    let track = Track::new(variant, media)?;
     tracing::info!(
         %url,
         asset = %asset_id,
-        variant,
+        variant = track.variant,
         segments = track.media.segments.len(),
         offline = opts.offline,
         "HLS session opened"

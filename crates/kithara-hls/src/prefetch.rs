@@ -129,7 +129,8 @@ impl HlsSession {
         };
         // Playback serves what the cache refuses from memory; a prefetch
         // exists for the cache, so a refused or failed write (here or when
-        // `open` stored the playlists) fails it.
+        // `open` stored the playlists) fails it: as soon as one is counted,
+        // and at the latest once the last write has finished.
         let refused = || {
             let stats = ctx.loader.stats().snapshot();
             if stats.cache_full == 0 && stats.cache_write_errors == 0 {
@@ -142,6 +143,7 @@ impl HlsSession {
                 })
             }
         };
+        ctx.loader.flush().await;
         refused()?;
         for key in keys {
             let res = KeyManager::resource(&key.url)?;
@@ -192,6 +194,9 @@ impl HlsSession {
                 }
             }
         }
+        // Done means on disk: the writes behind the downloads have landed.
+        ctx.loader.flush().await;
+        refused()?;
         Ok(summary)
     }
 }

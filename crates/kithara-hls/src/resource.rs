@@ -9,13 +9,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kithara_cache::{AssetHandle, CachePath, Durability};
 use reqwest::header::HeaderMap;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::error::HlsError;
 use crate::fetch::{HttpClient, HttpRequest, HttpResponse};
 use crate::mode::Stores;
 use crate::source::{Fetched, Source, StatsCounters};
+use crate::write_behind::{WriteJob, WriteQueue};
 
 /// The most bytes a key response may have.
 const MAX_KEY_BYTES: u64 = 64 * 1024;
@@ -58,6 +59,7 @@ pub(crate) struct Loader {
     /// Every blocking cache operation holds a permit until it has finished
     /// (and dropped its store handle), so `quiesce` can wait for all of them.
     gate: Arc<Semaphore>,
+    writes: WriteQueue,
     http: Option<HttpClient>,
     stats: Arc<StatsCounters>,
     max_playlist_bytes: u64,
@@ -87,6 +89,7 @@ impl Loader {
             segment_durability,
             stores,
             gate: Arc::new(Semaphore::new(GATE_PERMITS as usize)),
+            writes: WriteQueue::new(Arc::clone(&stats)),
             http,
             stats,
             max_playlist_bytes,
@@ -101,11 +104,7 @@ impl Loader {
         T: Send + 'static,
         F: FnOnce(&AssetHandle) -> T + Send + 'static,
     {
-        let permit = Arc::clone(&self.gate)
-            .acquire_owned()
-            .await
-            // The gate is never closed.
-            .map_err(|_| HlsError::Internal("cache gate closed"))?;
+        let permit = self.permit().await?;
         let keepalive = self.stores.keepalive();
         tokio::task::spawn_blocking(move || {
             let out = f(&store);
@@ -117,6 +116,14 @@ impl Loader {
         })
         .await
         .map_err(join_error)
+    }
+
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, HlsError> {
+        Arc::clone(&self.gate)
+            .acquire_owned()
+            .await
+            // The gate is never closed.
+            .map_err(|_| HlsError::Internal("cache gate closed"))
     }
 
     /// Wait until no blocking cache operation of this loader is running (also
@@ -196,62 +203,50 @@ impl Loader {
         Ok(resp)
     }
 
-    /// Write the resource to its store. A failed write does not fail: the
-    /// caller keeps serving the bytes from memory. `CacheFull` is counted in
-    /// `cache_full`, any other error (I/O, full disk, read-only cache) in
-    /// `cache_write_errors`; each is logged loudly once, then at debug level.
-    /// Logs name the resource, never its bytes.
+    /// Queue the resource's write to its store and return; see
+    /// [`write_behind`](crate::write_behind). A failed write does not fail:
+    /// the caller keeps serving the bytes from memory.
     pub(crate) async fn store(&self, res: &Resource, bytes: Bytes) -> Result<(), HlsError> {
-        self.store_at(res.kind, &res.path, &res.url, bytes).await
+        let files = vec![(res.path.clone(), bytes)];
+        self.store_all(res.kind, &res.url, files, None).await
     }
 
-    /// Like [`Loader::store`] for a side file of a resource.
-    pub(crate) async fn store_at(
+    /// Queue one job writing `files` of one kind in order (a side file
+    /// before the playlist it describes); once all are written, `source` is
+    /// recorded as where the asset came from, so an open that fails before
+    /// leaves no empty asset behind.
+    pub(crate) async fn store_all(
         &self,
         kind: ResourceKind,
-        path: &CachePath,
         url: &Url,
-        bytes: Bytes,
+        files: Vec<(CachePath, Bytes)>,
+        source: Option<Url>,
     ) -> Result<(), HlsError> {
-        let p = path.clone();
+        let Some((first, _)) = files.first() else {
+            return Ok(());
+        };
         let media = matches!(kind, ResourceKind::Init | ResourceKind::Segment);
-        let durability = media.then_some(self.segment_durability);
-        let put = self
-            .blocking(self.store_of(kind, path), move |s| match durability {
-                Some(d) => s.put_atomic_with(&p, &bytes, d),
-                None => s.put_atomic(&p, &bytes),
-            })
-            .await?;
-        match put {
-            Ok(r) => {
-                if !r.evicted.is_empty() {
-                    tracing::debug!(
-                        evicted = r.evicted.len(),
-                        "cache evicted assets to make room"
-                    );
-                }
-            }
-            Err(e) if e.is_cache_full() => {
-                if self.stats.cache_full() {
-                    tracing::warn!(%url, %path, error = %e, "cache full: serving from memory");
-                } else {
-                    tracing::debug!(%url, %path, error = %e, "cache full: serving from memory");
-                }
-            }
-            Err(e) => {
-                if self.stats.cache_write_error() {
-                    tracing::warn!(%url, %path, error = %e, "cache write failed: serving from memory");
-                } else {
-                    tracing::debug!(%url, %path, error = %e, "cache write failed: serving from memory");
-                }
-            }
-        }
-        Ok(())
+        let permit = self.permit().await?;
+        let job = WriteJob {
+            store: self.store_of(kind, first),
+            durability: media.then_some(self.segment_durability),
+            files,
+            url: url.clone(),
+            source,
+            // `quiesce` waits for the job through the gate permit.
+            _hold: Box::new((self.stores.keepalive(), permit)),
+        };
+        self.writes.push(job).await
     }
 
-    /// Record `source` as where the asset came from, once the top playlist
-    /// (at `top`) is stored: an open that fails before leaves no empty asset
-    /// behind. Failing to record it is logged, never fatal.
+    /// Wait until every write queued so far has finished.
+    pub(crate) async fn flush(&self) {
+        self.writes.flush().await;
+    }
+
+    /// Record `source` as where the asset came from, for a top playlist
+    /// found in the cache (a downloaded one records it in its write job).
+    /// Failing to record it is logged, never fatal.
     pub(crate) async fn record_source(
         &self,
         top: &CachePath,

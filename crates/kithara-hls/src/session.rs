@@ -123,6 +123,8 @@ pub struct HlsSession {
     offsets: Vec<u64>,
     pos: u64,
     current: Option<Current>,
+    /// Whether an item was loaded: the first load waits for the cache writes.
+    loaded_once: bool,
 }
 
 impl std::fmt::Debug for HlsSession {
@@ -176,6 +178,7 @@ impl HlsSession {
             },
             pos: 0,
             current: None,
+            loaded_once: false,
         };
         s.extend_offsets();
         Ok(s)
@@ -211,7 +214,10 @@ impl HlsSession {
         self.ctx.loader.is_offline()
     }
 
-    /// A snapshot of the counters: hits, misses and bytes by source.
+    /// A snapshot of the counters: hits, misses and bytes by source. Cache
+    /// writes run behind the reader, so their outcomes (`cache_full`,
+    /// `cache_write_errors`) are counted as they finish; call
+    /// [`flush`](Self::flush) first for the count of everything read so far.
     pub fn stats(&self) -> SessionStats {
         self.ctx.loader.stats().snapshot()
     }
@@ -276,6 +282,12 @@ impl HlsSession {
 
     async fn load(&mut self, idx: usize, start: u64) -> Result<(), HlsError> {
         let f = self.lookahead.take(idx).await?;
+        if !self.loaded_once {
+            // The playlists, keys and this item are on disk before the
+            // first byte is returned; after that, writes run behind.
+            self.ctx.loader.flush().await;
+            self.loaded_once = true;
+        }
         let len = f.bytes.len() as u64;
         if let Some(hint) = self.sizes[idx]
             && hint != len
@@ -357,6 +369,17 @@ impl HlsSession {
     pub async fn close(mut self) {
         self.lookahead.shutdown().await;
         self.ctx.loader.quiesce().await;
+    }
+
+    /// Waits until every resource downloaded so far is in the cache, or
+    /// its write has failed and been counted in [`stats`](Self::stats).
+    /// Writes run behind the reader, at most a few at a time, so a session
+    /// streams at the speed of the slower of the network and the disk. Only
+    /// the first item loaded waits for them (a read that returned bytes has
+    /// left its playlists, keys and first item on disk), and
+    /// [`close`](Self::close) waits for all.
+    pub async fn flush(&self) {
+        self.ctx.loader.flush().await;
     }
 
     /// A blocking reader (`std::io::Read + Seek`) over this session; see

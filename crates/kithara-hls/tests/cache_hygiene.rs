@@ -179,6 +179,7 @@ async fn a_read_only_cache_still_plays_online_and_counts_the_write_errors() {
     .await
     .expect("open on a read-only cache");
     let got = within(common::read_all(&mut s)).await.expect("playback");
+    s.flush().await;
     let stats = s.stats();
     s.close().await;
     assert!(got == origin.expected_stream(1));

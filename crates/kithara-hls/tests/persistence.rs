@@ -106,6 +106,38 @@ async fn files_exist_on_disk_after_a_read() {
     .await;
 }
 
+/// Writes run behind the reader; `flush` waits for every one so far.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_puts_everything_read_so_far_on_disk() {
+    let origin = HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(12)
+            .segment_size(4096),
+    )
+    .expect("origin");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    within(async {
+        let mut s = HlsSession::open(origin.master_url().as_str(), persistent(&cache))
+            .await
+            .expect("open");
+        let got = read_at_least(&mut s, 5 * 4096).await.expect("read");
+        assert!(got.len() >= 5 * 4096);
+        s.flush().await;
+        for n in 0..5 {
+            let seg = files_named(dir.path(), &format!("seg/{n:06}.ts"));
+            assert_eq!(seg.len(), 1, "segment {n} on disk after flush: {seg:?}");
+        }
+        s.close().await;
+        // Closing waits for the writes of the look-ahead too.
+        let segs = files_named(dir.path(), ".ts");
+        assert!(segs.len() >= 5, "{segs:?}");
+        common::assert_no_partial_files(dir.path());
+    })
+    .await;
+}
+
 /// A second session on the same cache serves everything from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_run_is_served_from_the_cache() {
@@ -154,6 +186,7 @@ async fn cache_full_keeps_playing_from_memory() {
     let got = within(read_all(&mut s))
         .await
         .expect("playback survives a full cache");
+    s.flush().await;
     let stats = s.stats();
     s.close().await;
     assert!(got == origin.expected_stream(0));

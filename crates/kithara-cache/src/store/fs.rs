@@ -85,6 +85,7 @@ impl FsStore {
     fn ensure_dir(&self, dir: &Path) -> Result<()> {
         let rel = dir.strip_prefix(&self.cfg.root).unwrap_or(dir);
         let mut cur = self.cfg.root.clone();
+        let mut gained = Vec::new();
         for part in rel.components() {
             let parent = cur.clone();
             cur.push(part);
@@ -100,12 +101,17 @@ impl FsStore {
                 Err(e) => return Err(CacheError::io("inspect directory", cur)(e)),
             }
             match fs::create_dir(&cur) {
-                Ok(()) => {}
+                Ok(()) => gained.push(parent),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(CacheError::io("create directory", cur)(e)),
             }
-            if self.sync() {
-                sync_dir(&parent)?;
+        }
+        // Synced only once all are created: a journaling file system commits
+        // the whole chain with the first sync, and the others find nothing
+        // left to do (one journal commit instead of one per level).
+        if self.sync() {
+            for parent in gained.iter().rev() {
+                sync_dir(parent)?;
             }
         }
         Ok(())
