@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{CacheError, Result};
@@ -22,7 +23,7 @@ use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 use crate::path::{CachePath, INDEX_FILE};
 use crate::stats::{AssetInfo, CacheStats};
 use crate::store::{
-    AssetReader, Base, FsStore, MemStore, Staged, Store, open_path, resource, sync_dir,
+    AssetReader, Base, FsStore, MemStore, Staged, Store, open_path, read_path, resource, sync_dir,
 };
 
 /// The stack of layers, outermost first.
@@ -326,6 +327,30 @@ impl Shared {
             self.engine.lock().hit(id);
         }
         Ok(reader)
+    }
+
+    /// Reads a whole resource; on disk like [`Shared::open`], outside the
+    /// engine lock but for the hit.
+    pub(crate) fn read(
+        &self,
+        id: &AssetId,
+        dir: Option<&Path>,
+        path: &CachePath,
+    ) -> Result<Option<Bytes>> {
+        let Some(dir) = dir else {
+            let Some(reader) = self.engine.lock().open(id, path)? else {
+                return Ok(None);
+            };
+            let bytes = reader
+                .into_bytes()
+                .map_err(|e| CacheError::io("read", path.to_string())(e))?;
+            return Ok(Some(bytes));
+        };
+        let Some(bytes) = read_path(resource(dir, path))? else {
+            return Ok(None);
+        };
+        self.engine.lock().hit(id);
+        Ok(Some(Bytes::from(bytes)))
     }
 
     /// Starts a write outside the engine lock; `dir` is the asset's

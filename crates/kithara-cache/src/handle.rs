@@ -59,14 +59,8 @@ impl AssetHandle {
 
     /// Reads a whole cached resource; a hit makes the asset the most recently used.
     pub fn read(&self, path: &CachePath) -> Result<Option<Bytes>> {
-        let Some(reader) = self.open(path)? else {
-            return Ok(None);
-        };
-        // The read runs outside the lock; an open file survives a concurrent eviction.
-        let bytes = reader
-            .into_bytes()
-            .map_err(|e| CacheError::io("read", path.to_string())(e))?;
-        Ok(Some(bytes))
+        // An open file survives a concurrent eviction, so the read needs no lock.
+        self.inner.read(&self.id, self.dir.as_deref(), path)
     }
 
     /// Writes a resource atomically: readers see the old bytes or the new, never a mix.

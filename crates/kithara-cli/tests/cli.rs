@@ -82,6 +82,28 @@ fn fetch_then_offline_read_equals_the_origin() {
 }
 
 #[test]
+fn an_online_read_leaves_the_whole_track_cached_for_an_offline_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = origin(8);
+    let url = o.master_url().to_string();
+    let online = kithara(dir.path()).args(["read", &url]).output().unwrap();
+    assert!(online.status.success());
+    let expected = o.expected_stream(1);
+    assert_eq!(online.stdout, expected);
+    o.stop();
+    let offline = kithara(dir.path())
+        .args(["read", &url, "--offline"])
+        .output()
+        .unwrap();
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert_eq!(offline.stdout, expected);
+}
+
+#[test]
 fn fetch_all_variants_and_a_media_playlist_ignores_variant() {
     let dir = tempfile::tempdir().unwrap();
     let o = origin(3);

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::id::AssetId;
 use crate::path::CachePath;
 
-pub(crate) use fs::{FsStore, open_path, resource, sync_dir};
+pub(crate) use fs::{FsStore, open_path, read_path, resource, sync_dir};
 pub(crate) use mem::MemStore;
 pub use reader::AssetReader;
 pub(crate) use scan::Scan;

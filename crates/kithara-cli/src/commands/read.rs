@@ -84,6 +84,8 @@ fn stream(
                 .map_err(CliError::io("write", target))?;
         }
         out.flush().map_err(CliError::io("write", target))?;
+        // The cache writes behind the reader finish before the process ends.
+        session.close().await;
         Ok(ExitCode::SUCCESS)
     })
 }
