@@ -18,6 +18,10 @@
 //! * `raw_fs_read`: `std::fs::read` of every cached segment file, appended to
 //!   one buffer: the ceiling of the warm read.
 //!
+//! After criterion, the four cold reads run again in rotation (12 rounds,
+//! quick: 4), so that each meets the same moments of a disk whose speed
+//! drifts; their medians are a second table of the summary.
+//!
 //! Every read lands in the same pre-sized, reused buffer and is checked once
 //! against the origin's bytes before measuring. Before every cold iteration
 //! the bench runs `sync` (untimed), so a read does not pay for the writeback
@@ -151,6 +155,83 @@ fn read_stream_raw_writes(
     writer.join().expect("raw writer");
 }
 
+/// The cold reads, each from an empty cache (and page cache written back).
+#[derive(Clone, Copy)]
+enum Cold {
+    Memory,
+    MemoryRawWrites,
+    Persistent(Durability),
+}
+
+const COLD: [Cold; 4] = [
+    Cold::Memory,
+    Cold::MemoryRawWrites,
+    Cold::Persistent(Durability::Buffered),
+    Cold::Persistent(Durability::Sync),
+];
+
+impl Cold {
+    fn id(self) -> &'static str {
+        match self {
+            Cold::Memory => "cold_memory",
+            Cold::MemoryRawWrites => "cold_memory_raw_writes",
+            Cold::Persistent(Durability::Buffered) => "cold_persistent_buffered",
+            Cold::Persistent(_) => "cold_persistent_sync",
+        }
+    }
+}
+
+/// What a cold read needs.
+struct Origin<'a> {
+    rt: &'a Runtime,
+    url: &'a str,
+    expected: &'a Arc<Vec<u8>>,
+}
+
+impl Origin<'_> {
+    /// One timed cold read; the cache and scratch directory are made and
+    /// removed outside the timing.
+    fn cold(&self, cold: Cold, out: &mut Vec<u8>) -> Duration {
+        let dir = scratch("stream-cold");
+        let cache = match cold {
+            Cold::Persistent(durability) => Some(open_cache(dir.path(), durability)),
+            _ => None,
+        };
+        settle();
+        let start = Instant::now();
+        match (cold, &cache) {
+            (Cold::MemoryRawWrites, _) => {
+                read_stream_raw_writes(self.rt, self.url, self.expected, dir.path(), out);
+            }
+            (_, Some(cache)) => read_stream(self.rt, self.url, persistent(cache), out),
+            _ => read_stream(self.rt, self.url, memory(), out),
+        }
+        let t = start.elapsed();
+        drop(cache);
+        drop(dir);
+        t
+    }
+}
+
+/// Median times (ms) of `rounds` rounds of the cold reads in rotation, so
+/// that every variant meets the same moments of a disk whose speed drifts
+/// (criterion measures one variant after the other).
+fn interleaved(src: &Origin<'_>, rounds: usize, out: &mut Vec<u8>) -> Vec<(&'static str, f64)> {
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); COLD.len()];
+    for _ in 0..rounds {
+        for (i, cold) in COLD.iter().enumerate() {
+            times[i].push(src.cold(*cold, out).as_secs_f64() * 1e3);
+        }
+    }
+    COLD.iter()
+        .zip(times)
+        .map(|(cold, mut t)| {
+            t.sort_by(f64::total_cmp);
+            (cold.id(), t[t.len() / 2])
+        })
+        .collect()
+}
+
 /// The cached segment files under `root`, in playlist order.
 fn segment_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -227,53 +308,14 @@ fn main() {
         .measurement_time(Duration::from_millis(if quick { 1000 } else { 3000 }))
         .throughput(Throughput::Bytes(total as u64));
 
-    g.bench_function("cold_memory", |b| {
-        b.iter_custom(|iters| {
-            let mut t = Duration::ZERO;
-            for _ in 0..iters {
-                settle();
-                let start = Instant::now();
-                read_stream(&rt, &url, memory(), &mut out);
-                t += start.elapsed();
-            }
-            t
-        });
-    });
-
-    g.bench_function("cold_memory_raw_writes", |b| {
-        b.iter_custom(|iters| {
-            let mut t = Duration::ZERO;
-            for _ in 0..iters {
-                let dir = scratch("stream-raw");
-                settle();
-                let start = Instant::now();
-                read_stream_raw_writes(&rt, &url, &expected, dir.path(), &mut out);
-                t += start.elapsed();
-                drop(dir);
-            }
-            t
-        });
-    });
-
-    for (name, durability) in [
-        ("cold_persistent_buffered", Durability::Buffered),
-        ("cold_persistent_sync", Durability::Sync),
-    ] {
-        g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let mut t = Duration::ZERO;
-                for _ in 0..iters {
-                    let dir = scratch("stream-cold");
-                    let cache = open_cache(dir.path(), durability);
-                    settle();
-                    let start = Instant::now();
-                    read_stream(&rt, &url, persistent(&cache), &mut out);
-                    t += start.elapsed();
-                    drop(cache);
-                    drop(dir);
-                }
-                t
-            });
+    let src = Origin {
+        rt: &rt,
+        url: &url,
+        expected: &expected,
+    };
+    for cold in COLD {
+        g.bench_function(cold.id(), |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| src.cold(cold, &mut out)).sum());
         });
     }
 
@@ -293,9 +335,10 @@ fn main() {
     });
     g.finish();
     c.final_summary();
+    let interleaved = interleaved(&src, if quick { 4 } else { 12 }, &mut out);
     drop(warm_cache);
     origin.stop();
-    summary(total, quick, started);
+    summary(total, quick, started, &interleaved);
 }
 
 /// Where criterion writes (its own rule, minus the `cargo metadata` call).
@@ -346,7 +389,7 @@ fn met(ok: Option<bool>) -> &'static str {
     }
 }
 
-fn summary(total: usize, quick: bool, since: SystemTime) {
+fn summary(total: usize, quick: bool, since: SystemTime, interleaved: &[(&str, f64)]) {
     let home = criterion_home();
     let t = |id: &str| median_ns(&home, id, since);
     let mem = t("cold_memory");
@@ -398,6 +441,22 @@ fn summary(total: usize, quick: bool, since: SystemTime) {
             x(tk.zip(raw).map(|(a, b)| b / a)),
             target.map_or(String::new(), |l| format!("≥ {l:.1} GB/s")),
             target.map_or("", |l| met(g.map(|g| g >= l))),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThe cold reads again, {} rounds in rotation (medians):\n",
+        if quick { 4 } else { 12 }
+    );
+    let _ = writeln!(s, "| read | time | vs cold_memory | vs floor |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    let of = |id: &str| interleaved.iter().find(|(i, _)| *i == id).map(|(_, t)| *t);
+    for (id, t) in interleaved {
+        let _ = writeln!(
+            s,
+            "| {id} | {t:.1} ms | {} | {} |",
+            x(of("cold_memory").map(|m| t / m)),
+            x(of("cold_memory_raw_writes").map(|f| t / f)),
         );
     }
     println!("\n{s}");
