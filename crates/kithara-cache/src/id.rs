@@ -82,8 +82,7 @@ pub(crate) struct Hex([u8; 64]);
 
 impl Hex {
     pub(crate) fn as_str(&self) -> &str {
-        // Only ASCII hex digits are ever stored.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        std::str::from_utf8(&self.0).expect("only ASCII hex digits are stored")
     }
 }
 

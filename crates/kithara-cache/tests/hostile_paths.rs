@@ -188,3 +188,21 @@ fn a_planted_symlink_is_not_counted_and_the_open_survives_odd_entries() {
         cache.recovery()
     );
 }
+
+#[test]
+fn a_planted_link_to_a_device_is_refused_not_read() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 1 << 20);
+    let asset = cache.asset(id(1));
+    asset.put_atomic(&p("a"), b"abc").unwrap();
+    // An endless file: a read that does not check the file type first never ends.
+    symlink("/dev/zero", asset_dir(dir.path(), &id(1)).join("zero")).unwrap();
+    for got in [
+        asset.read(&p("zero")).map(|_| ()),
+        asset.open(&p("zero")).map(|_| ()),
+    ] {
+        assert!(matches!(got, Err(CacheError::Unexpected { .. })), "{got:?}");
+    }
+    assert_eq!(asset.read(&p("a")).unwrap().unwrap().as_ref(), b"abc");
+}

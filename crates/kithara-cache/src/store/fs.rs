@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::iter;
 use std::mem;
 use std::path::{Path, PathBuf};
@@ -80,12 +80,33 @@ impl FsStore {
     }
 
     /// Creates `dir` and its missing parents, refusing to go through a
-    /// symlink or a file, and (with `Durability::Sync`) syncs each parent
-    /// that gained an entry so the new directories survive a power cut.
-    fn ensure_dir(&self, dir: &Path) -> Result<()> {
+    /// symlink or a file, and (with `sync`, or when the store is
+    /// `Durability::Sync`) syncs each parent that gained an entry so the new
+    /// directories survive a power cut.
+    fn ensure_dir(&self, dir: &Path, sync: bool) -> Result<()> {
+        let mut gained = Vec::new();
+        let created = self.create_dirs(dir, &mut gained);
+        // Synced only once all are created: a journaling file system commits
+        // the whole chain with the first sync, and the others find nothing
+        // left to do (one journal commit instead of one per level). Synced
+        // after a failure too: a later call finds these levels present and
+        // would never sync them.
+        if sync || self.sync() {
+            for parent in gained.iter().rev() {
+                let synced = sync_dir(parent);
+                if created.is_ok() {
+                    synced?;
+                }
+            }
+        }
+        created
+    }
+
+    /// Creates the missing levels of `dir`; `gained` gets each parent that
+    /// gained an entry, outermost first.
+    fn create_dirs(&self, dir: &Path, gained: &mut Vec<PathBuf>) -> Result<()> {
         let rel = dir.strip_prefix(&self.cfg.root).unwrap_or(dir);
         let mut cur = self.cfg.root.clone();
-        let mut gained = Vec::new();
         for part in rel.components() {
             let parent = cur.clone();
             cur.push(part);
@@ -106,14 +127,6 @@ impl FsStore {
                 Err(e) => return Err(CacheError::io("create directory", cur)(e)),
             }
         }
-        // Synced only once all are created: a journaling file system commits
-        // the whole chain with the first sync, and the others find nothing
-        // left to do (one journal commit instead of one per level).
-        if self.sync() {
-            for parent in gained.iter().rev() {
-                sync_dir(parent)?;
-            }
-        }
         Ok(())
     }
 
@@ -132,7 +145,7 @@ impl FsStore {
         let temp = match create_temp(&dest, sync, buffered) {
             Ok(t) => t,
             Err(CacheError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                self.ensure_dir(dest.parent().unwrap_or(&self.cfg.root))?;
+                self.ensure_dir(dest.parent().unwrap_or(&self.cfg.root), sync)?;
                 create_temp(&dest, sync, buffered)?
             }
             Err(e) => return Err(e),
@@ -142,7 +155,7 @@ impl FsStore {
 
     /// Creates an asset's directory (for an asset that has metadata but no files yet).
     pub(crate) fn ensure_asset_dir(&self, id: &AssetId) -> Result<()> {
-        self.ensure_dir(&self.asset_dir(id))
+        self.ensure_dir(&self.asset_dir(id), false)
     }
 
     /// Writes a file at the root (the index) atomically.
@@ -230,11 +243,11 @@ impl Store for FsStore {
             // A file or symlink planted in place of the asset: remove the entry itself, never its target.
             return fs::remove_file(&dir).map_err(CacheError::io("remove asset entry", dir));
         }
-        let grave =
-            self.cfg
-                .root
-                .join(TRASH_DIR)
-                .join(format!("{}{}", id.hex().as_str(), temp_name()));
+        let grave = self
+            .cfg
+            .root
+            .join(TRASH_DIR)
+            .join(unique_name(&format!("{}-", id.hex().as_str()), ""));
         // The rename is the eviction: atomic, and cheap enough for the engine
         // lock. The slow delete happens in `bury`, after the lock is released.
         match fs::rename(&dir, &grave) {
@@ -276,8 +289,10 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(CacheError::io("sync directory", dir))
 }
 
-/// `.<pid>-<counter>-<nanos>.kithara-tmp`, hex numbers.
-fn temp_name() -> String {
+/// `<prefix><pid>-<counter>-<nanos><suffix>`, hex numbers: unique in this
+/// process, and across processes with `create_new` or a rename into a
+/// directory of our own.
+fn unique_name(prefix: &str, suffix: &str) -> String {
     // getpid is a syscall; a put should not pay it every time.
     static PID: OnceLock<u32> = OnceLock::new();
     let pid = *PID.get_or_init(process::id);
@@ -285,18 +300,18 @@ fn temp_name() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let mut name = String::with_capacity(1 + 8 + 1 + 16 + 1 + 8 + TEMP_SUFFIX.len());
+    let mut name = String::with_capacity(prefix.len() + 8 + 1 + 16 + 1 + 8 + suffix.len());
     // Writing into a String cannot fail.
-    let _ = write!(name, ".{pid:x}-{n:x}-{nanos:x}{TEMP_SUFFIX}");
+    let _ = write!(name, "{prefix}{pid:x}-{n:x}-{nanos:x}{suffix}");
     name
 }
 
-/// Creates a temp file named by [`temp_name`] beside `dest`; `create_new`
+/// Creates a temp file `.<unique>.kithara-tmp` beside `dest`; `create_new`
 /// makes the name unique even across processes.
 fn create_temp(dest: &Path, sync: bool, buffered: bool) -> Result<TempFile> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     loop {
-        let temp = join(dir, iter::once(temp_name().as_str()));
+        let temp = join(dir, iter::once(unique_name(".", TEMP_SUFFIX).as_str()));
         match OpenOptions::new().write(true).create_new(true).open(&temp) {
             Ok(f) => return Ok(TempFile::new(f, temp, dest.to_path_buf(), sync, buffered)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
@@ -323,7 +338,8 @@ fn join<'a>(base: &Path, parts: impl Iterator<Item = &'a str> + Clone) -> PathBu
     let len = base.len() + parts.clone().map(|p| p.len() + 1).sum::<usize>();
     let mut out = OsString::with_capacity(len);
     out.push(base);
-    let mut sep = !base.as_encoded_bytes().ends_with(b"/");
+    // An empty base is the current directory: no leading separator.
+    let mut sep = !base.is_empty() && !base.as_encoded_bytes().ends_with(b"/");
     for part in parts {
         if sep {
             out.push("/");
@@ -334,42 +350,60 @@ fn join<'a>(base: &Path, parts: impl Iterator<Item = &'a str> + Clone) -> PathBu
     PathBuf::from(out)
 }
 
-/// Reads a whole cached file; `None` if it is not there. `fs::read` sizes
-/// the buffer from the file's length and reads it in one call; a generic
-/// `read_to_end` without that hint reads 64 KiB in four calls.
+/// Reads a whole cached file; `None` if it is not there. Anything but a
+/// regular file is refused before a byte is read (a planted link to
+/// `/dev/zero` must not be read until memory runs out). `File`'s own
+/// `read_to_end` sizes its reads from the file (one `read` call); a generic
+/// one (`take`) reads 64 KiB in four, and a zero-filled buffer costs more
+/// than the two syscalls of the sizing.
 pub(crate) fn read_path(file: PathBuf) -> Result<Option<Vec<u8>>> {
-    match fs::read(&file) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-            Ok(None)
-        }
-        Err(e) if e.kind() == ErrorKind::IsADirectory => Err(CacheError::Unexpected {
-            path: file,
-            reason: "a directory stands where a file belongs",
-        }),
-        Err(e) => Err(CacheError::io("read", file)(e)),
-    }
+    let Some((mut f, len)) = open_regular(&file)? else {
+        return Ok(None);
+    };
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.read_to_end(&mut buf)
+        .map_err(CacheError::io("read", file))?;
+    Ok(Some(buf))
 }
 
 /// Opens a cached file; `None` if it is not there. Needs no lock: a
 /// concurrent eviction renames the whole asset away, so this sees the file
 /// or nothing.
 pub(crate) fn open_path(file: PathBuf) -> Result<Option<AssetReader>> {
-    let f = match File::open(&file) {
+    Ok(open_regular(&file)?.map(|(f, len)| AssetReader::file(f, len)))
+}
+
+/// Opens `file` if it is a regular file (a link is followed), with its length.
+fn open_regular(file: &Path) -> Result<Option<(File, u64)>> {
+    let f = match File::open(file) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
             return Ok(None);
         }
         Err(e) => return Err(CacheError::io("open", file)(e)),
     };
-    let meta = f
-        .metadata()
-        .map_err(CacheError::io("inspect file", &file))?;
+    let meta = f.metadata().map_err(CacheError::io("inspect file", file))?;
     if !meta.is_file() {
         return Err(CacheError::Unexpected {
-            path: file,
-            reason: "a directory stands where a file belongs",
+            path: file.to_path_buf(),
+            reason: "something other than a file stands where a file belongs",
         });
     }
-    Ok(Some(AssetReader::file(f, meta.len())))
+    Ok(Some((f, meta.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_matches_path_join_for_every_kind_of_base() {
+        for base in ["", ".", "/", "/r", "/r/", "r", "r/s/", "//r"] {
+            let parts = ["assets", "ab", "cd"];
+            let expected = parts.iter().fold(PathBuf::from(base), |p, s| p.join(s));
+            let got = join(Path::new(base), parts.into_iter());
+            assert_eq!(got, expected, "base {base:?}");
+            assert_eq!(got.as_os_str(), expected.as_os_str(), "base {base:?}");
+        }
+    }
 }
