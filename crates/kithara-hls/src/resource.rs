@@ -212,9 +212,10 @@ impl Loader {
     }
 
     /// Queue one job writing `files` of one kind in order (a side file
-    /// before the playlist it describes); once all are written, `source` is
-    /// recorded as where the asset came from, so an open that fails before
-    /// leaves no empty asset behind.
+    /// before the playlist it describes) to the store of the first (memory
+    /// mode keeps each media resource apart, so media jobs hold one file);
+    /// once all are written, `source` is recorded as where the asset came
+    /// from, so an open that fails before leaves no empty asset behind.
     pub(crate) async fn store_all(
         &self,
         kind: ResourceKind,

@@ -142,7 +142,9 @@ impl HlsSession {
     /// Open the HLS VOD at `url` (a master playlist, or a media playlist).
     ///
     /// Loads the playlists (from the cache, else the network), picks the
-    /// variant, pins the asset and records its source URL. Nothing else is
+    /// variant and pins the asset. Downloaded playlists and the asset's
+    /// source URL are written behind (see [`flush`](Self::flush)): they are
+    /// in the cache once the first read has returned. Nothing else is
     /// fetched before the first read.
     pub async fn open(url: impl AsRef<str>, options: HlsOptions) -> Result<Self, HlsError> {
         let Opened {
@@ -365,7 +367,9 @@ impl HlsSession {
     /// look-ahead fetches are aborted (their partial downloads never reach the
     /// cache) and in-flight cache writes finish. After this, dropping the
     /// caller's `AssetCache` releases the cache directory. Dropping a session
-    /// without `close` is fine too; its tasks then end in the background.
+    /// without `close` is fine too; its tasks then end in the background,
+    /// and its queued cache writes land after its pin on the asset is gone
+    /// (so an eviction may take them) and keep the cache open until then.
     pub async fn close(mut self) {
         self.lookahead.shutdown().await;
         self.ctx.loader.quiesce().await;

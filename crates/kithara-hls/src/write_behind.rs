@@ -81,8 +81,12 @@ impl WriteQueue {
             !mem::replace(&mut q.draining, true)
         };
         if start {
-            let (queue, stats) = (Arc::clone(&self.queue), Arc::clone(&self.stats));
-            drop(tokio::task::spawn_blocking(move || drain(&queue, &stats)));
+            let writer = Writer {
+                queue: Arc::clone(&self.queue),
+                stats: Arc::clone(&self.stats),
+                done: false,
+            };
+            drop(tokio::task::spawn_blocking(move || writer.drain()));
         }
         Ok(())
     }
@@ -95,24 +99,60 @@ impl WriteQueue {
     }
 }
 
-/// Runs queued jobs until there are none.
-fn drain(queue: &Mutex<Queue>, stats: &StatsCounters) {
-    loop {
-        let next = {
-            let mut q = queue.lock();
-            let next = q.jobs.pop_front();
-            q.draining = next.is_some();
-            next
-        };
-        let Some((job, slot)) = next else {
-            return;
-        };
-        // A panic in one write must not leave the queue without a writer.
-        if panic::catch_unwind(AssertUnwindSafe(|| job.run(stats))).is_err() {
-            stats.cache_write_error();
-            tracing::warn!("a cache write panicked; its resource is served from memory");
+/// The writer of a queue, run on the blocking pool.
+struct Writer {
+    queue: Arc<Mutex<Queue>>,
+    stats: Arc<StatsCounters>,
+    /// Whether `drain` ran to the end.
+    done: bool,
+}
+
+impl Writer {
+    /// Runs queued jobs until there are none.
+    fn drain(mut self) {
+        loop {
+            let next = {
+                let mut q = self.queue.lock();
+                let next = q.jobs.pop_front();
+                q.draining = next.is_some();
+                next
+            };
+            let Some((job, slot)) = next else {
+                self.done = true;
+                return;
+            };
+            // A panic in one write must not leave the queue without a writer.
+            if panic::catch_unwind(AssertUnwindSafe(|| job.run(&self.stats))).is_err() {
+                self.stats.cache_write_error();
+                tracing::warn!("a cache write panicked; its resource is served from memory");
+            }
+            drop(slot);
         }
-        drop(slot);
+    }
+}
+
+// A writer the blocking pool drops without running it (the runtime is
+// shutting down) gives the queued jobs up, so that nothing waits forever for
+// a writer that never comes: their slots and permits are released.
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let lost = {
+            let mut q = self.queue.lock();
+            q.draining = false;
+            mem::take(&mut q.jobs)
+        };
+        if !lost.is_empty() {
+            tracing::warn!(
+                writes = lost.len(),
+                "cache writes dropped: the runtime is shutting down"
+            );
+            for _ in &lost {
+                self.stats.cache_write_error();
+            }
+        }
     }
 }
 
@@ -164,5 +204,59 @@ fn report(stats: &StatsCounters, url: &Url, path: &CachePath, e: &CacheError) {
         tracing::warn!(%url, %path, error = %e, "{what}");
     } else {
         tracing::debug!(%url, %path, error = %e, "{what}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kithara_cache::{AssetCache, AssetId};
+
+    use super::*;
+
+    fn job(cache: &AssetCache) -> WriteJob {
+        WriteJob {
+            store: cache.asset(AssetId::from_key(b"track")),
+            files: vec![(
+                CachePath::parse("v0/seg/000000.ts").unwrap(),
+                Bytes::from_static(b"segment"),
+            )],
+            durability: None,
+            url: Url::parse("http://origin.test/seg0.ts").unwrap(),
+            source: None,
+            _hold: Box::new(()),
+        }
+    }
+
+    #[test]
+    fn jobs_of_a_writer_the_pool_never_runs_are_given_up_not_waited_for() {
+        let dead = tokio::runtime::Runtime::new().unwrap();
+        let dead_handle = dead.handle().clone();
+        dead.shutdown_background();
+        let live = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let stats = Arc::new(StatsCounters::default());
+        let queue = WriteQueue::new(Arc::clone(&stats));
+        let cache = AssetCache::in_memory(1 << 20);
+        live.block_on(async {
+            // The writer is spawned on a pool that has shut down: dropped unrun.
+            let _dead = dead_handle.enter();
+            queue.push(job(&cache)).await.unwrap();
+        });
+        let flushed = live
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), queue.flush()).await });
+        assert!(flushed.is_ok(), "flush waited for a writer that never ran");
+        assert_eq!(stats.snapshot().cache_write_errors, 1);
+        // A later push on a live pool is written.
+        live.block_on(queue.push(job(&cache))).unwrap();
+        live.block_on(queue.flush());
+        assert!(
+            cache
+                .asset(AssetId::from_key(b"track"))
+                .exists(&CachePath::parse("v0/seg/000000.ts").unwrap())
+        );
     }
 }

@@ -106,33 +106,56 @@ async fn files_exist_on_disk_after_a_read() {
     .await;
 }
 
-/// Writes run behind the reader; `flush` waits for every one so far.
+/// Writes run behind the reader; `flush` waits for every one so far, and
+/// `close` for the rest: every segment file is then whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flush_puts_everything_read_so_far_on_disk() {
+    // Large segments: their writes take long enough to be still queued
+    // when the read returns, unless something waits for them.
+    const SIZE: usize = 1 << 20;
     let origin = HlsOrigin::start(
         OriginConfig::default()
             .variants(1)
             .segments(12)
-            .segment_size(4096),
+            .segment_size(SIZE),
     )
     .expect("origin");
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
+    let whole = |n: usize| {
+        let seg = files_named(dir.path(), &format!("seg/{n:06}.ts"));
+        seg.len() == 1 && std::fs::metadata(&seg[0]).is_ok_and(|m| m.len() == SIZE as u64)
+    };
     within(async {
-        let mut s = HlsSession::open(origin.master_url().as_str(), persistent(&cache))
+        // No look-ahead: segment 5 is fetched when the reader asks for it.
+        let opts = persistent(&cache).lookahead_segments(1);
+        let mut s = HlsSession::open(origin.master_url().as_str(), opts)
             .await
             .expect("open");
-        let got = read_at_least(&mut s, 5 * 4096).await.expect("read");
-        assert!(got.len() >= 5 * 4096);
+        // Up to the first byte of segment 5: its write was queued a moment
+        // before that byte was returned.
+        let mut buf = vec![0u8; SIZE];
+        let mut got = 0;
+        while got <= 5 * SIZE {
+            let want = (5 * SIZE + 1 - got).min(SIZE);
+            let n = s.read(&mut buf[..want]).await.expect("read");
+            assert!(n > 0, "stream ended early");
+            got += n;
+        }
         s.flush().await;
-        for n in 0..5 {
-            let seg = files_named(dir.path(), &format!("seg/{n:06}.ts"));
-            assert_eq!(seg.len(), 1, "segment {n} on disk after flush: {seg:?}");
+        for n in 0..=5 {
+            assert!(whole(n), "segment {n} whole on disk after flush");
         }
         s.close().await;
-        // Closing waits for the writes of the look-ahead too.
         let segs = files_named(dir.path(), ".ts");
         assert!(segs.len() >= 5, "{segs:?}");
+        for seg in &segs {
+            assert_eq!(
+                std::fs::metadata(seg).unwrap().len(),
+                SIZE as u64,
+                "{seg:?}"
+            );
+        }
         common::assert_no_partial_files(dir.path());
     })
     .await;
