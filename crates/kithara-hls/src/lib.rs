@@ -31,6 +31,8 @@ mod blocking;
 mod crypto;
 mod error;
 mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 mod key;
 mod lookahead;
 mod mode;

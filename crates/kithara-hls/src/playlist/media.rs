@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use url::Url;
 
-use super::numbers::check_numbers;
+use super::numbers::{MAX_BYTE_OFFSET, check_numbers};
 use super::parse::bad;
 use super::resolve::resolve;
 use super::tags::{self, ByteRange, KeyAttrs, KeyTag, MapTag};
@@ -325,6 +325,14 @@ impl<'a> Parser<'a> {
         if self.out.segments.is_empty() {
             return Err(self.bad("media playlist has no segment"));
         }
+        // `MediaPlaylist::sequence` relies on it.
+        let count = self.out.segments.len() as u64;
+        if self.out.first_sequence.checked_add(count).is_none() {
+            return Err(self.bad(format!(
+                "media sequence {} overflows with {count} segments",
+                self.out.first_sequence
+            )));
+        }
         self.out.urls.shrink_to_fit();
         self.out.inits.shrink_to_fit();
         self.out.keys.shrink_to_fit();
@@ -332,9 +340,15 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// `len` bytes from `start` of the resource at `url`, which must not be empty.
+/// `len` bytes from `start` of the resource at `url`, which must not be empty
+/// nor end past [`MAX_BYTE_OFFSET`]. The text checks cannot see every end: a
+/// range without offset continues the previous segment's.
 fn span(url: &Url, start: u64, len: u64) -> Result<Range<u64>, HlsError> {
     match start.checked_add(len) {
+        Some(end) if end > MAX_BYTE_OFFSET => Err(bad(
+            url,
+            format!("byte range {start}..{end} ends past {MAX_BYTE_OFFSET}"),
+        )),
         Some(end) if end > start => Ok(start..end),
         Some(_) => Err(bad(url, "empty byte range")),
         None => Err(bad(url, "byte range overflows")),
@@ -456,6 +470,48 @@ mod tests {
             Err(HlsError::Playlist { url, .. }) => assert!(url.ends_with("/a.mp4"), "{url}"),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// Bounds the text checks cannot see (found with the `playlist` fuzz
+    /// target's invariants): the parser enforces them itself.
+    #[test]
+    fn ranges_and_sequence_numbers_are_bounded_by_the_parser() {
+        let limit = MAX_BYTE_OFFSET;
+        for bad in [
+            // Two ranges before one segment: the second continues the
+            // previous segment's, not the first tag's.
+            format!(
+                "{HEAD}#EXT-X-BYTERANGE:1@{}\n#EXTINF:4,\na.mp4\n\
+                 #EXT-X-BYTERANGE:1@0\n#EXT-X-BYTERANGE:{}\n#EXTINF:4,\na.mp4\n",
+                limit - 1,
+                limit - 1
+            ),
+            // The last BYTERANGE attribute counts.
+            format!(
+                "{HEAD}#EXT-X-MAP:URI=\"i.mp4\",BYTERANGE=\"1@0\",BYTERANGE=\"2@{}\"\n\
+                 #EXTINF:4,\na.m4s\n",
+                limit - 1
+            ),
+            // The rest of the `#EXTM3U` line is a line of its own.
+            format!(
+                "#EXTM3U#EXT-X-BYTERANGE:2@{}\n{}#EXTINF:4,\na.ts\n",
+                limit - 1,
+                &HEAD[8..]
+            ),
+            format!(
+                "#EXTM3U#EXT-X-MEDIA-SEQUENCE:{}\n{}#EXTINF:4,\na.ts\n#EXTINF:4,\nb.ts\n",
+                u64::MAX,
+                &HEAD[8..]
+            ),
+        ] {
+            assert!(is_playlist_error(&media(&bad)), "{bad:?}");
+        }
+        let m = media(&format!(
+            "{HEAD}#EXT-X-BYTERANGE:1@{}\n#EXTINF:4,\na.mp4\n",
+            limit - 1
+        ))
+        .unwrap();
+        assert_eq!(m.segments[0].range, Some(limit - 1..limit));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::crypto::sequence_iv;
 use crate::error::HlsError;
+pub(crate) use numbers::MAX_BYTE_OFFSET;
 pub(crate) use parse::{parse_media, parse_playlist};
 pub(crate) use resolve::{extension_of, parse_session_url};
 use url_table::{UrlRef, UrlTable};

@@ -54,6 +54,23 @@ fn guarded<T>(url: &Url, f: impl FnOnce() -> Result<T, HlsError>) -> Result<T, H
     })
 }
 
+/// Refuse a tag whose attribute list ends in an opening quote (`NAME="`, an
+/// unterminated quoted string): `hls_m3u8` takes the lone `"` for a quoted
+/// value and slices it out of bounds (a panic). Any tag, as it parses every
+/// tag it knows, and the rest of the `#EXTM3U` line, which it reads as a line.
+fn check_quotes(url: &Url, text: &str) -> Result<(), HlsError> {
+    let body = text.strip_prefix("#EXTM3U").unwrap_or(text);
+    for line in body.lines().map(str::trim) {
+        if line.starts_with("#EXT")
+            && let Some(rest) = line.strip_suffix('"')
+            && rest.trim_end().ends_with('=')
+        {
+            return Err(bad(url, format!("unterminated quoted string in {line:?}")));
+        }
+    }
+    Ok(())
+}
+
 /// Parse either kind of playlist served at `url` (its final URL after redirects).
 pub(crate) fn parse_playlist(
     url: &Url,
@@ -90,6 +107,7 @@ fn parse_master_text(
 ) -> Result<Vec<VariantInfo>, HlsError> {
     // A master playlist numbers no segments: only durations and ranges matter.
     check_numbers(url, text, 0)?;
+    check_quotes(url, text)?;
     let master = guarded(url, || {
         MasterPlaylist::try_from(text).map_err(|e| bad(url, e.to_string()))
     })?;
@@ -367,6 +385,40 @@ s0.m4s
                 matches!(got, Err(HlsError::Playlist { .. })),
                 "{body:?}: unexpected {got:?}"
             );
+        }
+    }
+
+    /// Master playlists that made `hls_m3u8` panic past the checks (found by
+    /// the `playlist` fuzz target): now refused before it runs.
+    #[test]
+    fn master_playlists_the_parser_panicked_on_are_refused_first() {
+        let head = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n";
+        for tail in [
+            "#EXT-X-DATERANGE:ID=\"x\",DURATION=-1\n",
+            "#EXT-X-DATERANGE:ID=\"x\",PLANNED-DURATION=1e300\n",
+            // Unbalanced quotes: `hls_m3u8` still sees PLANNED-DURATION.
+            "#EXT-X-DATERANGE:ID=\"x\",A\",B=\"\",PLANNED-DURATION=NaN\n",
+            // A lone `"` value.
+            "#EXT-X-DATERANGE:ID=\"\n",
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME= \"\n",
+            // `hls_m3u8` adds the numbers of every BYTERANGE (an overflow).
+            "#EXT-X-MAP:URI=\"i\",BYTERANGE=\"1@0\",BYTERANGE=\"18446744073709551615@5\"\n",
+        ] {
+            let text = format!("{head}{tail}");
+            match parse_playlist(&url(), text.as_bytes(), 10) {
+                Err(HlsError::Playlist { reason, .. }) => {
+                    assert!(!reason.contains("parser failed"), "{tail:?}: {reason}");
+                }
+                other => panic!("{tail:?}: unexpected {other:?}"),
+            }
+        }
+        // The rest of the `#EXTM3U` line is read as a line of its own.
+        let text = "#EXTM3U#EXT-X-DATERANGE:DURATION=-1\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n";
+        match parse_playlist(&url(), text.as_bytes(), 10) {
+            Err(HlsError::Playlist { reason, .. }) => {
+                assert!(!reason.contains("parser failed"), "{reason}");
+            }
+            other => panic!("unexpected {other:?}"),
         }
     }
 

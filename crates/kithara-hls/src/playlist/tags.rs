@@ -2,6 +2,8 @@
 //! parsed from the text after `#TAG:` into small borrowed values. Errors are
 //! the reason only; the caller names the playlist.
 
+use std::time::Duration;
+
 use super::attributes::{attribute, attributes, unquote};
 use super::numbers::parse_range;
 
@@ -111,14 +113,18 @@ pub(crate) fn map_tag(value: &str) -> Result<MapTag<'_>, String> {
 }
 
 /// `EXT-X-DATERANGE:<attribute-list>`: nothing of it is kept, but a duration
-/// that is not a non-negative number makes the playlist invalid.
+/// that is not a non-negative number of seconds a `Duration` can hold (below
+/// 2^64) makes the playlist invalid. `hls_m3u8` panics on those
+/// (`Duration::from_secs_f64`), so the master path checks this too.
 pub(crate) fn date_range(value: &str) -> Result<(), String> {
     for (name, v) in attributes(value) {
         if matches!(name, "DURATION" | "PLANNED-DURATION")
-            && !v.parse::<f64>().is_ok_and(|d| d.is_finite() && d >= 0.0)
+            && !v
+                .parse::<f64>()
+                .is_ok_and(|d| Duration::try_from_secs_f64(d).is_ok())
         {
             return Err(format!(
-                "EXT-X-DATERANGE {name} {v:?} is not a non-negative number"
+                "EXT-X-DATERANGE {name} {v:?} is not a non-negative number of seconds below 2^64"
             ));
         }
     }
@@ -200,6 +206,8 @@ mod tests {
             "DURATION=-1",
             "PLANNED-DURATION=NaN",
             "DURATION=inf",
+            "DURATION=1e20",
+            "PLANNED-DURATION=-0.5",
             "DURATION=x",
         ] {
             assert!(date_range(bad).is_err(), "{bad}");
