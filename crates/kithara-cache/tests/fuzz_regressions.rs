@@ -20,22 +20,11 @@ use kithara_cache::fuzzing::{parse_index, parse_path};
 use kithara_cache::{AssetCache, CachePath};
 
 fn corpus(name: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(name);
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "empty corpus {}", dir.display());
-    out
+    kithara_test_utils::corpus(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus")
+            .join(name),
+    )
 }
 
 #[test]
@@ -162,12 +151,10 @@ fn every_state_json_input_parses_without_panic_and_a_real_cache_opens_with_it() 
             install_and_open(name, bytes, template.path(), &files, true_bytes)
         });
         if let Err(panic) = run {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failed.push(format!("{name}: {msg}"));
+            failed.push(format!(
+                "{name}: {}",
+                kithara_test_utils::panic_message(&*panic)
+            ));
         }
     }
     assert!(

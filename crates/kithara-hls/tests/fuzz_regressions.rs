@@ -20,22 +20,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use kithara_hls::fuzzing::{Parsed, parse_playlist};
 
 fn corpus(name: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(name);
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "empty corpus {}", dir.display());
-    out
+    kithara_test_utils::corpus(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus")
+            .join(name),
+    )
 }
 
 /// Panics so far in this test binary, caught or not.
@@ -60,12 +49,10 @@ fn every_playlist_input_is_refused_or_fully_usable() {
             }
             Ok(p) => parsed.push((name.as_str(), p)),
             Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                failed.push(format!("{name}: {msg}"));
+                failed.push(format!(
+                    "{name}: {}",
+                    kithara_test_utils::panic_message(&*panic)
+                ));
             }
         }
     }

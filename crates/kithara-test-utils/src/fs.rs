@@ -1,5 +1,6 @@
 //! File-system helpers for tests that inspect a cache directory.
 
+use std::any::Any;
 use std::path::{Path, PathBuf};
 
 /// Counts the regular files below `path`, recursively.
@@ -79,4 +80,35 @@ fn visit_files(dir: &Path, on_file: &mut dyn FnMut(&Path) -> bool) -> bool {
         }
     }
     true
+}
+
+/// Every file of a fuzz corpus directory as `(name, bytes)`, sorted by name.
+///
+/// # Panics
+///
+/// If the directory cannot be read or is empty: a regression test over an
+/// empty corpus would pass without testing anything.
+pub fn corpus(dir: impl AsRef<Path>) -> Vec<(String, Vec<u8>)> {
+    let dir = dir.as_ref();
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let e = e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let bytes = std::fs::read(e.path())
+                .unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "empty corpus {}", dir.display());
+    out
+}
+
+/// The message of a caught panic (`&str` or `String` payloads), else empty.
+pub fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
 }

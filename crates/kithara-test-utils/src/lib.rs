@@ -32,6 +32,7 @@ mod fs;
 mod origin;
 
 pub use fs::{
-    assert_dir_not_empty, count_files_recursive, dir_nonempty_recursive, files_recursive,
+    assert_dir_not_empty, corpus, count_files_recursive, dir_nonempty_recursive, files_recursive,
+    panic_message,
 };
 pub use origin::{Encryption, HlsOrigin, IvMode, OriginConfig};

@@ -9,17 +9,7 @@ pub(crate) fn attributes(list: &str) -> impl Iterator<Item = (&str, &str)> {
     std::iter::from_fn(move || {
         loop {
             let s = rest?;
-            let mut quoted = false;
-            let end = s
-                .char_indices()
-                .find(|&(_, c)| {
-                    if c == '"' {
-                        quoted = !quoted;
-                    }
-                    c == ',' && !quoted
-                })
-                .map(|(i, _)| i);
-            let piece = match end {
+            let piece = match value_end(s) {
                 Some(i) => {
                     rest = Some(&s[i + 1..]);
                     &s[..i]
@@ -34,6 +24,20 @@ pub(crate) fn attributes(list: &str) -> impl Iterator<Item = (&str, &str)> {
             }
         }
     })
+}
+
+/// Where the value that `s` starts with ends: at the first comma outside
+/// quotes, if any.
+pub(crate) fn value_end(s: &str) -> Option<usize> {
+    let mut quoted = false;
+    s.char_indices()
+        .find(|&(_, c)| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            c == ',' && !quoted
+        })
+        .map(|(i, _)| i)
 }
 
 /// The value of attribute `name` in `list`, if present (the last one wins, as

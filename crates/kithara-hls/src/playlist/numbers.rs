@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::attributes::value_end;
 use super::parse::bad;
 use crate::error::HlsError;
 
@@ -53,16 +54,7 @@ fn attribute_values<'a>(list: &'a str, name: &'a str) -> impl Iterator<Item = &'
             return None;
         }
         let value = list[i + name.len()..].trim_start().strip_prefix('=')?;
-        let mut quoted = false;
-        let end = value
-            .char_indices()
-            .find(|&(_, c)| {
-                if c == '"' {
-                    quoted = !quoted;
-                }
-                c == ',' && !quoted
-            })
-            .map_or(value.len(), |(i, _)| i);
+        let end = value_end(value).unwrap_or(value.len());
         Some(value[..end].trim())
     })
 }
