@@ -41,8 +41,8 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{Criterion, SamplingMode, Throughput};
 use kithara_cache::{CacheOptions, Durability};
 use kithara_hls::{AssetCache, CacheMode, HlsOptions, HlsSession};
+use kithara_test_utils::bench::{Medians, met, scratch, x};
 use kithara_test_utils::{HlsOrigin, OriginConfig};
-use tempfile::TempDir;
 use tokio::runtime::Runtime;
 
 const SEGMENTS: usize = 300;
@@ -55,18 +55,6 @@ const HUGE: u64 = 1 << 40;
 
 fn quick() -> bool {
     std::env::var("KITHARA_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-/// A fresh scratch directory under `KITHARA_BENCH_DIR` or the system temp dir.
-fn scratch(tag: &str) -> TempDir {
-    let base = std::env::var_os("KITHARA_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&base).expect("create bench dir");
-    tempfile::Builder::new()
-        .prefix(&format!("kithara-bench-{tag}-"))
-        .tempdir_in(base)
-        .expect("create scratch dir")
 }
 
 /// Writes back every dirty page, outside any measurement.
@@ -341,34 +329,6 @@ fn main() {
     summary(total, quick, started, &interleaved);
 }
 
-/// Where criterion writes (its own rule, minus the `cargo metadata` call).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("criterion");
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion")
-}
-
-/// Median time of one iteration in ns, if measured in this run.
-fn median_ns(home: &Path, id: &str, since: SystemTime) -> Option<f64> {
-    let file = home.join(GROUP).join(id).join("new/estimates.json");
-    let fresh = std::fs::metadata(&file)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| t >= since);
-    if !fresh {
-        return None;
-    }
-    let text = std::fs::read_to_string(&file).ok()?;
-    // `"median":{"confidence_interval":{...},"point_estimate":N,...}`
-    let median = &text[text.find("\"median\"")?..];
-    let rest = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    let end = rest.find([',', '}'])?;
-    rest[..end].trim().parse().ok()
-}
-
 fn ms(ns: Option<f64>) -> String {
     ns.map_or("—".into(), |ns| format!("{:.1} ms", ns / 1e6))
 }
@@ -377,21 +337,9 @@ fn gbps(bytes: usize, ns: Option<f64>) -> Option<f64> {
     ns.map(|ns| bytes as f64 / ns)
 }
 
-fn x(r: Option<f64>) -> String {
-    r.map_or("—".into(), |r| format!("{r:.2}x"))
-}
-
-fn met(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "—",
-    }
-}
-
 fn summary(total: usize, quick: bool, since: SystemTime, interleaved: &[(&str, f64)]) {
-    let home = criterion_home();
-    let t = |id: &str| median_ns(&home, id, since);
+    let medians = Medians::since(since);
+    let t = |id: &str| medians.ns(GROUP, id);
     let mem = t("cold_memory");
     let floor = t("cold_memory_raw_writes");
     let mut s = String::new();
@@ -460,8 +408,8 @@ fn summary(total: usize, quick: bool, since: SystemTime, interleaved: &[(&str, f
         );
     }
     println!("\n{s}");
-    let out = home.join("kithara-stream-summary.md");
-    if std::fs::create_dir_all(&home)
+    let out = medians.home.join("kithara-stream-summary.md");
+    if std::fs::create_dir_all(&medians.home)
         .and_then(|()| std::fs::write(&out, &s))
         .is_ok()
     {

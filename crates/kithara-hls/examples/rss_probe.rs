@@ -19,11 +19,12 @@
 //! `KITHARA_BENCH_DIR=/path` chooses where the cache goes;
 //! `KITHARA_RSS_SEGMENTS=30,300,3000` the track lengths (default `30,300`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use kithara_cache::{CacheOptions, Durability};
 use kithara_hls::{AssetCache, CacheMode, HlsOptions, HlsSession};
+use kithara_test_utils::bench::scratch_base;
 use kithara_test_utils::{HlsOrigin, OriginConfig};
 
 const SEGMENT_SIZE: usize = 64 * 1024;
@@ -123,12 +124,6 @@ fn child(mode: &str, url: &str, expected: u64, dir: &Path) {
     }
     let (hwm, rss) = rss_kib();
     println!("{hwm} {rss} {read}");
-}
-
-fn scratch_base() -> PathBuf {
-    std::env::var_os("KITHARA_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
 }
 
 fn lengths() -> Vec<usize> {

@@ -8,6 +8,7 @@
 //!   and from binaries.
 //! * [`count_files_recursive`], [`dir_nonempty_recursive`],
 //!   [`assert_dir_not_empty`]: small file-system assertions for cache tests.
+//! * [`bench`]: scratch directories and criterion medians for the benchmarks.
 //!
 //! See [`HlsOrigin`] for the URL scheme and the crate `README.md` for more.
 //!
@@ -28,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 mod fs;
 mod origin;
 

@@ -15,8 +15,10 @@ use std::path::PathBuf;
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use kithara_cache::{AssetCache, CacheOptions, Durability};
 
+use kithara_test_utils::bench::scratch;
+
 use crate::Cfg;
-use crate::fixture::{HUGE, KIB, asset_id, payload, scratch, seg, settle};
+use crate::fixture::{HUGE, KIB, asset_id, payload, seg, settle};
 use crate::raw::{self, RawWriter};
 
 const LEN: usize = 64 * KIB;

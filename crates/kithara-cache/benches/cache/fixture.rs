@@ -1,27 +1,13 @@
 //! Scratch directories, payloads and pre-filled caches.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kithara_cache::{AssetCache, AssetId, CacheOptions, CachePath, Durability};
-use tempfile::TempDir;
 
 pub const KIB: usize = 1024;
 pub const MIB: usize = 1024 * 1024;
 /// Large enough that nothing is evicted unless a workload wants it.
 pub const HUGE: u64 = 1 << 40;
-
-/// A fresh scratch directory under `KITHARA_BENCH_DIR` or the system temp dir.
-pub fn scratch(tag: &str) -> TempDir {
-    let base = std::env::var_os("KITHARA_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&base).expect("create bench dir");
-    tempfile::Builder::new()
-        .prefix(&format!("kithara-bench-{tag}-"))
-        .tempdir_in(base)
-        .expect("create scratch dir")
-}
 
 /// Deterministic, incompressible-looking bytes.
 pub fn payload(len: usize, seed: u64) -> Vec<u8> {

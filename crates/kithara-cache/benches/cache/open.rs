@@ -13,8 +13,10 @@ use criterion::{BatchSize, Criterion, SamplingMode};
 use kithara_cache::{AssetCache, CacheOptions};
 use tempfile::TempDir;
 
+use kithara_test_utils::bench::scratch;
+
 use crate::Cfg;
-use crate::fixture::{KIB, populate, scratch};
+use crate::fixture::{KIB, populate};
 use crate::raw;
 
 const INDEX: &str = "state.json";

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use criterion::{Criterion, Throughput};
 use kithara_cache::{CachePath, Durability};
 
+use kithara_test_utils::bench::scratch;
+
 use crate::Cfg;
-use crate::fixture::{self, KIB, MIB, asset_id, payload, scratch, seg, settle};
+use crate::fixture::{self, KIB, MIB, asset_id, payload, seg, settle};
 use crate::raw::{self, RawWriter};
 
 const SLOTS: usize = 32;

@@ -14,8 +14,10 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use kithara_cache::{AssetCache, AssetHandle, CacheOptions, CachePath, Durability};
 use tempfile::TempDir;
 
+use kithara_test_utils::bench::scratch;
+
 use crate::Cfg;
-use crate::fixture::{KIB, asset_id, payload, populate, scratch, seg, settle};
+use crate::fixture::{KIB, asset_id, payload, populate, seg, settle};
 use crate::raw::{self, RawWriter};
 
 const TARGETS: usize = 32;

@@ -3,42 +3,12 @@
 //! what it measured). Medians are used: the machine is shared.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::SystemTime;
+
+use kithara_test_utils::bench::{Medians, met, x};
 
 use crate::Cfg;
 use crate::evict::VICTIMS;
-
-/// Where criterion writes (its own rule, minus the `cargo metadata` call).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("criterion");
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion")
-}
-
-struct Results {
-    home: PathBuf,
-    since: SystemTime,
-}
-
-impl Results {
-    /// Median time of one iteration, in nanoseconds, if measured in this run.
-    fn ns(&self, group: &str, id: &str) -> Option<f64> {
-        let file = self.home.join(group).join(id).join("new/estimates.json");
-        let fresh = std::fs::metadata(&file)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t >= self.since);
-        if !fresh {
-            return None;
-        }
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
-        json["median"]["point_estimate"].as_f64()
-    }
-}
 
 fn time(ns: Option<f64>) -> String {
     match ns {
@@ -54,19 +24,6 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(a? / b?)
 }
 
-fn x(r: Option<f64>) -> String {
-    r.map_or("—".into(), |r| format!("{r:.2}x"))
-}
-
-/// "yes" / "**no**" / "—".
-fn met(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "—",
-    }
-}
-
 fn count(n: usize) -> String {
     match n {
         n if n >= 1000 && n % 1000 == 0 => format!("{}k", n / 1000),
@@ -75,10 +32,7 @@ fn count(n: usize) -> String {
 }
 
 pub fn print(cfg: &Cfg, since: SystemTime) {
-    let r = Results {
-        home: criterion_home(),
-        since,
-    };
+    let r = Medians::since(since);
     let mut s = String::new();
     let _ = writeln!(
         s,
