@@ -319,18 +319,21 @@ impl Shared {
         dir: Option<&Path>,
         path: &CachePath,
     ) -> Result<Option<AssetReader>> {
-        let Some(dir) = dir else {
-            return self.engine.lock().open(id, path);
-        };
-        let reader = open_path(resource(dir, path))?;
-        if reader.is_some() {
-            self.engine.lock().hit(id);
+        match dir {
+            Some(dir) => Ok(self.hit_if(id, open_path(resource(dir, path))?)),
+            None => {
+                let mut engine = self.engine.lock();
+                let reader = engine.open(id, path)?;
+                if reader.is_some() {
+                    engine.hit(id);
+                }
+                Ok(reader)
+            }
         }
-        Ok(reader)
     }
 
-    /// Reads a whole resource; on disk like [`Shared::open`], outside the
-    /// engine lock but for the hit.
+    /// Reads a whole resource; on disk like [`Shared::open`], with the file's
+    /// sized read.
     pub(crate) fn read(
         &self,
         id: &AssetId,
@@ -338,7 +341,7 @@ impl Shared {
         path: &CachePath,
     ) -> Result<Option<Bytes>> {
         let Some(dir) = dir else {
-            let Some(reader) = self.engine.lock().open(id, path)? else {
+            let Some(reader) = self.open(id, None, path)? else {
                 return Ok(None);
             };
             let bytes = reader
@@ -346,11 +349,16 @@ impl Shared {
                 .map_err(|e| CacheError::io("read", path.to_string())(e))?;
             return Ok(Some(bytes));
         };
-        let Some(bytes) = read_path(resource(dir, path))? else {
-            return Ok(None);
-        };
-        self.engine.lock().hit(id);
-        Ok(Some(Bytes::from(bytes)))
+        let bytes = self.hit_if(id, read_path(resource(dir, path))?);
+        Ok(bytes.map(Bytes::from))
+    }
+
+    /// Records a hit on `id` if `found` is something.
+    fn hit_if<T>(&self, id: &AssetId, found: Option<T>) -> Option<T> {
+        if found.is_some() {
+            self.engine.lock().hit(id);
+        }
+        found
     }
 
     /// Starts a write outside the engine lock; `dir` is the asset's

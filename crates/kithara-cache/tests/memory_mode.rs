@@ -63,3 +63,17 @@ fn memory_mode_creates_no_files() {
     assert_eq!(out.as_deref(), Some("done"));
     assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
 }
+
+#[test]
+fn a_read_or_an_open_in_memory_counts_as_an_access() {
+    let cache = AssetCache::in_memory(3000);
+    for n in 1..=3 {
+        cache.asset(id(n)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    }
+    assert!(cache.asset(id(1)).read(&p("a")).unwrap().is_some());
+    let put = cache.asset(id(4)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    assert_eq!(put.evicted, vec![id(2)]);
+    assert!(cache.asset(id(3)).open(&p("a")).unwrap().is_some());
+    let put = cache.asset(id(5)).put_atomic(&p("a"), &[0; 1000]).unwrap();
+    assert_eq!(put.evicted, vec![id(1)]);
+}

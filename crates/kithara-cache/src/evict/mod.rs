@@ -167,11 +167,7 @@ where
     }
 
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        let reader = self.inner.open(id, path)?;
-        if reader.is_some() {
-            self.accessed(id);
-        }
-        Ok(reader)
+        self.inner.open(id, path)
     }
 
     fn hit(&mut self, id: &AssetId) {

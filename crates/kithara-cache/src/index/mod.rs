@@ -203,11 +203,7 @@ impl<S: Store> Store for IndexStore<S> {
     }
 
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        let reader = self.inner.open(id, path)?;
-        if reader.is_some() {
-            self.touch(id);
-        }
-        Ok(reader)
+        self.inner.open(id, path)
     }
 
     fn hit(&mut self, id: &AssetId) {

@@ -39,10 +39,12 @@ pub(crate) trait Store {
     fn exists(&self, id: &AssetId, path: &CachePath) -> bool;
     /// Length of a present resource.
     fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>>;
-    /// Opens a resource for reading; a hit counts as an access.
+    /// Opens a resource for reading (not an access: see [`Store::hit`]).
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>>;
-    /// Records a hit on a resource opened without the layers (files are
-    /// opened outside the engine lock); an unknown asset is ignored.
+    /// Records a hit: the asset becomes the most recently used. The one way
+    /// an access is recorded, whether the file was opened through the
+    /// layers (memory) or beside them (disk, outside the engine lock); an
+    /// unknown asset is ignored.
     fn hit(&mut self, _id: &AssetId) {}
     /// Starts a write; nothing is visible until [`Store::commit`].
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged>;
