@@ -1,5 +1,6 @@
 //! Scratch directories, payloads and pre-filled caches.
 
+use std::thread;
 use std::time::{Duration, Instant};
 
 use kithara_cache::{AssetCache, AssetId, CacheOptions, CachePath, Durability};
@@ -96,4 +97,20 @@ pub fn settle() {
     if let Err(e) = std::process::Command::new("sync").status() {
         eprintln!("cannot run sync: {e}");
     }
+}
+
+/// How long ext4 treats a freed inode as "recently deleted" (5 s once its
+/// inode table block is clean). While any are, creating a file scans past
+/// them (`recently_deleted()` in the inode allocator), so one benchmark that
+/// deletes files makes the creates of the next one slower (seen here: the
+/// same put 18 µs after a quiet spell, 26 µs right after another variant's
+/// churn).
+const RECENTLY_DELETED: Duration = Duration::from_secs(6);
+
+/// `settle`, then waits out ext4's recently-deleted window, so a benchmark
+/// that creates files starts from the same file system state as the others.
+/// Once per variant, not per sample.
+pub fn quiesce() {
+    settle();
+    thread::sleep(RECENTLY_DELETED);
 }

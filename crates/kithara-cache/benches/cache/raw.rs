@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::process;
 
 use kithara_cache::AssetId;
 
@@ -15,16 +16,26 @@ pub fn asset_dir(root: &Path, id: &AssetId) -> PathBuf {
 
 /// Writes `bytes` to a uniquely named temp file in `dest`'s directory,
 /// optionally `sync_data`s it, and renames it over `dest`.
-#[derive(Default)]
 pub struct RawWriter {
+    /// Asked once: `getpid` is a syscall, which kithara does not pay per put either.
+    pid: u32,
     counter: u64,
+}
+
+impl Default for RawWriter {
+    fn default() -> Self {
+        Self {
+            pid: process::id(),
+            counter: 0,
+        }
+    }
 }
 
 impl RawWriter {
     pub fn put(&mut self, dest: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
         self.counter += 1;
         let dir = dest.parent().expect("dest has a parent");
-        let temp = dir.join(format!(".{}-{}.tmp", std::process::id(), self.counter));
+        let temp = dir.join(format!(".{}-{}.tmp", self.pid, self.counter));
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)

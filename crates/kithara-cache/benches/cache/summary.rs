@@ -54,11 +54,15 @@ pub fn print(cfg: &Cfg, since: SystemTime) {
     );
     let _ = writeln!(
         s,
-        "| size | durability | raw baseline | kithara | cacache | kithara/raw throughput | target | met? | speedup vs cacache | target | met? |"
+        "| put | size | durability | raw baseline | kithara | cacache | kithara/raw throughput | target | met? | speedup vs cacache | target | met? |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
-    for size in ["64KiB", "1MiB"] {
-        let g = format!("put_{size}");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (kind, size, g) in ["64KiB", "1MiB"].into_iter().flat_map(|size| {
+        [
+            ("replaces", size, format!("put_{size}")),
+            ("new", size, format!("put_{size}_new")),
+        ]
+    }) {
         let cc = r.ns(&g, "cacache_write_sync");
         for (dur, raw, kit, with_cc) in [
             ("Buffered", "raw_buffered", "kithara_buffered", true),
@@ -76,7 +80,7 @@ pub fn print(cfg: &Cfg, since: SystemTime) {
             let speed = if with_cc { ratio(cc, tk) } else { None };
             let _ = writeln!(
                 s,
-                "| {size} | {dur} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {kind} | {size} | {dur} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 time(tr),
                 time(tk),
                 if with_cc { time(cc) } else { "".into() },
