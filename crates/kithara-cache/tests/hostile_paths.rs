@@ -206,3 +206,45 @@ fn a_planted_link_to_a_device_is_refused_not_read() {
     }
     assert_eq!(asset.read(&p("a")).unwrap().unwrap().as_ref(), b"abc");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_put_over_a_planted_symlink_replaces_the_link_and_counts_only_its_own_bytes() {
+    use std::os::unix::fs::symlink;
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret");
+    std::fs::write(&secret, vec![1u8; 50_000]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 1 << 20);
+    let asset = cache.asset(id(1));
+    asset.put_atomic(&p("a"), b"abc").unwrap();
+    let link = asset_dir(dir.path(), &id(1)).join("seg");
+    symlink(&secret, &link).unwrap();
+
+    asset.put_atomic(&p("seg"), b"mine").unwrap();
+
+    assert_eq!(std::fs::read(&secret).unwrap(), vec![1u8; 50_000]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+    assert_eq!(asset.read(&p("seg")).unwrap().unwrap().as_ref(), b"mine");
+    let stats = cache.stats().unwrap();
+    assert_eq!((stats.total_bytes, stats.file_count), (7, 2));
+}
+
+#[test]
+fn a_put_where_a_directory_stands_fails_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 1 << 20);
+    let asset = cache.asset(id(1));
+    asset.put_atomic(&p("a"), b"abc").unwrap();
+    let planted = asset_dir(dir.path(), &id(1)).join("seg");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(planted.join("inside"), b"kept").unwrap();
+
+    let got = asset.put_atomic(&p("seg"), b"mine");
+
+    assert!(matches!(got, Err(CacheError::Unexpected { .. })), "{got:?}");
+    assert_eq!(std::fs::read(planted.join("inside")).unwrap(), b"kept");
+    assert!(common::temp_files(dir.path()).is_empty());
+    let stats = cache.stats().unwrap();
+    assert_eq!((stats.total_bytes, stats.file_count), (3, 1));
+}

@@ -181,10 +181,18 @@ where
 
     fn commit(&mut self, mut staged: Staged) -> Result<Commit> {
         let id = staged.id;
-        let replaces = self.inner.len(&id, &staged.path)?;
-        staged.replaces = Some(replaces);
-        let delta = staged.len().saturating_sub(replaces.unwrap_or(0));
-        let evicted = self.make_room(&id, delta)?;
+        let len = staged.len();
+        // With room for all of it, what the write replaces cannot matter
+        // here; the base learns that from the rename, and a new file then
+        // costs no stat.
+        let fits = self.inner.total_bytes().saturating_add(len) <= self.inner.max_bytes();
+        let evicted = if fits {
+            Vec::new()
+        } else {
+            let replaces = self.inner.len(&id, &staged.path)?;
+            staged.replaces = Some(replaces);
+            self.make_room(&id, len.saturating_sub(replaces.unwrap_or(0)))?
+        };
         let mut commit = self.inner.commit(staged)?;
         self.accessed(&id);
         commit.evicted = evicted;

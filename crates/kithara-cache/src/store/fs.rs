@@ -203,15 +203,30 @@ impl Store for FsStore {
     }
 
     fn commit(&mut self, staged: Staged) -> Result<Commit> {
-        let old_len = match staged.replaces {
-            Some(known) => known,
-            None => self.len(&staged.id, &staged.path)?,
-        };
         let new_len = staged.len();
-        let Body::File(mut t) = staged.body else {
+        let Staged {
+            id,
+            path,
+            body,
+            replaces,
+            ..
+        } = staged;
+        let Body::File(mut t) = body else {
             unreachable!("an FsStore stages files")
         };
-        t.persist()?;
+        let old_len = match replaces {
+            Some(known) => {
+                t.persist()?;
+                known
+            }
+            // A new file: the rename itself says the name was free, no stat needed.
+            None if t.persist_new() => None,
+            None => {
+                let old = self.len(&id, &path)?;
+                t.persist()?;
+                old
+            }
+        };
         Ok(Commit {
             old_len,
             new_len,

@@ -9,6 +9,7 @@
 mod fs;
 mod mem;
 mod reader;
+mod rename;
 mod scan;
 mod staged;
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::path::CachePath;
+use crate::store::rename;
 
 const BUFFER: usize = 64 * 1024;
 
@@ -136,6 +137,14 @@ impl TempFile {
             .map_err(CacheError::io("rename into place", &self.dest))?;
         self.renamed = true;
         Ok(())
+    }
+
+    /// Renames the temp file into place if nothing has its name; `false`
+    /// if something does (or the system cannot tell), and then
+    /// [`persist`](Self::persist) is what replaces it.
+    pub(crate) fn persist_new(&mut self) -> bool {
+        self.renamed = rename::if_new(&self.temp, &self.dest);
+        self.renamed
     }
 }
 
