@@ -15,8 +15,11 @@ pub enum Durability {
     /// a committed write survives a power cut.
     #[default]
     Sync,
-    /// `rename` without syncing: a crash of the process never tears a file,
-    /// but a power cut may lose recent writes (never tear them).
+    /// `rename` without syncing: a crash of the process never tears a file.
+    /// A power cut (or a kernel crash) may lose recent writes, and on file
+    /// systems with delayed allocation (ext4, XFS) a file renamed to a new
+    /// name in the last seconds may come back empty or short: use it for
+    /// bytes that can be fetched again, such as media segments.
     Buffered,
 }
 

@@ -245,10 +245,10 @@ impl HlsOptions {
     }
 
     /// How init and media segments are written to a persistent cache
-    /// (default `Buffered`: a power cut may lose the last few, which are
-    /// fetched again; it never tears one). Playlists and keys always use the
-    /// cache's own durability. `Sync` costs a file and a directory fsync per
-    /// segment.
+    /// (default `Buffered`: a process crash never tears one; a power cut may
+    /// lose the last few, or on ext4 and XFS leave them empty or short).
+    /// Playlists and keys always use the cache's own durability. `Sync`
+    /// costs a file and a directory fsync per segment.
     pub fn segment_durability(mut self, durability: Durability) -> Self {
         self.segment_durability = durability;
         self
