@@ -6,6 +6,10 @@
 //! the destinations are removed between rounds of 32, untimed, and each
 //! variant first waits out ext4's recently-deleted window, see `quiesce`).
 //! No directory is created in the measured loop.
+//!
+//! Criterion measures one variant after the other, and a shared disk's speed
+//! drifts between them; so after criterion the new-resource puts run again
+//! in rotation ([`rotation`]), each round meeting the same moments of the disk.
 
 use std::fs;
 use std::hint::black_box;
@@ -14,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Bencher, Criterion, Throughput};
 use kithara_cache::{CachePath, Durability};
+use tempfile::TempDir;
 
 use kithara_test_utils::bench::scratch;
 
@@ -21,27 +26,35 @@ use crate::Cfg;
 use crate::fixture::{self, KIB, MIB, asset_id, payload, quiesce, seg, settle};
 use crate::raw::{self, RawWriter};
 
-const SLOTS: usize = 32;
+/// Destinations of one asset that every variant rotates over.
+pub const SLOTS: usize = 32;
+const CACACHE: &str = "cacache_write_sync";
+/// Sizes of the put workload.
+pub const SIZES: [(&str, usize); 2] = [("64KiB", 64 * KIB), ("1MiB", MIB)];
 
 pub fn bench(c: &mut Criterion, cfg: &Cfg) {
     for new in [false, true] {
-        for (label, len) in [("64KiB", 64 * KIB), ("1MiB", MIB)] {
+        for (label, len) in SIZES {
             let name = format!("put_{label}{}", if new { "_new" } else { "" });
             group(c, cfg, &name, len, new);
         }
     }
 }
 
-/// One group: the raw baselines, kithara, cacache, all putting `len` bytes.
-/// `new`: every put makes a new resource (the slots are emptied between
-/// rounds, untimed); else every put replaces one.
-fn group(c: &mut Criterion, cfg: &Cfg, name: &str, len: usize, new: bool) {
-    let data = payload(len, 1);
-    let mut g = cfg.group(c, name);
-    g.throughput(Throughput::Bytes(len as u64));
-    let id = asset_id("put", 0);
-    let cache_paths: Vec<CachePath> = (0..SLOTS).map(seg).collect();
+/// One way of putting the same bytes into the `SLOTS` destinations.
+struct Variant {
+    name: &'static str,
+    put: Box<dyn FnMut(usize)>,
+    clear: Box<dyn FnMut(usize)>,
+    /// Where it writes; dropped last, after any cache in the closures closed.
+    _dir: TempDir,
+}
 
+/// The raw baselines, kithara at both durabilities and cacache, each in a
+/// scratch directory of its own, putting `data`.
+fn variants(data: &[u8]) -> Vec<Variant> {
+    let id = asset_id("put", 0);
+    let mut out = Vec::new();
     for (name, sync, dir_sync) in [
         ("raw_buffered", false, false),
         ("raw_sync", true, false),
@@ -53,23 +66,18 @@ fn group(c: &mut Criterion, cfg: &Cfg, name: &str, len: usize, new: bool) {
         let dests: Vec<PathBuf> = (0..SLOTS)
             .map(|n| seg_dir.join(format!("{n:06}.ts")))
             .collect();
-        let mut w = RawWriter::default();
-        if new {
-            quiesce();
-        }
-        g.bench_function(name, |b| {
-            settle();
-            rounds(
-                b,
-                new,
-                |slot| {
-                    w.put(&dests[slot], &data, sync).expect("raw put");
-                    if dir_sync {
-                        raw::sync_dir(&seg_dir).expect("sync dir");
-                    }
-                },
-                |slot| fs::remove_file(&dests[slot]).expect("raw remove"),
-            );
+        let removed = dests.clone();
+        let (data, mut w) = (data.to_vec(), RawWriter::default());
+        out.push(Variant {
+            name,
+            put: Box::new(move |slot| {
+                w.put(&dests[slot], &data, sync).expect("raw put");
+                if dir_sync {
+                    raw::sync_dir(&seg_dir).expect("sync dir");
+                }
+            }),
+            clear: Box::new(move |slot| fs::remove_file(&removed[slot]).expect("raw remove")),
+            _dir: dir,
         });
     }
 
@@ -79,67 +87,108 @@ fn group(c: &mut Criterion, cfg: &Cfg, name: &str, len: usize, new: bool) {
     ] {
         let dir = scratch("put-kithara");
         let cache = fixture::open(dir.path(), durability);
-        let handle = cache.asset(id);
-        if new {
-            quiesce();
-        }
-        g.bench_function(name, |b| {
-            settle();
-            rounds(
-                b,
-                new,
-                |slot| {
-                    black_box(
-                        handle
-                            .put_atomic(&cache_paths[slot], &data)
-                            .expect("kithara put"),
-                    );
-                },
-                |slot| {
-                    handle.remove(&cache_paths[slot]).expect("kithara remove");
-                },
-            );
+        let (handle, removing) = (cache.asset(id), cache.asset(id));
+        drop(cache); // the handles keep it open
+        let paths: Vec<CachePath> = (0..SLOTS).map(seg).collect();
+        let removed = paths.clone();
+        let data = data.to_vec();
+        out.push(Variant {
+            name,
+            put: Box::new(move |slot| {
+                black_box(handle.put_atomic(&paths[slot], &data).expect("kithara put"));
+            }),
+            clear: Box::new(move |slot| {
+                removing.remove(&removed[slot]).expect("kithara remove");
+            }),
+            _dir: dir,
         });
     }
 
     let dir = scratch("put-cacache");
     let keys: Vec<String> = (0..SLOTS).map(|n| format!("put/{n}")).collect();
-    if new {
-        quiesce();
-    }
-    g.bench_function("cacache_write_sync", |b| {
-        settle();
-        rounds(
-            b,
-            new,
-            |slot| {
-                black_box(
-                    cacache::write_sync(dir.path(), &keys[slot], &data).expect("cacache put"),
-                );
-            },
-            // Drops the key; the content stays (cacache removes content only on request).
-            |slot| cacache::remove_sync(dir.path(), &keys[slot]).expect("cacache remove"),
-        );
+    let root = dir.path().to_path_buf();
+    let (removed, removed_root) = (keys.clone(), root.clone());
+    let data = data.to_vec();
+    out.push(Variant {
+        name: CACACHE,
+        put: Box::new(move |slot| {
+            black_box(cacache::write_sync(&root, &keys[slot], &data).expect("cacache put"));
+        }),
+        // Drops the key; the content stays (cacache removes content only on request).
+        clear: Box::new(move |slot| {
+            cacache::remove_sync(&removed_root, &removed[slot]).expect("cacache remove");
+        }),
+        _dir: dir,
     });
+    out
+}
+
+/// One group: every variant putting `len` bytes. `new`: every put makes a
+/// new resource (the slots are emptied between rounds, untimed); else every
+/// put replaces one.
+fn group(c: &mut Criterion, cfg: &Cfg, name: &str, len: usize, new: bool) {
+    let mut g = cfg.group(c, name);
+    g.throughput(Throughput::Bytes(len as u64));
+    for mut v in variants(&payload(len, 1)) {
+        if new {
+            quiesce();
+        }
+        g.bench_function(v.name, |b| {
+            settle();
+            rounds(b, new, &mut v.put, &mut v.clear);
+        });
+    }
     g.finish();
 }
 
 /// Times `put` over the slots in rounds of `SLOTS`; with `new`, `clear`
 /// empties each slot after its round, outside the timing.
-fn rounds(b: &mut Bencher, new: bool, mut put: impl FnMut(usize), mut clear: impl FnMut(usize)) {
+fn rounds(b: &mut Bencher, new: bool, put: &mut dyn FnMut(usize), clear: &mut dyn FnMut(usize)) {
     b.iter_custom(|iters| {
         let mut timed = Duration::ZERO;
         let mut done = 0;
         while done < iters {
             let n = usize::try_from(iters - done).map_or(SLOTS, |left| left.min(SLOTS));
             let start = Instant::now();
-            (0..n).for_each(&mut put);
+            (0..n).for_each(&mut *put);
             timed += start.elapsed();
             if new {
-                (0..n).for_each(&mut clear);
+                (0..n).for_each(&mut *clear);
             }
             done += n as u64;
         }
         timed
     });
+}
+
+/// Median nanoseconds per new-resource put of each raw and kithara variant
+/// (cacache, 6–9x behind, is left out), by size: `rounds` rounds, each
+/// putting `SLOTS` new files with every variant in turn (the starting
+/// variant moves on each round), each after a `settle`.
+pub fn rotation(rounds: usize) -> Vec<(&'static str, &'static str, f64)> {
+    let mut out = Vec::new();
+    for (label, len) in SIZES {
+        let mut vs: Vec<Variant> = variants(&payload(len, 1))
+            .into_iter()
+            .filter(|v| v.name != CACACHE)
+            .collect();
+        let mut times = vec![Vec::with_capacity(rounds); vs.len()];
+        quiesce();
+        for round in 0..rounds {
+            for k in 0..vs.len() {
+                let i = (round + k) % vs.len();
+                let v = &mut vs[i];
+                settle();
+                let start = Instant::now();
+                (0..SLOTS).for_each(&mut v.put);
+                times[i].push(start.elapsed().as_nanos() as f64 / SLOTS as f64);
+                (0..SLOTS).for_each(&mut v.clear);
+            }
+        }
+        for (v, mut t) in vs.iter().zip(times) {
+            t.sort_by(f64::total_cmp);
+            out.push((label, v.name, t[t.len() / 2]));
+        }
+    }
+    out
 }

@@ -20,6 +20,18 @@ fn time(ns: Option<f64>) -> String {
     }
 }
 
+/// (durability, raw variant, kithara variant) of each put row; cacache is
+/// compared with the Buffered one only (it does not sync).
+const PUT_PAIRS: [(&str, &str, &str); 3] = [
+    ("Buffered", "raw_buffered", "kithara_buffered"),
+    ("Sync", "raw_sync", "kithara_sync"),
+    (
+        "Sync (raw also syncs the dir)",
+        "raw_sync_dirsync",
+        "kithara_sync",
+    ),
+];
+
 fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(a? / b?)
 }
@@ -31,7 +43,8 @@ fn count(n: usize) -> String {
     }
 }
 
-pub fn print(cfg: &Cfg, since: SystemTime) {
+/// `rotated`: (size, variant, ns per put) of [`crate::put::rotation`], if it ran.
+pub fn print(cfg: &Cfg, since: SystemTime, rotated: &[(&str, &str, f64)]) {
     let r = Medians::since(since);
     let mut s = String::new();
     let _ = writeln!(
@@ -64,19 +77,11 @@ pub fn print(cfg: &Cfg, since: SystemTime) {
         ]
     }) {
         let cc = r.ns(&g, "cacache_write_sync");
-        for (dur, raw, kit, with_cc) in [
-            ("Buffered", "raw_buffered", "kithara_buffered", true),
-            ("Sync", "raw_sync", "kithara_sync", false),
-            (
-                "Sync (raw also syncs the dir)",
-                "raw_sync_dirsync",
-                "kithara_sync",
-                false,
-            ),
-        ] {
+        for (dur, raw, kit) in PUT_PAIRS {
             let (tr, tk) = (r.ns(&g, raw), r.ns(&g, kit));
             let thr = ratio(tr, tk);
             let is_target = !dur.contains("dir");
+            let with_cc = dur == "Buffered";
             let speed = if with_cc { ratio(cc, tk) } else { None };
             let _ = writeln!(
                 s,
@@ -99,6 +104,45 @@ pub fn print(cfg: &Cfg, since: SystemTime) {
                     ""
                 },
             );
+        }
+    }
+    if !rotated.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nNew resources again, {} rounds of {} puts in rotation (medians per put):\n",
+            cfg.rotation_rounds,
+            crate::put::SLOTS
+        );
+        let _ = writeln!(
+            s,
+            "| size | durability | raw baseline | kithara | kithara/raw throughput | target | met? |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+        let ns = |size: &str, id: &str| {
+            rotated
+                .iter()
+                .find(|(s, v, _)| *s == size && *v == id)
+                .map(|(_, _, t)| *t)
+        };
+        for (size, _) in crate::put::SIZES {
+            for (dur, raw, kit) in PUT_PAIRS {
+                let (tr, tk) = (ns(size, raw), ns(size, kit));
+                let thr = ratio(tr, tk);
+                let is_target = !dur.contains("dir");
+                let _ = writeln!(
+                    s,
+                    "| {size} | {dur} | {} | {} | {} | {} | {} |",
+                    time(tr),
+                    time(tk),
+                    x(thr),
+                    if is_target { "≥ 0.90x" } else { "(info)" },
+                    if is_target {
+                        met(thr.map(|t| t >= 0.9))
+                    } else {
+                        ""
+                    },
+                );
+            }
         }
     }
 
