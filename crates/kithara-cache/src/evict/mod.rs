@@ -50,6 +50,10 @@ pub(crate) struct EvictingStore<S, P> {
     inner: S,
     policy: P,
     evictions: u64,
+    /// Whether the last commit replaced a file. Replacements come in runs (a
+    /// track fetched again), and for them looking first is cheaper than a
+    /// rename that refuses first.
+    last_replaced: bool,
 }
 
 impl<S, P> EvictingStore<S, P>
@@ -65,6 +69,7 @@ where
             inner,
             policy,
             evictions: 0,
+            last_replaced: false,
         }
     }
 
@@ -186,7 +191,7 @@ where
         // here; the base learns that from the rename, and a new file then
         // costs no stat.
         let fits = self.inner.total_bytes().saturating_add(len) <= self.inner.max_bytes();
-        let evicted = if fits {
+        let evicted = if fits && !self.last_replaced {
             Vec::new()
         } else {
             let replaces = self.inner.len(&id, &staged.path)?;
@@ -194,6 +199,7 @@ where
             self.make_room(&id, len.saturating_sub(replaces.unwrap_or(0)))?
         };
         let mut commit = self.inner.commit(staged)?;
+        self.last_replaced = commit.old_len.is_some();
         self.accessed(&id);
         commit.evicted = evicted;
         Ok(commit)
