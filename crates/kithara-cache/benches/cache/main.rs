@@ -35,7 +35,7 @@ pub struct Cfg {
     pub open_files_per_asset: usize,
     pub measurement: Duration,
     pub warm_up: Duration,
-    /// Rounds of the new-resource puts in rotation, after criterion.
+    /// Rounds of the puts in rotation, after criterion.
     pub rotation_rounds: usize,
 }
 
@@ -85,10 +85,11 @@ fn main() {
     evict::bench(&mut c, &cfg);
     open::bench(&mut c, &cfg);
     c.final_summary();
-    // Only when this run measured the new-resource puts (a filter may skip them).
-    let measured = Medians::since(started)
-        .ns("put_64KiB_new", "kithara_buffered")
-        .is_some();
+    // Only when this run measured the puts (a filter may skip them).
+    let medians = Medians::since(started);
+    let measured = ["put_64KiB", "put_64KiB_new"]
+        .iter()
+        .any(|g| medians.ns(g, "kithara_buffered").is_some());
     let rotated = if measured {
         put::rotation(cfg.rotation_rounds)
     } else {

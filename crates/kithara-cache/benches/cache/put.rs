@@ -14,8 +14,10 @@
 use std::fs;
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use cacache::RemoveOpts;
 use criterion::{Bencher, Criterion, Throughput};
 use kithara_cache::{CachePath, Durability};
 use tempfile::TempDir;
@@ -51,8 +53,8 @@ struct Variant {
 }
 
 /// The raw baselines, kithara at both durabilities and cacache, each in a
-/// scratch directory of its own, putting `data`.
-fn variants(data: &[u8]) -> Vec<Variant> {
+/// scratch directory of its own, putting `data[slot]` into each slot.
+fn variants(data: &Rc<[Vec<u8>]>) -> Vec<Variant> {
     let id = asset_id("put", 0);
     let mut out = Vec::new();
     for (name, sync, dir_sync) in [
@@ -67,11 +69,11 @@ fn variants(data: &[u8]) -> Vec<Variant> {
             .map(|n| seg_dir.join(format!("{n:06}.ts")))
             .collect();
         let removed = dests.clone();
-        let (data, mut w) = (data.to_vec(), RawWriter::default());
+        let (data, mut w) = (Rc::clone(data), RawWriter::default());
         out.push(Variant {
             name,
             put: Box::new(move |slot| {
-                w.put(&dests[slot], &data, sync).expect("raw put");
+                w.put(&dests[slot], &data[slot], sync).expect("raw put");
                 if dir_sync {
                     raw::sync_dir(&seg_dir).expect("sync dir");
                 }
@@ -91,11 +93,15 @@ fn variants(data: &[u8]) -> Vec<Variant> {
         drop(cache); // the handles keep it open
         let paths: Vec<CachePath> = (0..SLOTS).map(seg).collect();
         let removed = paths.clone();
-        let data = data.to_vec();
+        let data = Rc::clone(data);
         out.push(Variant {
             name,
             put: Box::new(move |slot| {
-                black_box(handle.put_atomic(&paths[slot], &data).expect("kithara put"));
+                black_box(
+                    handle
+                        .put_atomic(&paths[slot], &data[slot])
+                        .expect("kithara put"),
+                );
             }),
             clear: Box::new(move |slot| {
                 removing.remove(&removed[slot]).expect("kithara remove");
@@ -108,19 +114,28 @@ fn variants(data: &[u8]) -> Vec<Variant> {
     let keys: Vec<String> = (0..SLOTS).map(|n| format!("put/{n}")).collect();
     let root = dir.path().to_path_buf();
     let (removed, removed_root) = (keys.clone(), root.clone());
-    let data = data.to_vec();
+    let data = Rc::clone(data);
     out.push(Variant {
         name: CACACHE,
         put: Box::new(move |slot| {
-            black_box(cacache::write_sync(&root, &keys[slot], &data).expect("cacache put"));
+            black_box(cacache::write_sync(&root, &keys[slot], &data[slot]).expect("cacache put"));
         }),
-        // Drops the key; the content stays (cacache removes content only on request).
+        // Content too, or the next put would rename over it (a replacement).
         clear: Box::new(move |slot| {
-            cacache::remove_sync(&removed_root, &removed[slot]).expect("cacache remove");
+            RemoveOpts::new()
+                .remove_fully(true)
+                .remove_sync(&removed_root, &removed[slot])
+                .expect("cacache remove");
         }),
         _dir: dir,
     });
     out
+}
+
+/// Different bytes for every slot, like real segments: cacache stores
+/// content by its hash, and equal payloads would share one file.
+fn payloads(len: usize) -> Rc<[Vec<u8>]> {
+    (0..SLOTS).map(|n| payload(len, n as u64 + 1)).collect()
 }
 
 /// One group: every variant putting `len` bytes. `new`: every put makes a
@@ -129,7 +144,7 @@ fn variants(data: &[u8]) -> Vec<Variant> {
 fn group(c: &mut Criterion, cfg: &Cfg, name: &str, len: usize, new: bool) {
     let mut g = cfg.group(c, name);
     g.throughput(Throughput::Bytes(len as u64));
-    for mut v in variants(&payload(len, 1)) {
+    for mut v in variants(&payloads(len)) {
         if new {
             quiesce();
         }
@@ -161,33 +176,42 @@ fn rounds(b: &mut Bencher, new: bool, put: &mut dyn FnMut(usize), clear: &mut dy
     });
 }
 
-/// Median nanoseconds per new-resource put of each raw and kithara variant
-/// (cacache, 6–9x behind, is left out), by size: `rounds` rounds, each
-/// putting `SLOTS` new files with every variant in turn (the starting
-/// variant moves on each round), each after a `settle`.
-pub fn rotation(rounds: usize) -> Vec<(&'static str, &'static str, f64)> {
+/// Median nanoseconds per put of each raw and kithara variant (cacache,
+/// far behind, is left out), keyed by group name (`put_<size>[_new]`):
+/// `rounds` rounds of `SLOTS` puts with every variant in turn (the starting
+/// variant moves on each round), each after a `settle`. For replacements
+/// the slots are filled once first, untimed.
+pub fn rotation(rounds: usize) -> Vec<(String, &'static str, f64)> {
     let mut out = Vec::new();
-    for (label, len) in SIZES {
-        let mut vs: Vec<Variant> = variants(&payload(len, 1))
-            .into_iter()
-            .filter(|v| v.name != CACACHE)
-            .collect();
-        let mut times = vec![Vec::with_capacity(rounds); vs.len()];
-        quiesce();
-        for round in 0..rounds {
-            for k in 0..vs.len() {
-                let i = (round + k) % vs.len();
-                let v = &mut vs[i];
-                settle();
-                let start = Instant::now();
-                (0..SLOTS).for_each(&mut v.put);
-                times[i].push(start.elapsed().as_nanos() as f64 / SLOTS as f64);
-                (0..SLOTS).for_each(&mut v.clear);
+    for new in [false, true] {
+        for (label, len) in SIZES {
+            let group = format!("put_{label}{}", if new { "_new" } else { "" });
+            let mut vs: Vec<Variant> = variants(&payloads(len))
+                .into_iter()
+                .filter(|v| v.name != CACACHE)
+                .collect();
+            if !new {
+                vs.iter_mut().for_each(|v| (0..SLOTS).for_each(&mut v.put));
             }
-        }
-        for (v, mut t) in vs.iter().zip(times) {
-            t.sort_by(f64::total_cmp);
-            out.push((label, v.name, t[t.len() / 2]));
+            let mut times = vec![Vec::with_capacity(rounds); vs.len()];
+            quiesce();
+            for round in 0..rounds {
+                for k in 0..vs.len() {
+                    let i = (round + k) % vs.len();
+                    let v = &mut vs[i];
+                    settle();
+                    let start = Instant::now();
+                    (0..SLOTS).for_each(&mut v.put);
+                    times[i].push(start.elapsed().as_nanos() as f64 / SLOTS as f64);
+                    if new {
+                        (0..SLOTS).for_each(&mut v.clear);
+                    }
+                }
+            }
+            for (v, mut t) in vs.iter().zip(times) {
+                t.sort_by(f64::total_cmp);
+                out.push((group.clone(), v.name, t[t.len() / 2]));
+            }
         }
     }
     out

@@ -9,6 +9,7 @@ use kithara_test_utils::bench::{Medians, met, x};
 
 use crate::Cfg;
 use crate::evict::VICTIMS;
+use crate::put::{SIZES, SLOTS};
 
 fn time(ns: Option<f64>) -> String {
     match ns {
@@ -32,6 +33,16 @@ const PUT_PAIRS: [(&str, &str, &str); 3] = [
     ),
 ];
 
+/// (kind, size, group name) of every put group, in table order.
+fn put_groups() -> impl Iterator<Item = (&'static str, &'static str, String)> {
+    SIZES.into_iter().flat_map(|(size, _)| {
+        [
+            ("replaces", size, format!("put_{size}")),
+            ("new", size, format!("put_{size}_new")),
+        ]
+    })
+}
+
 fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(a? / b?)
 }
@@ -43,8 +54,8 @@ fn count(n: usize) -> String {
     }
 }
 
-/// `rotated`: (size, variant, ns per put) of [`crate::put::rotation`], if it ran.
-pub fn print(cfg: &Cfg, since: SystemTime, rotated: &[(&str, &str, f64)]) {
+/// `rotated`: (group, variant, ns per put) of [`crate::put::rotation`], if it ran.
+pub fn print(cfg: &Cfg, since: SystemTime, rotated: &[(String, &str, f64)]) {
     let r = Medians::since(since);
     let mut s = String::new();
     let _ = writeln!(
@@ -70,12 +81,7 @@ pub fn print(cfg: &Cfg, since: SystemTime, rotated: &[(&str, &str, f64)]) {
         "| put | size | durability | raw baseline | kithara | cacache | kithara/raw throughput | target | met? | speedup vs cacache | target | met? |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (kind, size, g) in ["64KiB", "1MiB"].into_iter().flat_map(|size| {
-        [
-            ("replaces", size, format!("put_{size}")),
-            ("new", size, format!("put_{size}_new")),
-        ]
-    }) {
+    for (kind, size, g) in put_groups() {
         let cc = r.ns(&g, "cacache_write_sync");
         for (dur, raw, kit) in PUT_PAIRS {
             let (tr, tk) = (r.ns(&g, raw), r.ns(&g, kit));
@@ -109,29 +115,28 @@ pub fn print(cfg: &Cfg, since: SystemTime, rotated: &[(&str, &str, f64)]) {
     if !rotated.is_empty() {
         let _ = writeln!(
             s,
-            "\nNew resources again, {} rounds of {} puts in rotation (medians per put):\n",
-            cfg.rotation_rounds,
-            crate::put::SLOTS
+            "\nThe same puts again, {} rounds of {} puts per variant in rotation (medians per put):\n",
+            cfg.rotation_rounds, SLOTS
         );
         let _ = writeln!(
             s,
-            "| size | durability | raw baseline | kithara | kithara/raw throughput | target | met? |"
+            "| put | size | durability | raw baseline | kithara | kithara/raw throughput | target | met? |"
         );
-        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
-        let ns = |size: &str, id: &str| {
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        let ns = |group: &str, id: &str| {
             rotated
                 .iter()
-                .find(|(s, v, _)| *s == size && *v == id)
+                .find(|(g, v, _)| g == group && *v == id)
                 .map(|(_, _, t)| *t)
         };
-        for (size, _) in crate::put::SIZES {
+        for (kind, size, g) in put_groups() {
             for (dur, raw, kit) in PUT_PAIRS {
-                let (tr, tk) = (ns(size, raw), ns(size, kit));
+                let (tr, tk) = (ns(&g, raw), ns(&g, kit));
                 let thr = ratio(tr, tk);
                 let is_target = !dur.contains("dir");
                 let _ = writeln!(
                     s,
-                    "| {size} | {dur} | {} | {} | {} | {} | {} |",
+                    "| {kind} | {size} | {dur} | {} | {} | {} | {} | {} |",
                     time(tr),
                     time(tk),
                     x(thr),
