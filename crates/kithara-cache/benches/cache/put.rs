@@ -37,10 +37,14 @@ pub const SIZES: [(&str, usize); 2] = [("64KiB", 64 * KIB), ("1MiB", MIB)];
 pub fn bench(c: &mut Criterion, cfg: &Cfg) {
     for new in [false, true] {
         for (label, len) in SIZES {
-            let name = format!("put_{label}{}", if new { "_new" } else { "" });
-            group(c, cfg, &name, len, new);
+            group(c, cfg, &group_name(label, new), len, new);
         }
     }
+}
+
+/// `put_<size>` (each put replaces a file) or `put_<size>_new`.
+pub fn group_name(size: &str, new: bool) -> String {
+    format!("put_{size}{}", if new { "_new" } else { "" })
 }
 
 /// One way of putting the same bytes into the `SLOTS` destinations.
@@ -185,7 +189,7 @@ pub fn rotation(rounds: usize) -> Vec<(String, &'static str, f64)> {
     let mut out = Vec::new();
     for new in [false, true] {
         for (label, len) in SIZES {
-            let group = format!("put_{label}{}", if new { "_new" } else { "" });
+            let group = group_name(label, new);
             let mut vs: Vec<Variant> = variants(&payloads(len))
                 .into_iter()
                 .filter(|v| v.name != CACACHE)

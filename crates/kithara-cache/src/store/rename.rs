@@ -5,7 +5,6 @@
 //! "the name was free" by succeeding, so a new file (a cache filling up)
 //! needs no `stat` first; only a real replacement pays for one.
 
-use std::io;
 use std::path::Path;
 
 #[cfg(target_os = "linux")]
@@ -15,18 +14,15 @@ use rustix::fs::{CWD, RenameFlags, renameat_with};
 /// something does, or if this system or file system cannot tell (no
 /// `renameat2`, or no `RENAME_NOREPLACE`); then the caller looks and
 /// renames over it, which reports any real error with its context.
-pub(crate) fn if_new(from: &Path, to: &Path) -> bool {
-    noreplace(from, to).is_ok()
-}
-
 #[cfg(target_os = "linux")]
-fn noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(io::Error::from)
+pub(crate) fn if_new(from: &Path, to: &Path) -> bool {
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).is_ok()
 }
 
-// Android's app sandbox may kill a process that calls `renameat2` (seccomp)
-// on older releases, and other systems lack it: they take the portable path.
+/// Always `false`: Android's app sandbox may kill a process that calls
+/// `renameat2` (seccomp) on older releases, and other systems lack it, so
+/// they take the portable path.
 #[cfg(not(target_os = "linux"))]
-fn noreplace(_from: &Path, _to: &Path) -> io::Result<()> {
-    Err(io::ErrorKind::Unsupported.into())
+pub(crate) fn if_new(_from: &Path, _to: &Path) -> bool {
+    false
 }
