@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::iter;
 use std::mem;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,7 @@ use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::options::Durability;
 use crate::path::{CachePath, TEMP_SUFFIX};
+use crate::store::read::append;
 use crate::store::staged::{Body, TempFile};
 use crate::store::{AssetReader, Commit, Staged, Store};
 
@@ -367,17 +368,14 @@ fn join<'a>(base: &Path, parts: impl Iterator<Item = &'a str> + Clone) -> PathBu
 
 /// Reads a whole cached file; `None` if it is not there. Anything but a
 /// regular file is refused before a byte is read (a planted link to
-/// `/dev/zero` must not be read until memory runs out). `File`'s own
-/// `read_to_end` sizes its reads from the file (one `read` call); a generic
-/// one (`take`) reads 64 KiB in four, and a zero-filled buffer costs more
-/// than the two syscalls of the sizing.
+/// `/dev/zero` must not be read until memory runs out); the length that
+/// check sees sizes the read.
 pub(crate) fn read_path(file: PathBuf) -> Result<Option<Vec<u8>>> {
-    let Some((mut f, len)) = open_regular(&file)? else {
+    let Some((f, len)) = open_regular(&file)? else {
         return Ok(None);
     };
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    f.read_to_end(&mut buf)
-        .map_err(CacheError::io("read", file))?;
+    let mut buf = Vec::new();
+    append(&f, len, &mut buf).map_err(CacheError::io("read", file))?;
     Ok(Some(buf))
 }
 

@@ -8,6 +8,7 @@
 
 mod fs;
 mod mem;
+mod read;
 mod reader;
 mod rename;
 mod scan;

@@ -5,28 +5,32 @@ use std::io::{self, Cursor, Read, Seek, SeekFrom};
 
 use bytes::Bytes;
 
-/// A cached resource open for reading. A file stays readable even if its
-/// asset is evicted while it is open.
+use super::read::append;
+
+/// A cached resource open for reading: the version that was there when it
+/// was opened, [`len`](Self::len) bytes, even if the resource is replaced or
+/// its asset evicted while it is open.
 #[derive(Debug)]
 pub struct AssetReader {
     body: Body,
     len: u64,
-    /// Whether a read or seek moved it from the start (saves an lseek).
-    moved: bool,
 }
 
 #[derive(Debug)]
 enum Body {
-    File(File),
+    /// `pos` mirrors the file's offset, so reading the rest needs no `lseek`.
+    File {
+        file: File,
+        pos: u64,
+    },
     Mem(Cursor<Bytes>),
 }
 
 impl AssetReader {
     pub(crate) fn file(file: File, len: u64) -> Self {
         Self {
-            body: Body::File(file),
+            body: Body::File { file, pos: 0 },
             len,
-            moved: false,
         }
     }
 
@@ -34,7 +38,6 @@ impl AssetReader {
         Self {
             len: bytes.len() as u64,
             body: Body::Mem(Cursor::new(bytes)),
-            moved: false,
         }
     }
 
@@ -56,17 +59,9 @@ impl AssetReader {
                 let bytes = c.into_inner();
                 Ok(bytes.slice(pos.min(bytes.len())..))
             }
-            Body::File(mut f) => {
-                // Cached files are never modified in place (only replaced by
-                // rename), so the length measured at open bounds the read: one
-                // read call into reserved memory, no size probe, no zero-fill,
-                // and `take` answers the EOF probe without a syscall.
-                let pos = if self.moved { f.stream_position()? } else { 0 };
-                let rest = self.len.saturating_sub(pos);
-                let cap = usize::try_from(rest)
-                    .map_err(|_| io::Error::other("resource larger than memory"))?;
-                let mut buf = Vec::with_capacity(cap);
-                f.take(rest).read_to_end(&mut buf)?;
+            Body::File { file, pos } => {
+                let mut buf = Vec::new();
+                append(&file, self.len.saturating_sub(pos), &mut buf)?;
                 Ok(Bytes::from(buf))
             }
         }
@@ -75,30 +70,39 @@ impl AssetReader {
 
 impl Read for AssetReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.moved = true;
         match &mut self.body {
-            Body::File(f) => f.read(buf),
+            Body::File { file, pos } => {
+                let n = file.read(buf)?;
+                *pos += n as u64;
+                Ok(n)
+            }
             Body::Mem(c) => c.read(buf),
         }
     }
 
-    // Forwarded so `File`'s sized read_to_end is used instead of the generic
-    // doubling loop (five reads for 64 KiB).
+    // The rest is known to be `len - pos` bytes: read in one call, where the
+    // generic loop would read 64 KiB in four and `File`'s own would first
+    // ask for the size and position.
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        self.moved = true;
         match &mut self.body {
-            Body::File(f) => f.read_to_end(buf),
+            Body::File { file, pos } => {
+                let n = append(file, self.len.saturating_sub(*pos), buf)?;
+                *pos += n as u64;
+                Ok(n)
+            }
             Body::Mem(c) => c.read_to_end(buf),
         }
     }
 }
 
 impl Seek for AssetReader {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.moved = true;
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         match &mut self.body {
-            Body::File(f) => f.seek(pos),
-            Body::Mem(c) => c.seek(pos),
+            Body::File { file, pos } => {
+                *pos = file.seek(to)?;
+                Ok(*pos)
+            }
+            Body::Mem(c) => c.seek(to),
         }
     }
 }

@@ -1,0 +1,114 @@
+//! Every way to read a resource gives its bytes, whole and exact: `read`,
+//! `open` + `read_to_end`, `into_bytes`, and either after reads and seeks.
+
+mod common;
+
+use std::io::{Read, Seek, SeekFrom};
+
+use common::{id, open, p};
+use kithara_cache::AssetCache;
+
+/// Lengths around the edges of a single read call and of page sizes.
+const LENS: [usize; 6] = [0, 1, 4095, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024 + 7];
+
+fn cache(root: &std::path::Path) -> AssetCache {
+    open(root, 64 << 20)
+}
+
+/// `len` bytes that differ from `seed` to `seed`, and position to position
+/// within a page, so a shifted or repeated chunk shows.
+fn payload(seed: u64, len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(31) ^ (i >> 12) ^ seed.wrapping_mul(131)) as u8)
+        .collect()
+}
+
+#[test]
+fn read_and_open_give_the_whole_resource_at_every_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(dir.path());
+    let a = cache.asset(id(1));
+    for (n, len) in LENS.into_iter().enumerate() {
+        let path = p(&format!("seg/{n}"));
+        let data = payload(n as u64, len);
+        a.put_atomic(&path, &data).unwrap();
+
+        assert_eq!(a.read(&path).unwrap().unwrap(), data, "read, {len} bytes");
+
+        let r = a.open(&path).unwrap().unwrap();
+        assert_eq!(r.len(), len as u64);
+        assert_eq!(r.into_bytes().unwrap(), data, "into_bytes, {len} bytes");
+
+        let mut r = a.open(&path).unwrap().unwrap();
+        let mut buf = b"kept".to_vec();
+        assert_eq!(r.read_to_end(&mut buf).unwrap(), len);
+        assert_eq!(&buf[..4], b"kept", "read_to_end appends");
+        assert_eq!(&buf[4..], &data[..], "read_to_end, {len} bytes");
+        assert_eq!(r.read_to_end(&mut buf).unwrap(), 0, "then nothing is left");
+    }
+}
+
+#[test]
+fn reads_continue_from_where_reads_and_seeks_left_the_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(dir.path());
+    let a = cache.asset(id(1));
+    let data = payload(7, 200_000);
+    a.put_atomic(&p("s"), &data).unwrap();
+
+    let mut r = a.open(&p("s")).unwrap().unwrap();
+    let mut head = [0u8; 1000];
+    r.read_exact(&mut head).unwrap();
+    assert_eq!(head, data[..1000]);
+    assert_eq!(
+        r.into_bytes().unwrap(),
+        data[1000..],
+        "into_bytes after a read"
+    );
+
+    let mut r = a.open(&p("s")).unwrap().unwrap();
+    r.seek(SeekFrom::End(-10)).unwrap();
+    assert_eq!(r.into_bytes().unwrap(), data[data.len() - 10..]);
+
+    let mut r = a.open(&p("s")).unwrap().unwrap();
+    r.seek(SeekFrom::Start(150_000)).unwrap();
+    r.seek(SeekFrom::Current(-50_000)).unwrap();
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, data[100_000..], "read_to_end after seeks");
+
+    let mut r = a.open(&p("s")).unwrap().unwrap();
+    r.seek(SeekFrom::Start(300_000)).unwrap();
+    assert!(r.into_bytes().unwrap().is_empty(), "past the end: nothing");
+}
+
+#[test]
+fn an_open_reader_keeps_the_version_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(dir.path());
+    let a = cache.asset(id(1));
+    let old = payload(1, 100_000);
+    a.put_atomic(&p("s"), &old).unwrap();
+    let r = a.open(&p("s")).unwrap().unwrap();
+    let mut r2 = a.open(&p("s")).unwrap().unwrap();
+    a.put_atomic(&p("s"), b"new and short").unwrap();
+    assert_eq!(r.into_bytes().unwrap(), old);
+    let mut buf = Vec::new();
+    r2.read_to_end(&mut buf).unwrap();
+    assert_eq!(buf, old);
+    assert_eq!(a.read(&p("s")).unwrap().unwrap(), &b"new and short"[..]);
+}
+
+#[test]
+fn a_memory_cache_reads_the_same_way() {
+    let cache = AssetCache::in_memory(1 << 20);
+    let a = cache.asset(id(1));
+    let data = payload(3, 70_000);
+    a.put_atomic(&p("s"), &data).unwrap();
+    assert_eq!(a.read(&p("s")).unwrap().unwrap(), data);
+    let mut r = a.open(&p("s")).unwrap().unwrap();
+    r.seek(SeekFrom::Start(69_000)).unwrap();
+    let mut buf = Vec::new();
+    r.read_to_end(&mut buf).unwrap();
+    assert_eq!(buf, data[69_000..]);
+}
