@@ -332,8 +332,8 @@ impl Shared {
         }
     }
 
-    /// Reads a whole resource; on disk like [`Shared::open`], with the file's
-    /// sized read.
+    /// Reads a whole resource; on disk like [`Shared::open`], in one read
+    /// sized by the length seen at open (`store/read.rs`).
     pub(crate) fn read(
         &self,
         id: &AssetId,

@@ -4,15 +4,16 @@
 mod common;
 
 use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
 use common::{id, open, p};
 use kithara_cache::{AssetCache, AssetHandle};
 use tempfile::TempDir;
 
-/// Lengths around the edges of a single read call and of page sizes.
+/// Empty, one byte, around a page and a typical segment, and several MiB.
 const LENS: [usize; 6] = [0, 1, 4095, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024 + 7];
 
-fn cache(root: &std::path::Path) -> AssetCache {
+fn cache(root: &Path) -> AssetCache {
     open(root, 64 << 20)
 }
 
@@ -24,11 +25,17 @@ fn holding(data: &[u8]) -> (TempDir, AssetHandle) {
     (dir, a)
 }
 
-/// `len` bytes that differ from `seed` to `seed`, and position to position
-/// within a page, so a shifted or repeated chunk shows.
+/// `len` pseudo-random bytes of `seed` (splitmix64 of the position): a
+/// shifted, repeated or foreign chunk shows. `common::payload` has a
+/// 16-byte header, and these tests need lengths 0 and 1.
 fn payload(seed: u64, len: usize) -> Vec<u8> {
     (0..len as u64)
-        .map(|i| (i.wrapping_mul(31) ^ (i >> 12) ^ seed.wrapping_mul(131)) as u8)
+        .map(|i| {
+            let mut z = (seed << 40 ^ i).wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) as u8
+        })
         .collect()
 }
 

@@ -19,7 +19,9 @@ use std::io::Read;
 use rustix::{buffer::spare_capacity, io::Errno};
 
 /// Appends the `len` bytes that `file` holds from its position on to `buf`
-/// and returns how many it appended: fewer only if the file ends sooner.
+/// and returns how many it appended, fewer if the file ends sooner. `len`
+/// must be all the file holds from there (a cached file's length at open):
+/// the read fills whatever spare capacity `buf` has.
 pub(crate) fn append(file: &File, len: u64, buf: &mut Vec<u8>) -> io::Result<usize> {
     let want = usize::try_from(len).map_err(|_| io::Error::other("resource larger than memory"))?;
     buf.try_reserve_exact(want)?;

@@ -86,9 +86,11 @@ impl Read for AssetReader {
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         match &mut self.body {
             Body::File { file, pos } => {
-                let n = append(file, self.len.saturating_sub(*pos), buf)?;
-                *pos += n as u64;
-                Ok(n)
+                let start = buf.len();
+                let read = append(file, self.len.saturating_sub(*pos), buf);
+                // Counted on an error too: what was appended was read.
+                *pos += (buf.len() - start) as u64;
+                read
             }
             Body::Mem(c) => c.read_to_end(buf),
         }
