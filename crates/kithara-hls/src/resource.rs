@@ -156,12 +156,20 @@ impl Loader {
             .await
     }
 
-    /// The cached bytes, if any; a hit is counted.
+    /// The cached bytes, if any; a hit is counted. An empty file is a miss:
+    /// no playlist, key or segment is empty, and an empty file is what a
+    /// power cut can leave of a `Buffered` write that had not reached the
+    /// disk (the name was journaled, the data was not). The download that
+    /// follows replaces it.
     pub(crate) async fn cached(&self, res: &Resource) -> Result<Option<Bytes>, HlsError> {
         let path = res.path.clone();
         let got = self
             .blocking(self.store_of(res.kind, &res.path), move |s| s.read(&path))
             .await??;
+        if got.as_ref().is_some_and(Bytes::is_empty) {
+            tracing::warn!(url = %res.url, path = %res.path, "empty cached file (an interrupted write?): fetching again");
+            return Ok(None);
+        }
         if let Some(bytes) = &got {
             self.stats.record(Source::Cache, bytes.len());
             tracing::trace!(url = %res.url, path = %res.path, len = bytes.len(), "cache hit");

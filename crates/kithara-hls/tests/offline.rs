@@ -4,7 +4,7 @@
 mod common;
 
 use common::{encrypted_vod, files_named, open_cache, persistent, read_vod, unwrap_xor};
-use kithara_hls::{CacheMode, HlsError, HlsOptions, HlsSession, VariantSelect};
+use kithara_hls::{AssetCache, CacheMode, HlsError, HlsOptions, HlsSession, VariantSelect};
 use kithara_test_utils::{Encryption, HlsOrigin};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,4 +130,52 @@ async fn memory_mode_offline_misses_segments() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// A power cut can bring back a `Buffered` write that had not reached the
+/// disk as an empty file under its final name. No HLS resource is empty, so
+/// an empty cached file is a miss: offline it is the `OfflineMiss` naming
+/// it (not a silently shorter stream), online it is fetched and cached again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_cached_file_is_a_miss_not_a_resource() {
+    let origin = HlsOrigin::start(encrypted_vod().encryption(Encryption::None)).expect("origin");
+    let url = origin.master_url().to_string();
+    let expected = origin.expected_stream(0);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |cache: AssetCache| persistent(&cache).variant(VariantSelect::Index(0));
+    read_vod(&url, opts(open_cache(dir.path())))
+        .await
+        .expect("warm-up");
+    let seg = files_named(dir.path(), "v0/seg/000003.ts");
+    let media = files_named(dir.path(), "v0/playlist.m3u8");
+    assert_eq!((seg.len(), media.len()), (1, 1));
+    let seg_len = std::fs::metadata(&seg[0]).unwrap().len();
+    std::fs::write(&seg[0], b"").unwrap();
+
+    // Reopened, as after the reboot.
+    let cache = open_cache(dir.path());
+    let err = match read_vod(&url, opts(cache.clone()).offline(true)).await {
+        Ok(stream) => panic!("segment 3 is empty, yet {} bytes were read", stream.len()),
+        Err(e) => e,
+    };
+    match err {
+        HlsError::OfflineMiss { url } => assert_eq!(url, origin.segment_url(0, 3).to_string()),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    std::fs::write(&media[0], b"").unwrap();
+    origin.reset_requests();
+    let online = read_vod(&url, opts(cache)).await.expect("online");
+    assert!(online == expected, "online stream differs");
+    assert_eq!(origin.requests(&origin.segment_path(0, 3)), 1);
+    assert_eq!(origin.requests(origin.media_url(0).path()), 1);
+    assert_eq!(
+        std::fs::metadata(&seg[0]).unwrap().len(),
+        seg_len,
+        "cached again"
+    );
+    assert!(
+        std::fs::metadata(&media[0]).unwrap().len() > 0,
+        "cached again"
+    );
 }
