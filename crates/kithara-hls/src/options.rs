@@ -247,7 +247,8 @@ impl HlsOptions {
     /// How init and media segments are written to a persistent cache
     /// (default `Buffered`: a process crash never tears one; a power cut may
     /// lose the last few, or on ext4 and XFS leave them empty or short. An
-    /// empty cached file is treated as missing; a short one is not detected).
+    /// empty cached file, or a byte range of the wrong length, is treated as
+    /// missing; a short whole-file segment is not detected).
     /// Playlists and keys always use the cache's own durability. `Sync`
     /// costs a file and a directory fsync per segment.
     pub fn segment_durability(mut self, durability: Durability) -> Self {

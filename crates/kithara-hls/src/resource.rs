@@ -70,6 +70,14 @@ pub(crate) struct Loader {
     segment_durability: Durability,
 }
 
+/// Whether cached `bytes` can be all of `res`: not empty, and as long as
+/// its byte range if it has one.
+fn whole(res: &Resource, bytes: &Bytes) -> bool {
+    let len = bytes.len() as u64;
+    let want = res.range.as_ref().map(|r| r.end.saturating_sub(r.start));
+    len > 0 && want.is_none_or(|want| want == len)
+}
+
 fn join_error(e: tokio::task::JoinError) -> HlsError {
     HlsError::Task(e.to_string())
 }
@@ -156,9 +164,10 @@ impl Loader {
             .await
     }
 
-    /// The cached bytes, if any; a hit is counted. An empty file is a miss:
-    /// no playlist, key or segment is empty, and an empty file is what a
-    /// power cut can leave of a `Buffered` write that had not reached the
+    /// The cached bytes, if any; a hit is counted. An empty file is a miss,
+    /// and so is a byte range of another length than the playlist's: no
+    /// playlist, key or segment is empty, and an empty or short file is what
+    /// a power cut can leave of a `Buffered` write that had not reached the
     /// disk (the name was journaled, the data was not). The download that
     /// follows replaces it.
     pub(crate) async fn cached(&self, res: &Resource) -> Result<Option<Bytes>, HlsError> {
@@ -166,8 +175,10 @@ impl Loader {
         let got = self
             .blocking(self.store_of(res.kind, &res.path), move |s| s.read(&path))
             .await??;
-        if got.as_ref().is_some_and(Bytes::is_empty) {
-            tracing::warn!(url = %res.url, path = %res.path, "empty cached file (an interrupted write?): fetching again");
+        if let Some(bytes) = &got
+            && !whole(res, bytes)
+        {
+            tracing::warn!(url = %res.url, path = %res.path, len = bytes.len(), "cached file empty or of the wrong length (an interrupted write?): fetching again");
             return Ok(None);
         }
         if let Some(bytes) = &got {

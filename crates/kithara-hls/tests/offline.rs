@@ -179,3 +179,39 @@ async fn an_empty_cached_file_is_a_miss_not_a_resource() {
         "cached again"
     );
 }
+
+/// A byte-range segment's length is in the playlist, so a cached one of any
+/// other length (a power cut's short leftover) is a miss too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_byte_range_of_the_wrong_length_is_a_miss() {
+    let origin = HlsOrigin::start(
+        encrypted_vod()
+            .encryption(Encryption::None)
+            .byte_ranges(true),
+    )
+    .expect("origin");
+    let url = origin.master_url().to_string();
+    let expected = origin.expected_stream(0);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |cache: AssetCache| persistent(&cache).variant(VariantSelect::Index(0));
+    read_vod(&url, opts(open_cache(dir.path())))
+        .await
+        .expect("warm-up");
+    let seg = files_named(dir.path(), "v0/seg/000003.ts");
+    assert_eq!(seg.len(), 1);
+    let whole = std::fs::read(&seg[0]).unwrap();
+    std::fs::write(&seg[0], &whole[..whole.len() / 2]).unwrap();
+
+    let cache = open_cache(dir.path());
+    let err = match read_vod(&url, opts(cache.clone()).offline(true)).await {
+        Ok(stream) => panic!("segment 3 is short, yet {} bytes were read", stream.len()),
+        Err(e) => e,
+    };
+    match err {
+        HlsError::OfflineMiss { url } => assert_eq!(url, origin.segment_url(0, 3).to_string()),
+        other => panic!("unexpected {other:?}"),
+    }
+    let online = read_vod(&url, opts(cache)).await.expect("online");
+    assert!(online == expected, "online stream differs");
+    assert_eq!(std::fs::read(&seg[0]).unwrap(), whole, "cached again");
+}
