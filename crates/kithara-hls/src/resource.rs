@@ -175,17 +175,16 @@ impl Loader {
         let got = self
             .blocking(self.store_of(res.kind, &res.path), move |s| s.read(&path))
             .await??;
-        if let Some(bytes) = &got
-            && !whole(res, bytes)
-        {
-            tracing::warn!(url = %res.url, path = %res.path, len = bytes.len(), "cached file empty or of the wrong length (an interrupted write?): fetching again");
+        let Some(bytes) = got else {
+            return Ok(None);
+        };
+        if !whole(res, &bytes) {
+            tracing::warn!(url = %res.url, path = %res.path, len = bytes.len(), "cached file empty or of the wrong length (an interrupted write?): treated as missing");
             return Ok(None);
         }
-        if let Some(bytes) = &got {
-            self.stats.record(Source::Cache, bytes.len());
-            tracing::trace!(url = %res.url, path = %res.path, len = bytes.len(), "cache hit");
-        }
-        Ok(got)
+        self.stats.record(Source::Cache, bytes.len());
+        tracing::trace!(url = %res.url, path = %res.path, len = bytes.len(), "cache hit");
+        Ok(Some(bytes))
     }
 
     /// Download the resource (after a cache miss). Offline, this is the
