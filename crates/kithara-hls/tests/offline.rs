@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{encrypted_vod, files_named, open_cache, persistent, read_vod, unwrap_xor};
 use kithara_hls::{AssetCache, CacheMode, HlsError, HlsOptions, HlsSession, VariantSelect};
-use kithara_test_utils::{Encryption, HlsOrigin};
+use kithara_test_utils::{Encryption, HlsOrigin, OriginConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_cache_plays_offline_with_the_origin_stopped() {
@@ -132,48 +134,67 @@ async fn memory_mode_offline_misses_segments() {
     }
 }
 
-/// A power cut can bring back a `Buffered` write that had not reached the
-/// disk as an empty file under its final name. No HLS resource is empty, so
-/// an empty cached file is a miss: offline it is the `OfflineMiss` naming
-/// it (not a silently shorter stream), online it is fetched and cached again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_empty_cached_file_is_a_miss_not_a_resource() {
-    let origin = HlsOrigin::start(encrypted_vod().encryption(Encryption::None)).expect("origin");
+/// Options reading variant 0 through `cache`.
+fn variant0(cache: AssetCache) -> HlsOptions {
+    persistent(&cache).variant(VariantSelect::Index(0))
+}
+
+/// Warms a cache from an origin of `config`, cuts segment 3 to `keep(len)`
+/// bytes as a power cut could, and reopens the cache, as after the reboot.
+/// Offline, the segment must be the `OfflineMiss` naming it (not a silently
+/// shorter stream); online, the read must be byte-exact, fetch it once and
+/// cache it whole again. Returns the origin and the reopened cache.
+async fn cut_segment_is_a_miss(
+    config: OriginConfig,
+    dir: &Path,
+    keep: fn(usize) -> usize,
+) -> (HlsOrigin, AssetCache) {
+    let origin = HlsOrigin::start(config).expect("origin");
     let url = origin.master_url().to_string();
-    let expected = origin.expected_stream(0);
-    let dir = tempfile::tempdir().unwrap();
-    let opts = |cache: AssetCache| persistent(&cache).variant(VariantSelect::Index(0));
-    read_vod(&url, opts(open_cache(dir.path())))
+    read_vod(&url, variant0(open_cache(dir)))
         .await
         .expect("warm-up");
-    let seg = files_named(dir.path(), "v0/seg/000003.ts");
-    let media = files_named(dir.path(), "v0/playlist.m3u8");
-    assert_eq!((seg.len(), media.len()), (1, 1));
-    let seg_len = std::fs::metadata(&seg[0]).unwrap().len();
-    std::fs::write(&seg[0], b"").unwrap();
+    let seg = files_named(dir, "v0/seg/000003.ts");
+    assert_eq!(seg.len(), 1);
+    let whole = std::fs::read(&seg[0]).unwrap();
+    std::fs::write(&seg[0], &whole[..keep(whole.len())]).unwrap();
 
-    // Reopened, as after the reboot.
-    let cache = open_cache(dir.path());
-    let err = match read_vod(&url, opts(cache.clone()).offline(true)).await {
-        Ok(stream) => panic!("segment 3 is empty, yet {} bytes were read", stream.len()),
-        Err(e) => e,
-    };
-    match err {
-        HlsError::OfflineMiss { url } => assert_eq!(url, origin.segment_url(0, 3).to_string()),
-        other => panic!("unexpected {other:?}"),
+    let cache = open_cache(dir);
+    match read_vod(&url, variant0(cache.clone()).offline(true)).await {
+        Err(HlsError::OfflineMiss { url }) => {
+            assert_eq!(url, origin.segment_url(0, 3).to_string())
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+        Ok(stream) => panic!("segment 3 is cut, yet {} bytes were read", stream.len()),
     }
+    origin.reset_requests();
+    let online = read_vod(&url, variant0(cache.clone()))
+        .await
+        .expect("online");
+    assert!(online == origin.expected_stream(0), "online stream differs");
+    assert_eq!(origin.requests(&origin.segment_path(0, 3)), 1);
+    assert_eq!(std::fs::read(&seg[0]).unwrap(), whole, "cached again");
+    (origin, cache)
+}
 
+/// A power cut can bring back a `Buffered` write that had not reached the
+/// disk as an empty file under its final name. No HLS resource is empty, so
+/// an empty cached segment or playlist is a miss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_cached_file_is_a_miss_not_a_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let clear = encrypted_vod().encryption(Encryption::None);
+    let (origin, cache) = cut_segment_is_a_miss(clear, dir.path(), |_| 0).await;
+
+    let media = files_named(dir.path(), "v0/playlist.m3u8");
+    assert_eq!(media.len(), 1);
     std::fs::write(&media[0], b"").unwrap();
     origin.reset_requests();
-    let online = read_vod(&url, opts(cache)).await.expect("online");
-    assert!(online == expected, "online stream differs");
-    assert_eq!(origin.requests(&origin.segment_path(0, 3)), 1);
+    let online = read_vod(origin.master_url().as_str(), variant0(cache))
+        .await
+        .expect("online");
+    assert!(online == origin.expected_stream(0), "online stream differs");
     assert_eq!(origin.requests(origin.media_url(0).path()), 1);
-    assert_eq!(
-        std::fs::metadata(&seg[0]).unwrap().len(),
-        seg_len,
-        "cached again"
-    );
     assert!(
         std::fs::metadata(&media[0]).unwrap().len() > 0,
         "cached again"
@@ -184,34 +205,9 @@ async fn an_empty_cached_file_is_a_miss_not_a_resource() {
 /// other length (a power cut's short leftover) is a miss too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_byte_range_of_the_wrong_length_is_a_miss() {
-    let origin = HlsOrigin::start(
-        encrypted_vod()
-            .encryption(Encryption::None)
-            .byte_ranges(true),
-    )
-    .expect("origin");
-    let url = origin.master_url().to_string();
-    let expected = origin.expected_stream(0);
     let dir = tempfile::tempdir().unwrap();
-    let opts = |cache: AssetCache| persistent(&cache).variant(VariantSelect::Index(0));
-    read_vod(&url, opts(open_cache(dir.path())))
-        .await
-        .expect("warm-up");
-    let seg = files_named(dir.path(), "v0/seg/000003.ts");
-    assert_eq!(seg.len(), 1);
-    let whole = std::fs::read(&seg[0]).unwrap();
-    std::fs::write(&seg[0], &whole[..whole.len() / 2]).unwrap();
-
-    let cache = open_cache(dir.path());
-    let err = match read_vod(&url, opts(cache.clone()).offline(true)).await {
-        Ok(stream) => panic!("segment 3 is short, yet {} bytes were read", stream.len()),
-        Err(e) => e,
-    };
-    match err {
-        HlsError::OfflineMiss { url } => assert_eq!(url, origin.segment_url(0, 3).to_string()),
-        other => panic!("unexpected {other:?}"),
-    }
-    let online = read_vod(&url, opts(cache)).await.expect("online");
-    assert!(online == expected, "online stream differs");
-    assert_eq!(std::fs::read(&seg[0]).unwrap(), whole, "cached again");
+    let ranges = encrypted_vod()
+        .encryption(Encryption::None)
+        .byte_ranges(true);
+    cut_segment_is_a_miss(ranges, dir.path(), |len| len / 2).await;
 }
