@@ -4,7 +4,7 @@ mod common;
 
 use std::io::{Read, Seek, SeekFrom, Write};
 
-use common::{asset_dir, disk_usage, id, open, p, temp_files};
+use common::{asset_dir, disk_usage, holding, id, open, p, temp_files};
 use kithara_cache::{AssetCache, CacheOptions, Durability};
 
 #[test]
@@ -53,9 +53,7 @@ fn shorter_rewrite_replaces_exactly_and_accounting_never_underflows() {
 #[test]
 fn streaming_writer_is_invisible_until_commit_and_leaves_nothing_when_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = open(dir.path(), 1 << 20);
-    let a = cache.asset(id(1));
-    a.put_atomic(&p("s"), b"old").unwrap();
+    let (cache, a) = holding(dir.path(), "s", b"old");
     let mut w = a.writer(&p("s")).unwrap();
     for chunk in 0..10u8 {
         w.write_all(&[chunk; 1000]).unwrap();
@@ -130,9 +128,7 @@ fn buffered_and_sync_durability_store_the_same_bytes() {
 #[test]
 fn a_directory_where_a_file_belongs_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = open(dir.path(), 1 << 20);
-    let a = cache.asset(id(1));
-    a.put_atomic(&p("v0/x"), b"x").unwrap();
+    let (cache, a) = holding(dir.path(), "v0/x", b"x");
     let err = a.put_atomic(&p("v0"), b"file over dir").unwrap_err();
     assert!(err.to_string().contains("v0"), "{err}");
     let err = a.put_atomic(&p("v0/x/y"), b"below a file").unwrap_err();

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Component, Path};
 
-use common::{asset_dir, id, open, p};
+use common::{asset_dir, holding, id, open, p};
 use kithara_cache::{CacheError, CachePath};
 use proptest::prelude::*;
 
@@ -193,9 +193,7 @@ fn a_planted_symlink_is_not_counted_and_the_open_survives_odd_entries() {
 fn a_planted_link_to_a_device_is_refused_not_read() {
     use std::os::unix::fs::symlink;
     let dir = tempfile::tempdir().unwrap();
-    let cache = open(dir.path(), 1 << 20);
-    let asset = cache.asset(id(1));
-    asset.put_atomic(&p("a"), b"abc").unwrap();
+    let (_cache, asset) = holding(dir.path(), "a", b"abc");
     // An endless file: a read that does not check the file type first never ends.
     symlink("/dev/zero", asset_dir(dir.path(), &id(1)).join("zero")).unwrap();
     for got in [
@@ -215,9 +213,7 @@ fn a_put_over_a_planted_symlink_replaces_the_link_and_counts_only_its_own_bytes(
     let secret = outside.path().join("secret");
     std::fs::write(&secret, vec![1u8; 50_000]).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cache = open(dir.path(), 1 << 20);
-    let asset = cache.asset(id(1));
-    asset.put_atomic(&p("a"), b"abc").unwrap();
+    let (cache, asset) = holding(dir.path(), "a", b"abc");
     let link = asset_dir(dir.path(), &id(1)).join("seg");
     symlink(&secret, &link).unwrap();
 
@@ -233,9 +229,7 @@ fn a_put_over_a_planted_symlink_replaces_the_link_and_counts_only_its_own_bytes(
 #[test]
 fn a_put_where_a_directory_stands_fails_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = open(dir.path(), 1 << 20);
-    let asset = cache.asset(id(1));
-    asset.put_atomic(&p("a"), b"abc").unwrap();
+    let (cache, asset) = holding(dir.path(), "a", b"abc");
     let planted = asset_dir(dir.path(), &id(1)).join("seg");
     std::fs::create_dir(&planted).unwrap();
     std::fs::write(planted.join("inside"), b"kept").unwrap();

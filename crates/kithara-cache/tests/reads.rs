@@ -6,23 +6,14 @@ mod common;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use common::{id, open, p};
-use kithara_cache::{AssetCache, AssetHandle};
-use tempfile::TempDir;
+use common::{holding, id, open, p};
+use kithara_cache::AssetCache;
 
 /// Empty, one byte, around a page and a typical segment, and several MiB.
 const LENS: [usize; 6] = [0, 1, 4095, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024 + 7];
 
 fn cache(root: &Path) -> AssetCache {
     open(root, 64 << 20)
-}
-
-/// Asset 1 of a cache in a fresh directory, holding `data` at `s`.
-fn holding(data: &[u8]) -> (TempDir, AssetHandle) {
-    let dir = tempfile::tempdir().unwrap();
-    let a = cache(dir.path()).asset(id(1));
-    a.put_atomic(&p("s"), data).unwrap();
-    (dir, a)
 }
 
 /// `len` pseudo-random bytes of `seed` (splitmix64 of the position): a
@@ -67,7 +58,8 @@ fn read_and_open_give_the_whole_resource_at_every_length() {
 #[test]
 fn reads_continue_from_where_reads_and_seeks_left_the_reader() {
     let data = payload(7, 200_000);
-    let (_dir, a) = holding(&data);
+    let dir = tempfile::tempdir().unwrap();
+    let (_cache, a) = holding(dir.path(), "s", &data);
 
     let mut r = a.open(&p("s")).unwrap().unwrap();
     let mut head = [0u8; 1000];
@@ -98,7 +90,8 @@ fn reads_continue_from_where_reads_and_seeks_left_the_reader() {
 #[test]
 fn an_open_reader_keeps_the_version_it_opened() {
     let old = payload(1, 100_000);
-    let (_dir, a) = holding(&old);
+    let dir = tempfile::tempdir().unwrap();
+    let (_cache, a) = holding(dir.path(), "s", &old);
     let r = a.open(&p("s")).unwrap().unwrap();
     let mut r2 = a.open(&p("s")).unwrap().unwrap();
     a.put_atomic(&p("s"), b"new and short").unwrap();

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use kithara_cache::{AssetCache, AssetId, CacheOptions, CachePath, Durability};
+use kithara_cache::{AssetCache, AssetHandle, AssetId, CacheOptions, CachePath, Durability};
 
 pub const TEMP_SUFFIX: &str = ".kithara-tmp";
 
@@ -24,6 +24,14 @@ pub fn open(root: &Path, max: u64) -> AssetCache {
             .durability(Durability::Buffered),
     )
     .unwrap()
+}
+
+/// A 1 MiB cache at `root` whose asset 1 holds `data` at `path`.
+pub fn holding(root: &Path, path: &str, data: &[u8]) -> (AssetCache, AssetHandle) {
+    let cache = open(root, 1 << 20);
+    let asset = cache.asset(id(1));
+    asset.put_atomic(&p(path), data).unwrap();
+    (cache, asset)
 }
 
 /// Every regular file below `dir`, recursively (symlinks not followed), sorted.
