@@ -168,7 +168,7 @@ impl Loader {
     /// and so is a byte range of another length than the playlist's: no
     /// playlist, key or segment is empty, and an empty or short file is what
     /// a power cut can leave of a `Buffered` write that had not reached the
-    /// disk (the name was journaled, the data was not). The download that
+    /// disk (the name reached the disk, the data did not). The download that
     /// follows replaces it.
     pub(crate) async fn cached(&self, res: &Resource) -> Result<Option<Bytes>, HlsError> {
         let path = res.path.clone();

@@ -100,11 +100,11 @@ pub fn settle() {
 }
 
 /// How long an ext4 without a journal (this machine's) treats a freed inode
-/// as "recently deleted" (5 s once its inode table block is clean). While any are, creating a file scans past
-/// them (`recently_deleted()` in the inode allocator), so one benchmark that
-/// deletes files makes the creates of the next one slower (seen here: the
-/// same put 18 µs after a quiet spell, 26 µs right after another variant's
-/// churn).
+/// as "recently deleted" (5 s once its inode table block is clean). While
+/// any are, creating a file scans past them (`recently_deleted()` in the
+/// inode allocator), so one benchmark that deletes files makes the creates
+/// of the next one slower (seen here: the same put 18 µs after a quiet
+/// spell, 26 µs right after another variant's churn).
 const RECENTLY_DELETED: Duration = Duration::from_secs(6);
 
 /// `settle`, then waits out ext4's recently-deleted window, so a benchmark
