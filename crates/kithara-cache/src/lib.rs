@@ -86,5 +86,5 @@ pub use index::recover::RecoveryReport;
 pub use options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 pub use path::CachePath;
 pub use stats::{AssetInfo, CacheStats};
-pub use store::AssetReader;
+pub use store::{AssetReader, WriterView};
 pub use writer::AssetWriter;

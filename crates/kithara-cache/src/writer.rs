@@ -7,7 +7,7 @@ use crate::cache::Inner;
 use crate::error::{CacheError, Result};
 use crate::guard::LeaseGuard;
 use crate::handle::PutResult;
-use crate::store::Staged;
+use crate::store::{Staged, WriterView};
 
 /// Takes bytes as they arrive (into a temp file on disk) and makes them
 /// visible at once on [`AssetWriter::commit`]. Dropped without a commit, it
@@ -35,6 +35,13 @@ impl AssetWriter {
     /// True if nothing was written yet.
     pub fn is_empty(&self) -> bool {
         self.staged.len() == 0
+    }
+
+    /// A view of the bytes written so far, for readers that follow the
+    /// write as it goes (see [`WriterView`]); bytes reach views at each
+    /// [`flush`](Write::flush).
+    pub fn view(&self) -> Result<WriterView> {
+        self.staged.view()
     }
 
     /// Flushes, syncs (with `Durability::Sync`) and renames into place,
@@ -66,9 +73,10 @@ impl Write for AssetWriter {
         Ok(buf.len())
     }
 
+    /// Makes the bytes written so far readable through [`view`](Self::view)s;
+    /// they become visible in the cache only on [`commit`](Self::commit).
     fn flush(&mut self) -> io::Result<()> {
-        // Data becomes visible only on commit; flushing early would buy nothing.
-        Ok(())
+        self.staged.flush_to_views().map_err(io::Error::other)
     }
 }
 

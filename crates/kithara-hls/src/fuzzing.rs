@@ -10,7 +10,7 @@
 
 use url::Url;
 
-use crate::playlist::{self, MAX_BYTE_OFFSET, MediaPlaylist, Playlist, VariantInfo};
+use crate::playlist::{self, MAX_BYTE_OFFSET, MediaPlaylist, Playlist, PlaylistMap, VariantInfo};
 
 /// The URL the fuzzed bytes are served at (relative URIs resolve against it).
 pub const PLAYLIST_URL: &str = "https://origin.test/v0/playlist.m3u8";
@@ -44,10 +44,10 @@ pub fn parse_playlist(bytes: &[u8]) -> Parsed {
     let first = playlist::parse_playlist(&url, bytes, MAX_SEGMENTS);
     let parsed = match &first {
         Err(_) => Parsed::Refused,
-        Ok(Playlist::Master(variants)) => {
-            check_master(variants);
+        Ok(Playlist::Master(master)) => {
+            check_master(&master.variants);
             Parsed::Master {
-                variants: variants.len(),
+                variants: master.variants.len(),
             }
         }
         Ok(Playlist::Media(media)) => {
@@ -64,7 +64,47 @@ pub fn parse_playlist(bytes: &[u8]) -> Parsed {
         (Ok(Playlist::Media(a)), Ok(Playlist::Media(b))) => assert_eq!(a, b),
         _ => panic!("two parses differ: {first:?} then {second:?}"),
     }
+    check_map(&url, bytes, parsed);
     parsed
+}
+
+/// What a proxy does with the same bytes: a [`PlaylistMap`] accepts exactly
+/// what the session's parse accepts; its rewrite (every URI pointed at a
+/// proxy) parses again into as many variants or segments, and every
+/// rewritten path is one the map resolves back to a fetchable URL.
+fn check_map(url: &Url, bytes: &[u8], parsed: Parsed) {
+    let map = PlaylistMap::parse(url, "v0", bytes, MAX_SEGMENTS);
+    assert_eq!(
+        map.is_ok(),
+        parsed != Parsed::Refused,
+        "the map and the session disagree"
+    );
+    let Ok(map) = map else { return };
+    let mut paths = Vec::new();
+    let text = map
+        .rewrite(|p| {
+            paths.push(p.clone());
+            format!("http://127.0.0.1:1/t/{p}")
+        })
+        .expect("an accepted playlist rewrites");
+    for p in &paths {
+        let target = map
+            .target(p)
+            .unwrap_or_else(|| panic!("{p} was written but resolves to nothing"));
+        assert_fetchable(&target.url, "target");
+    }
+    let proxy = Url::parse("http://127.0.0.1:1/t/v0/playlist.m3u8").expect("a URL");
+    let again = playlist::parse_playlist(&proxy, text.as_bytes(), MAX_SEGMENTS);
+    let reparsed = match again {
+        Ok(Playlist::Master(m)) => Parsed::Master {
+            variants: m.variants.len(),
+        },
+        Ok(Playlist::Media(m)) => Parsed::Media {
+            segments: m.segments.len(),
+        },
+        Err(e) => panic!("the rewritten playlist does not parse: {e}\n{text}"),
+    };
+    assert_eq!(reparsed, parsed, "the rewrite changed the playlist");
 }
 
 /// Only `http`/`https` URLs with a host are ever fetched.

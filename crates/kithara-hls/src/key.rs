@@ -7,27 +7,50 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use bytes::Bytes;
-use kithara_cache::CachePath;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use url::Url;
 
 use crate::error::HlsError;
+use crate::layout;
 use crate::options::{KeyContext, KeyProcessor};
 use crate::playlist::KeyRef;
 use crate::resource::{Extras, Loader, Resource, ResourceKind};
 
-/// An AES-128 key.
-pub(crate) type Key = [u8; 16];
+/// An AES-128 key (16 bytes).
+pub type Key = [u8; 16];
 
-/// Where the processed key of `url` is cached: `keys/<sha256(url)>.key`.
-pub(crate) fn key_cache_path(url: &Url) -> Result<CachePath, HlsError> {
-    let digest = Sha256::digest(url.as_str().as_bytes());
-    Ok(CachePath::parse(&format!(
-        "keys/{}.key",
-        hex::encode(digest)
-    ))?)
+/// Run `processor` (if any) on the `raw` key bytes a key server sent, off
+/// the async workers (a processor may block: DRM, HSM), and check that the
+/// result is a 16-byte AES-128 key. What a session caches and decrypts
+/// with, and what a proxy caches and serves. Errors name the key URL, never
+/// key bytes.
+pub async fn process_key(
+    processor: Option<&KeyProcessor>,
+    raw: Bytes,
+    ctx: KeyContext,
+) -> Result<Key, HlsError> {
+    let url = ctx.key_url.to_string();
+    let bad = |reason: String| HlsError::Key {
+        url: url.clone(),
+        reason,
+    };
+    let processed = match processor {
+        None => raw.to_vec(),
+        Some(p) => {
+            let p = Arc::clone(p);
+            tokio::task::spawn_blocking(move || p(&raw, &ctx))
+                .await
+                .map_err(|e| HlsError::Task(e.to_string()))?
+                .map_err(|e| bad(format!("key processor failed: {e}")))?
+        }
+    };
+    Key::try_from(processed.as_slice()).map_err(|_| {
+        bad(format!(
+            "key is {} bytes after processing, expected 16",
+            processed.len()
+        ))
+    })
 }
 
 /// A key ready for use, and whether it was read from the cache (a cached key
@@ -166,7 +189,7 @@ impl KeyManager {
             kind: ResourceKind::Key,
             url: url.clone(),
             range: None,
-            path: key_cache_path(url)?,
+            path: layout::key(url)?,
         })
     }
 
@@ -201,10 +224,6 @@ impl KeyManager {
     /// Download, process and cache (over any cached copy) the key.
     async fn fetch(&self, loader: &Loader, key: &KeyRef) -> Result<Key, HlsError> {
         let res = Self::resource(&key.url)?;
-        let bad = |reason: String| HlsError::Key {
-            url: key.url.to_string(),
-            reason,
-        };
         let raw = loader
             .download(
                 &res,
@@ -215,28 +234,12 @@ impl KeyManager {
             )
             .await?
             .bytes;
-        let processed = match &self.processor {
-            None => raw.to_vec(),
-            Some(p) => {
-                let p = Arc::clone(p);
-                let ctx = KeyContext {
-                    key_url: key.url.clone(),
-                    iv: Some(key.iv),
-                };
-                // The processor may block (DRM, HSM): keep it off the async workers.
-                tokio::task::spawn_blocking(move || p(&raw, &ctx))
-                    .await
-                    .map_err(|e| HlsError::Task(e.to_string()))?
-                    .map_err(|e| bad(format!("key processor failed: {e}")))?
-            }
+        let ctx = KeyContext {
+            key_url: key.url.clone(),
+            iv: Some(key.iv),
         };
-        let out = Key::try_from(processed.as_slice()).map_err(|_| {
-            bad(format!(
-                "key is {} bytes after processing, expected 16",
-                processed.len()
-            ))
-        })?;
-        loader.store(&res, Bytes::from(processed)).await?;
+        let out = process_key(self.processor.as_ref(), raw, ctx).await?;
+        loader.store(&res, Bytes::copy_from_slice(&out)).await?;
         tracing::debug!(url = %key.url, "key fetched, processed and cached");
         Ok(out)
     }
@@ -245,17 +248,6 @@ impl KeyManager {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_path_is_full_sha256_of_url() {
-        let u = Url::parse("https://k.example/key?id=1").unwrap();
-        let p = key_cache_path(&u).unwrap().to_string();
-        assert!(p.starts_with("keys/"));
-        assert!(p.ends_with(".key"));
-        assert_eq!(p.len(), "keys/".len() + 64 + ".key".len());
-        let other = key_cache_path(&Url::parse("https://k.example/key?id=2").unwrap()).unwrap();
-        assert_ne!(p, other.to_string());
-    }
 
     #[test]
     fn bad_headers_are_rejected_without_echoing_the_value() {

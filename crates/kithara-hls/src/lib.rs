@@ -20,10 +20,9 @@
 //! * [`HlsSession::prefetch_all`] and [`prefetch_all_variants`] fill the cache
 //!   without decoding, resuming where an earlier fetch stopped.
 //!
-//! Cache layout inside the asset: `master.m3u8` (or `media.m3u8`),
-//! `v{n}/playlist.m3u8`, `v{n}/init.{ext}`, `v{n}/seg/{index:06}.{ext}`,
-//! `keys/{sha256(key url)}.key`; a playlist that was redirected also has
-//! `{path}.url` holding its final URL (the base of its relative URIs).
+//! Cache layout inside the asset: see [`layout`]; [`PlaylistMap`] names
+//! every resource a playlist references by that layout (what a proxy
+//! serving the cache needs).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -34,6 +33,8 @@ mod fetch;
 #[doc(hidden)]
 pub mod fuzzing;
 mod key;
+pub use key::{Key, process_key};
+pub mod layout;
 mod lookahead;
 mod mode;
 mod open;
@@ -51,10 +52,16 @@ pub use error::HlsError;
 pub use options::{
     CacheMode, HlsOptions, KeyContext, KeyProcessor, KeyProcessorError, VariantSelect,
 };
-pub use playlist::VariantInfo;
+pub use playlist::{PlaylistMap, RenditionInfo, Target, VariantInfo};
 pub use prefetch::{PrefetchProgress, PrefetchSummary, prefetch_all_variants};
 pub use resource::ResourceKind;
 pub use session::{HlsSession, ResourceInfo};
 pub use source::{SessionStats, Source};
 
 pub use kithara_cache::{AssetCache, AssetId, CacheError};
+
+/// Parse a URL a caller gives (a top playlist) and apply the URL policy:
+/// only `http` and `https` with a host are ever fetched.
+pub fn parse_url(url: &str) -> Result<url::Url, HlsError> {
+    playlist::parse_session_url(url)
+}

@@ -9,6 +9,7 @@ use url::Url;
 use crate::error::HlsError;
 use crate::fetch::{HttpClient, RetryPolicy};
 use crate::key::KeyManager;
+use crate::layout;
 use crate::mode::Stores;
 use crate::options::{HlsOptions, VariantSelect};
 use crate::playlist::{
@@ -38,13 +39,9 @@ pub(crate) struct Opened {
     pub media_playlist: Option<(Url, CachePath)>,
 }
 
-fn cache_path(s: &str) -> Result<CachePath, HlsError> {
-    Ok(CachePath::parse(s)?)
-}
-
 /// Where a playlist's final URL is recorded when it was redirected.
 fn side_path(path: &CachePath) -> Result<CachePath, HlsError> {
-    cache_path(&format!("{path}.url"))
+    layout::final_url(path)
 }
 
 /// The base URL of a cached playlist: the recorded final URL, else `url`.
@@ -99,8 +96,7 @@ async fn load_top(
     url: &Url,
     max_entries: usize,
 ) -> Result<(Playlist, CachePath), HlsError> {
-    for name in ["master.m3u8", "media.m3u8"] {
-        let path = cache_path(name)?;
+    for path in [layout::top(true), layout::top(false)] {
         let res = playlist_res(url, path.clone());
         if let Some(bytes) = loader.cached(&res).await? {
             let base = cached_base(loader, &path, url).await?;
@@ -109,13 +105,10 @@ async fn load_top(
             return Ok((playlist, path));
         }
     }
-    let res = playlist_res(url, cache_path("master.m3u8")?);
+    let res = playlist_res(url, layout::top(true));
     let resp = loader.download(&res, Extras::default()).await?;
     let playlist = parse_playlist(&resp.final_url, &resp.bytes, max_entries)?;
-    let path = cache_path(match playlist {
-        Playlist::Master(_) => "master.m3u8",
-        Playlist::Media(_) => "media.m3u8",
-    })?;
+    let path = layout::top(matches!(playlist, Playlist::Master(_)));
     store_playlist(
         loader,
         url,
@@ -182,10 +175,11 @@ type Playlists = (Vec<VariantInfo>, CachePath, Option<(Url, CachePath)>, Track);
 async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Playlists, HlsError> {
     let (top, top_path) = load_top(loader, url, opts.max_segments).await?;
     let (variants, variant, media, media_playlist) = match top {
-        Playlist::Master(variants) => {
+        Playlist::Master(master) => {
+            let variants = master.variants;
             let idx = select_variant(&variants, opts.variant, url)?;
             let vurl = variants[idx].url.clone();
-            let path = cache_path(&format!("v{idx}/playlist.m3u8"))?;
+            let path = layout::playlist(&layout::variant_dir(idx))?;
             let media = load_media(loader, &vurl, &path, opts.max_segments).await?;
             (variants, idx, media, Some((vurl, path)))
         }
@@ -282,6 +276,8 @@ mod tests {
             url: Url::parse(&format!("http://h/v{index}.m3u8")).unwrap(),
             bandwidth,
             codecs: None,
+            audio: None,
+            resolution: None,
         }
     }
 

@@ -3,10 +3,9 @@
 
 use std::collections::HashSet;
 
-use kithara_cache::CachePath;
-
 use crate::error::HlsError;
-use crate::playlist::{KeyRef, MediaPlaylist, extension_of};
+use crate::layout;
+use crate::playlist::{KeyRef, MediaPlaylist};
 use crate::resource::{Resource, ResourceKind};
 
 /// One piece of the virtual stream.
@@ -26,10 +25,8 @@ pub(crate) struct Track {
     pub media: MediaPlaylist,
     pub items: Vec<Item>,
     init_res: Vec<Resource>,
-}
-
-fn cache_path(s: String) -> Result<CachePath, HlsError> {
-    Ok(CachePath::parse(&s)?)
+    /// Where the variant's media live: `v{variant}`.
+    dir: String,
 }
 
 impl Track {
@@ -45,22 +42,17 @@ impl Track {
             }
             items.push(Item::Segment(i));
         }
+        let dir = layout::variant_dir(variant);
         let init_res = media
             .inits
             .iter()
             .enumerate()
             .map(|(k, init)| {
-                let ext = extension_of(&init.url, "mp4");
-                let name = if k == 0 {
-                    format!("v{variant}/init.{ext}")
-                } else {
-                    format!("v{variant}/init-{k}.{ext}")
-                };
                 Ok(Resource {
                     kind: ResourceKind::Init,
                     url: init.url.clone(),
                     range: init.range.clone(),
-                    path: cache_path(name)?,
+                    path: layout::init(&dir, k, &init.url)?,
                 })
             })
             .collect::<Result<Vec<_>, HlsError>>()?;
@@ -69,17 +61,17 @@ impl Track {
             media,
             items,
             init_res,
+            dir,
         })
     }
 
     /// The resource of segment `i`.
     fn segment_resource(&self, i: usize) -> Result<Resource, HlsError> {
         let url = self.media.segment_url(i)?;
-        let ext = extension_of(&url, "ts");
         Ok(Resource {
             kind: ResourceKind::Segment,
             range: self.media.segments[i].range.clone(),
-            path: cache_path(format!("v{}/seg/{i:06}.{ext}", self.variant))?,
+            path: layout::segment(&self.dir, self.media.sequence(i), &url)?,
             url,
         })
     }

@@ -1,8 +1,10 @@
 //! `MemStore`: the base layer of memory-only mode; it writes no files.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use parking_lot::RwLock;
 
 use crate::error::Result;
 use crate::id::{AssetId, IdMap};
@@ -41,7 +43,10 @@ impl Store for MemStore {
     fn commit(&mut self, staged: Staged) -> Result<Commit> {
         let Staged { id, path, body, .. } = staged;
         let bytes = match body {
-            Body::Mem(v) => Bytes::from(v),
+            // Views of the write may still hold the buffer: they keep a copy.
+            Body::Mem(v) => Bytes::from(
+                Arc::try_unwrap(v).map_or_else(|v| v.read().clone(), RwLock::into_inner),
+            ),
             // A file staged by another base cannot land here; the facade never mixes them.
             Body::File(t) => unreachable!("MemStore got a staged file {}", t.temp.display()),
         };

@@ -13,6 +13,7 @@ mod reader;
 mod rename;
 mod scan;
 mod staged;
+mod view;
 
 use crate::error::Result;
 use crate::id::AssetId;
@@ -23,6 +24,7 @@ pub(crate) use mem::MemStore;
 pub use reader::AssetReader;
 pub(crate) use scan::Scan;
 pub(crate) use staged::Staged;
+pub use view::WriterView;
 
 /// What a commit did.
 #[derive(Debug, Default)]

@@ -3,11 +3,15 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::path::CachePath;
 use crate::store::rename;
+use crate::store::view::WriterView;
 
 const BUFFER: usize = 64 * 1024;
 
@@ -24,7 +28,8 @@ pub(crate) struct Staged {
 
 pub(crate) enum Body {
     File(TempFile),
-    Mem(Vec<u8>),
+    /// Shared with the [`WriterView`]s of the write, if any.
+    Mem(Arc<RwLock<Vec<u8>>>),
 }
 
 /// A temp file in the directory of its destination, removed on drop unless
@@ -53,7 +58,7 @@ impl Staged {
             id,
             path,
             len: 0,
-            body: Body::Mem(Vec::with_capacity(capacity)),
+            body: Body::Mem(Arc::new(RwLock::new(Vec::with_capacity(capacity)))),
             replaces: None,
         }
     }
@@ -75,10 +80,37 @@ impl Staged {
     pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         match &mut self.body {
             Body::File(t) => t.write_bytes(bytes)?,
-            Body::Mem(v) => v.extend_from_slice(bytes),
+            Body::Mem(v) => v.write().extend_from_slice(bytes),
         }
         self.len += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Makes the bytes written so far readable through [`WriterView`]s
+    /// (still invisible in the cache).
+    pub(crate) fn flush_to_views(&mut self) -> Result<()> {
+        match &mut self.body {
+            Body::File(t) => t
+                .file
+                .flush()
+                .map_err(CacheError::io("flush temp file", &t.temp)),
+            Body::Mem(_) => Ok(()),
+        }
+    }
+
+    /// A reader of the bytes written so far.
+    pub(crate) fn view(&self) -> Result<WriterView> {
+        match &self.body {
+            Body::File(t) => {
+                let file = t
+                    .file
+                    .get_ref()
+                    .try_clone()
+                    .map_err(CacheError::io("share temp file", &t.temp))?;
+                Ok(WriterView::file(file))
+            }
+            Body::Mem(v) => Ok(WriterView::memory(Arc::clone(v))),
+        }
     }
 
     /// Flushes (and, with `Durability::Sync`, syncs) the data; runs before

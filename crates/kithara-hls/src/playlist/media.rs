@@ -16,9 +16,11 @@ use std::ops::Range;
 
 use url::Url;
 
+use super::attributes::attributes;
 use super::numbers::{MAX_BYTE_OFFSET, check_numbers};
 use super::parse::bad;
 use super::resolve::resolve;
+use super::spans::{Ref, Spans};
 use super::tags::{self, ByteRange, KeyAttrs, KeyTag, MapTag};
 use super::url_table::UrlTable;
 use super::{InitSegment, KeyRef, MediaPlaylist, Segment, SegmentKey};
@@ -33,11 +35,22 @@ const MASTER_TAGS: [&str; 5] = [
     "#EXT-X-SESSION-KEY:",
 ];
 
-/// Parse the media playlist `text` (it starts with `#EXTM3U`) served at `url`.
+/// URI-bearing tags of low-latency HLS, whose partial segments kithara does
+/// not serve: a proxy drops these lines (players then fall back to whole
+/// segments).
+const UNSERVED_TAGS: [&str; 3] = [
+    "#EXT-X-PART:",
+    "#EXT-X-PRELOAD-HINT:",
+    "#EXT-X-RENDITION-REPORT:",
+];
+
+/// Parse the media playlist `text` (it starts with `#EXTM3U`) served at
+/// `url`, recording URI positions into `spans` when given.
 pub(super) fn parse_media_text(
     url: &Url,
     text: &str,
     max_entries: usize,
+    spans: Option<&mut Spans>,
 ) -> Result<MediaPlaylist, HlsError> {
     // Segment-count bound before anything is built: count URI lines.
     let uri_lines = text
@@ -50,7 +63,7 @@ pub(super) fn parse_media_text(
     }
     check_numbers(url, text, uri_lines)?;
     let body = text.strip_prefix("#EXTM3U").unwrap_or(text);
-    let mut parser = Parser::new(url, uri_lines);
+    let mut parser = Parser::new(url, text, uri_lines, spans);
     for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
         parser.line(line)?;
     }
@@ -104,10 +117,15 @@ struct Pending<'a> {
     range: Option<ByteRange>,
     /// The `EXT-X-MAP`, with the keys in force where it appeared.
     map: Option<(MapTag<'a>, Keys<'a>)>,
+    /// The index of the `EXT-X-MAP`'s span, when spans are recorded.
+    map_span: Option<usize>,
 }
 
-struct Parser<'a> {
+struct Parser<'a, 's> {
     url: &'a Url,
+    /// The whole text, which every line is a slice of (for spans).
+    text: &'a str,
+    spans: Option<&'s mut Spans>,
     out: MediaPlaylist,
     pending: Pending<'a>,
     keys: Keys<'a>,
@@ -122,11 +140,13 @@ struct Parser<'a> {
     has_discontinuity: bool,
 }
 
-impl<'a> Parser<'a> {
-    /// A parser for a playlist at `url` with `segments` URI lines.
-    fn new(url: &'a Url, segments: usize) -> Self {
+impl<'a, 's> Parser<'a, 's> {
+    /// A parser for a playlist `text` at `url` with `segments` URI lines.
+    fn new(url: &'a Url, text: &'a str, segments: usize, spans: Option<&'s mut Spans>) -> Self {
         Self {
             url,
+            text,
+            spans,
             out: MediaPlaylist {
                 // Exact: the table is most of what a session keeps per segment.
                 segments: Vec::with_capacity(segments),
@@ -167,6 +187,7 @@ impl<'a> Parser<'a> {
             self.pending.has_duration = true;
         } else if let Some(v) = tag("#EXT-X-BYTERANGE:") {
             self.pending.range = Some(tags::byte_range(v).map_err(err)?);
+            self.record(line, Ref::DropLine)?;
             self.pending.open = true;
         } else if let Some(v) = tag("#EXT-X-DISCONTINUITY-SEQUENCE:") {
             v.parse::<u64>()
@@ -183,16 +204,30 @@ impl<'a> Parser<'a> {
             self.has_discontinuity = true;
             self.pending.open = true;
         } else if let Some(v) = tag("#EXT-X-KEY:") {
-            self.keys.apply(tags::key_tag(v).map_err(err)?);
+            let key = tags::key_tag(v).map_err(err)?;
+            if let KeyTag::Key(k) = key
+                && k.is_identity()
+                && let Some(spans) = self.spans.as_deref_mut()
+            {
+                spans.key(self.text, k.uri, resolve(url, k.uri)?)?;
+            }
+            self.keys.apply(key);
             self.key_index = None;
             self.pending.open = true;
         } else if let Some(v) = tag("#EXT-X-MAP:") {
-            self.pending.map = Some((tags::map_tag(v).map_err(err)?, self.keys));
+            let map = tags::map_tag(v).map_err(err)?;
+            if map.range.is_some() {
+                self.record(byte_range_attribute(v), Ref::Erase)?;
+            }
+            // Numbered by the segment that follows (`Parser::init`).
+            self.pending.map_span = self.record(map.uri, Ref::Init(usize::MAX))?;
+            self.pending.map = Some((map, self.keys));
             self.pending.open = true;
         } else if tag("#EXT-X-PROGRAM-DATE-TIME:").is_some() {
             self.pending.open = true;
         } else if let Some(v) = tag("#EXT-X-TARGETDURATION:") {
-            v.parse::<u64>()
+            self.out.target_duration = v
+                .parse::<u64>()
                 .map_err(|_| self.bad(format!("target duration {v:?} is not a whole number")))?;
             self.has_target_duration = true;
         } else if let Some(v) = tag("#EXT-X-DATERANGE:") {
@@ -211,6 +246,8 @@ impl<'a> Parser<'a> {
             if !matches!(v, "VOD" | "EVENT") {
                 return Err(self.bad(format!("unknown playlist type {v:?}")));
             }
+        } else if UNSERVED_TAGS.iter().any(|t| line.starts_with(t)) {
+            self.record(line, Ref::DropLine)?;
         } else if MASTER_TAGS.iter().any(|t| line.starts_with(t)) {
             return Err(self.bad(format!("master playlist tag in a media playlist: {line:?}")));
         }
@@ -240,8 +277,13 @@ impl<'a> Parser<'a> {
             }
         };
         if let Some((map, keys)) = pending.map {
-            self.init = Some(self.init(map, keys)?);
+            let k = self.init(map, keys)?;
+            self.init = Some(k);
+            if let (Some(spans), Some(i)) = (self.spans.as_deref_mut(), pending.map_span) {
+                spans.set(i, Ref::Init(k as usize));
+            }
         }
+        self.record(uri, Ref::Segment(self.out.segments.len()))?;
         let url = self
             .out
             .urls
@@ -310,6 +352,15 @@ impl<'a> Parser<'a> {
         Ok(i)
     }
 
+    /// Record that `sub` of the text references `what`, if spans are
+    /// recorded; returns the span's index.
+    fn record(&mut self, sub: &str, what: Ref) -> Result<Option<usize>, HlsError> {
+        match self.spans.as_deref_mut() {
+            Some(spans) => spans.push(self.text, sub, what).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// `n` as a table index.
     fn index(&self, n: usize) -> Result<u32, HlsError> {
         u32::try_from(n).map_err(|_| self.bad("too many keys or init segments"))
@@ -340,6 +391,27 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The `BYTERANGE` attribute of an `EXT-X-MAP` attribute list `list`, with
+/// the comma that separates it from its neighbours (the one before it, else
+/// the one after), as a slice of `list`; empty if there is none.
+fn byte_range_attribute(list: &str) -> &str {
+    let Some((name, value)) = attributes(list).filter(|(n, _)| *n == "BYTERANGE").last() else {
+        return &list[..0];
+    };
+    let offset = |s: &str| s.as_ptr() as usize - list.as_ptr() as usize;
+    let (mut start, mut end) = (offset(name), offset(value) + value.len());
+    match list[..start].trim_end().strip_suffix(',') {
+        Some(before) => start = before.len(),
+        None => {
+            let after = &list[end..];
+            if let Some(rest) = after.trim_start().strip_prefix(',') {
+                end = list.len() - rest.trim_start().len();
+            }
+        }
+    }
+    &list[start..end]
+}
+
 /// `len` bytes from `start` of the resource at `url`, which must not be empty
 /// nor end past [`MAX_BYTE_OFFSET`]. The text checks cannot see every end: a
 /// range without offset continues the previous segment's.
@@ -365,7 +437,7 @@ mod tests {
     }
 
     fn media(text: &str) -> Result<MediaPlaylist, HlsError> {
-        parse_media_text(&url(), text, 1000)
+        parse_media_text(&url(), text, 1000, None)
     }
 
     const HEAD: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n";

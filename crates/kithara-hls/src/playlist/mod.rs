@@ -1,13 +1,17 @@
-//! The playlist model the client works with: master playlists parsed by
-//! `hls_m3u8`, media playlists by the crate's own line parser (straight into
-//! a compact segment table), URLs resolved, checked against the URL policy
-//! and the bounds.
+//! The playlist model the client works with: master and media playlists
+//! parsed by the crate's own line parsers (media playlists straight into a
+//! compact segment table), URLs resolved, checked against the URL policy
+//! and the bounds; and [`PlaylistMap`], a parsed playlist with the cache
+//! path of everything it references, for serving it again.
 
 mod attributes;
+mod map;
+mod master;
 mod media;
 mod numbers;
 mod parse;
 mod resolve;
+mod spans;
 mod tags;
 mod url_table;
 
@@ -17,6 +21,7 @@ use url::Url;
 
 use crate::crypto::sequence_iv;
 use crate::error::HlsError;
+pub use map::{PlaylistMap, Target};
 pub(crate) use numbers::MAX_BYTE_OFFSET;
 pub(crate) use parse::{parse_media, parse_playlist};
 pub(crate) use resolve::{extension_of, parse_session_url};
@@ -33,13 +38,45 @@ pub struct VariantInfo {
     pub bandwidth: u64,
     /// Its `CODECS`, when given.
     pub codecs: Option<String>,
+    /// Its `AUDIO` rendition group, when given.
+    pub audio: Option<String>,
+    /// Its `RESOLUTION`, when given.
+    pub resolution: Option<String>,
+}
+
+/// One `EXT-X-MEDIA` rendition with its own media playlist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenditionInfo {
+    /// 0-based position among the renditions with a `URI`.
+    pub index: usize,
+    /// Its media playlist (absolute).
+    pub url: Url,
+    /// `TYPE`: `AUDIO`, `SUBTITLES`, `VIDEO`.
+    pub kind: String,
+    /// `GROUP-ID`.
+    pub group: String,
+    /// `NAME`.
+    pub name: String,
+    /// `LANGUAGE`, when given.
+    pub language: Option<String>,
+    /// Whether `DEFAULT=YES`.
+    pub default: bool,
+}
+
+/// A resolved master playlist.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MasterPlaylist {
+    pub variants: Vec<VariantInfo>,
+    pub renditions: Vec<RenditionInfo>,
+    /// `EXT-X-I-FRAME-STREAM-INF` playlists.
+    pub iframes: Vec<Url>,
 }
 
 /// A parsed playlist: either kind.
 #[derive(Debug)]
 pub(crate) enum Playlist {
     /// A master playlist with its variants.
-    Master(Vec<VariantInfo>),
+    Master(MasterPlaylist),
     /// A media playlist.
     Media(MediaPlaylist),
 }
@@ -98,6 +135,8 @@ pub(crate) struct MediaPlaylist {
     pub first_sequence: u64,
     /// Whether `EXT-X-ENDLIST` was present (VOD).
     pub ended: bool,
+    /// `EXT-X-TARGETDURATION` in seconds.
+    pub target_duration: u64,
 }
 
 impl MediaPlaylist {

@@ -1,15 +1,13 @@
-//! The entry points: tell the two kinds of playlist apart, parse a master
-//! playlist with `hls_m3u8` and resolve it into the crate's model; media
-//! playlists go to [`super::media`].
+//! The entry points: tell the two kinds of playlist apart and hand the text
+//! to [`super::master`] or [`super::media`].
 
-use hls_m3u8::MasterPlaylist;
-use hls_m3u8::tags::VariantStream;
 use url::Url;
 
+use super::master::parse_master_text;
 use super::media::parse_media_text;
 use super::numbers::check_numbers;
-use super::resolve::resolve;
-use super::{MediaPlaylist, Playlist, VariantInfo};
+use super::spans::Spans;
+use super::{MediaPlaylist, Playlist};
 use crate::error::HlsError;
 
 /// A [`HlsError::Playlist`] naming the playlist (or resource) at `url`.
@@ -20,7 +18,9 @@ pub(super) fn bad(url: &Url, reason: impl Into<String>) -> HlsError {
     }
 }
 
-fn text<'a>(url: &Url, body: &'a [u8]) -> Result<&'a str, HlsError> {
+/// The playlist text of `body`: UTF-8, without a byte-order mark or leading
+/// white space, starting with `#EXTM3U`.
+pub(super) fn text<'a>(url: &Url, body: &'a [u8]) -> Result<&'a str, HlsError> {
     let text = std::str::from_utf8(body).map_err(|_| bad(url, "not UTF-8 text"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if !text.trim_start().starts_with("#EXTM3U") {
@@ -36,28 +36,9 @@ fn is_master(text: &str) -> bool {
     })
 }
 
-/// Run a call into `hls_m3u8`, turning a panic inside it into a playlist
-/// error. The parser has panicked on numbers it does not bound (negative or
-/// NaN durations, overflowing ranges); [`check_numbers`] rejects the known
-/// cases first, this is the net for the unknown ones. The closure only reads
-/// its borrowed input and builds owned values, so nothing observable is left
-/// half-updated by an unwind.
-fn guarded<T>(url: &Url, f: impl FnOnce() -> Result<T, HlsError>) -> Result<T, HlsError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
-        tracing::warn!(%url, panic = %what, "playlist parser panicked");
-        Err(bad(url, format!("the playlist parser failed: {what}")))
-    })
-}
-
 /// Refuse a tag whose attribute list ends in an opening quote (`NAME="`, an
-/// unterminated quoted string): `hls_m3u8` takes the lone `"` for a quoted
-/// value and slices it out of bounds (a panic). Any tag, as it parses every
-/// tag it knows, and the rest of the `#EXTM3U` line, which it reads as a line.
+/// unterminated quoted string), any tag, and the rest of the `#EXTM3U` line,
+/// which is read as a line.
 fn check_quotes(url: &Url, text: &str) -> Result<(), HlsError> {
     let body = text.strip_prefix("#EXTM3U").unwrap_or(text);
     for line in body.lines().map(str::trim) {
@@ -77,11 +58,23 @@ pub(crate) fn parse_playlist(
     body: &[u8],
     max_entries: usize,
 ) -> Result<Playlist, HlsError> {
-    let text = text(url, body)?;
+    parse_text(url, text(url, body)?, max_entries, None)
+}
+
+/// Parse the playlist `text` (see [`text`]), recording URI spans if asked.
+pub(super) fn parse_text(
+    url: &Url,
+    text: &str,
+    max_entries: usize,
+    spans: Option<&mut Spans>,
+) -> Result<Playlist, HlsError> {
     if is_master(text) {
-        parse_master_text(url, text, max_entries).map(Playlist::Master)
+        // A master playlist numbers no segments: only durations and ranges matter.
+        check_numbers(url, text, 0)?;
+        check_quotes(url, text)?;
+        parse_master_text(url, text, max_entries, spans).map(Playlist::Master)
     } else {
-        parse_media_text(url, text, max_entries).map(Playlist::Media)
+        parse_media_text(url, text, max_entries, spans).map(Playlist::Media)
     }
 }
 
@@ -98,41 +91,6 @@ pub(crate) fn parse_media(
             "expected a media playlist, found a master playlist",
         )),
     }
-}
-
-fn parse_master_text(
-    url: &Url,
-    text: &str,
-    max_entries: usize,
-) -> Result<Vec<VariantInfo>, HlsError> {
-    // A master playlist numbers no segments: only durations and ranges matter.
-    check_numbers(url, text, 0)?;
-    check_quotes(url, text)?;
-    let master = guarded(url, || {
-        MasterPlaylist::try_from(text).map_err(|e| bad(url, e.to_string()))
-    })?;
-    let mut out = Vec::new();
-    for stream in &master.variant_streams {
-        let VariantStream::ExtXStreamInf {
-            uri, stream_data, ..
-        } = stream
-        else {
-            continue; // I-frame playlists carry no audio to play
-        };
-        if out.len() >= max_entries {
-            return Err(bad(url, format!("more than {max_entries} variants")));
-        }
-        out.push(VariantInfo {
-            index: out.len(),
-            url: resolve(url, uri)?,
-            bandwidth: stream_data.bandwidth(),
-            codecs: stream_data.codecs().map(|c| c.to_string()),
-        });
-    }
-    if out.is_empty() {
-        return Err(bad(url, "master playlist has no variant stream"));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -158,9 +116,10 @@ https://other.example.com/high/index.m3u8
 
     #[test]
     fn master_variants_are_resolved_in_order() {
-        let Playlist::Master(v) = parse_playlist(&url(), MASTER.as_bytes(), 10).unwrap() else {
+        let Playlist::Master(m) = parse_playlist(&url(), MASTER.as_bytes(), 10).unwrap() else {
             panic!("expected master");
         };
+        let v = m.variants;
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].index, 0);
         assert_eq!(v[0].bandwidth, 128000);
@@ -418,15 +377,6 @@ s0.m4s
             Err(HlsError::Playlist { reason, .. }) => {
                 assert!(!reason.contains("parser failed"), "{reason}");
             }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_parser_panic_becomes_a_playlist_error() {
-        let err = guarded(&url(), || -> Result<(), HlsError> { panic!("boom") }).unwrap_err();
-        match err {
-            HlsError::Playlist { reason, .. } => assert!(reason.contains("boom"), "{reason}"),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -1,0 +1,189 @@
+//! The assets this proxy opened (through `play?url=`), each with the
+//! playlists it served, the locks that make one fetch per playlist or key,
+//! and the pin that keeps a playing track in the cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kithara_cache::{AssetCache, AssetHandle, AssetId, CachePath, LeaseGuard};
+use kithara_hls::{PlaylistMap, Target, layout};
+use parking_lot::Mutex;
+use url::Url;
+
+/// Every asset opened since the proxy started.
+#[derive(Default)]
+pub(crate) struct Assets {
+    map: Mutex<HashMap<AssetId, Arc<Asset>>>,
+}
+
+impl Assets {
+    /// The asset of top playlist `url` (`id`), registered on first use.
+    pub(crate) fn open(&self, cache: &AssetCache, id: AssetId, url: &Url) -> Arc<Asset> {
+        let mut map = self.map.lock();
+        Arc::clone(map.entry(id).or_insert_with(|| {
+            Arc::new(Asset {
+                handle: cache.asset(id),
+                source: url.clone(),
+                playlists: Mutex::default(),
+                locks: Mutex::default(),
+                pin: Mutex::default(),
+            })
+        }))
+    }
+
+    /// An asset opened before; `None` for any other id.
+    pub(crate) fn get(&self, id: &AssetId) -> Option<Arc<Asset>> {
+        self.map.lock().get(id).cloned()
+    }
+
+    /// Unpin every asset and stop its timer (at shutdown: nothing may keep
+    /// the cache open after the proxy stops).
+    pub(crate) fn unpin_all(&self) {
+        for asset in self.map.lock().values() {
+            let mut pin = asset.pin.lock();
+            if let Some(timer) = pin.timer.take() {
+                timer.abort();
+            }
+            *pin = Pin::default();
+        }
+    }
+}
+
+/// A playlist as last loaded: parsed, and when it came from the origin.
+pub(crate) struct Loaded {
+    pub map: Arc<PlaylistMap>,
+    /// When the origin sent it; `None` when read from the cache.
+    pub fetched: Option<Instant>,
+    /// The copy this one replaced (a live playlist's previous window):
+    /// a player may still ask for a segment only it lists.
+    pub previous: Option<Arc<PlaylistMap>>,
+}
+
+#[derive(Default)]
+struct Pin {
+    guard: Option<LeaseGuard>,
+    until: Option<Instant>,
+    timer: Option<tokio::task::AbortHandle>,
+}
+
+/// One asset: one track, as the player opened it.
+pub(crate) struct Asset {
+    pub handle: AssetHandle,
+    /// The top playlist's URL, as given to `play?url=`.
+    pub source: Url,
+    playlists: Mutex<HashMap<CachePath, Arc<Loaded>>>,
+    locks: Mutex<HashMap<CachePath, Arc<tokio::sync::Mutex<()>>>>,
+    pin: Mutex<Pin>,
+}
+
+impl Asset {
+    pub(crate) fn id(&self) -> AssetId {
+        self.handle.id()
+    }
+
+    /// The lock that makes one load (fetch, check, store) of `path` at a
+    /// time: a second request for a playlist or key being fetched waits
+    /// for the first and uses its result.
+    pub(crate) fn lock(&self, path: &CachePath) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(self.locks.lock().entry(path.clone()).or_default())
+    }
+
+    /// The playlist at `path` as last loaded.
+    pub(crate) fn loaded(&self, path: &CachePath) -> Option<Arc<Loaded>> {
+        self.playlists.lock().get(path).cloned()
+    }
+
+    /// Record `map` as the playlist at `path`; returns it.
+    pub(crate) fn set_loaded(
+        &self,
+        path: &CachePath,
+        map: PlaylistMap,
+        fetched: Option<Instant>,
+    ) -> Arc<Loaded> {
+        let mut playlists = self.playlists.lock();
+        // One window back, not a chain of every copy.
+        let previous = playlists.get(path).map(|old| Arc::clone(&old.map));
+        let loaded = Arc::new(Loaded {
+            map: Arc::new(map),
+            fetched,
+            previous,
+        });
+        playlists.insert(path.clone(), Arc::clone(&loaded));
+        loaded
+    }
+
+    /// The top playlist's path, once loaded.
+    pub(crate) fn top(&self) -> Option<(CachePath, Arc<Loaded>)> {
+        let playlists = self.playlists.lock();
+        [layout::top(true), layout::top(false)]
+            .into_iter()
+            .find_map(|p| playlists.get(&p).map(|l| (p, Arc::clone(l))))
+    }
+
+    /// The playlist that names the media of `path`'s first folder: `v3/…`
+    /// is listed by `v3/playlist.m3u8`, or by `media.m3u8` when the asset
+    /// was opened on a media playlist (its media live in `v0`).
+    pub(crate) fn parent_of(&self, path: &CachePath) -> Option<CachePath> {
+        let dir = path.segments().next()?;
+        match self.top() {
+            Some((top, l)) if !l.map.is_master() && dir == layout::variant_dir(0) => Some(top),
+            _ => layout::playlist(dir).ok(),
+        }
+    }
+
+    /// What `path` stands for, according to the playlists this proxy served
+    /// for the asset: a variant or rendition playlist of the master, a key
+    /// of any playlist, or a segment of its folder's playlist (current or
+    /// previous copy). With the parent playlist's path for a media resource.
+    pub(crate) fn target(&self, path: &CachePath) -> Option<(Target, Option<CachePath>)> {
+        if path.segments().count() == 2 && path.file_name() == "playlist.m3u8" {
+            let (_, top) = self.top()?;
+            return top.map.target(path).map(|t| (t, None));
+        }
+        if path.segments().next() == Some("keys") {
+            let playlists = self.playlists.lock();
+            return playlists
+                .values()
+                .find_map(|l| l.map.target(path))
+                .map(|t| (t, None));
+        }
+        let parent = self.parent_of(path)?;
+        let loaded = self.loaded(&parent)?;
+        let found = loaded
+            .map
+            .target(path)
+            .or_else(|| loaded.previous.as_ref()?.target(path))?;
+        Some((found, Some(parent)))
+    }
+
+    /// Pin the asset now and until `linger` after this call (each request
+    /// extends it); a timer task unpins it once that has passed.
+    pub(crate) fn touch(self: &Arc<Self>, linger: Duration) {
+        let mut pin = self.pin.lock();
+        let until = Instant::now() + linger;
+        pin.until = Some(until);
+        if pin.guard.is_none() {
+            pin.guard = Some(self.handle.pin());
+        }
+        if pin.timer.is_some() {
+            return;
+        }
+        let asset = Arc::clone(self);
+        let timer = tokio::spawn(async move {
+            loop {
+                let Some(until) = asset.pin.lock().until else {
+                    return;
+                };
+                tokio::time::sleep_until(until.into()).await;
+                let mut pin = asset.pin.lock();
+                if pin.until.is_some_and(|u| Instant::now() >= u) {
+                    *pin = Pin::default();
+                    tracing::debug!(asset = %asset.id(), "unpinned: no request for the linger time");
+                    return;
+                }
+            }
+        });
+        pin.timer = Some(timer.abort_handle());
+    }
+}

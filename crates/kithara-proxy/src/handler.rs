@@ -1,0 +1,140 @@
+//! One request, as a list of steps: guard (method, Host), route (token,
+//! path), asset (opened here, pinned), then the resource: a playlist
+//! (rewritten), a key, or media (hit or flight).
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use kithara_cache::{AssetId, CachePath};
+use kithara_hls::{ResourceKind, Target};
+
+use crate::asset::{Asset, Loaded};
+use crate::error::Refusal;
+use crate::guard::{self, Verb};
+use crate::keys;
+use crate::media;
+use crate::playlist::{self, At, Need};
+use crate::respond::{self, Body};
+use crate::route::{Route, route};
+use crate::server::State;
+
+/// Answer `req`; never fails (a refusal is a response).
+pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    state.counters.request();
+    let resp = match steps(&state, &req).await {
+        Ok(resp) => resp,
+        Err(r) => respond::refusal(&r),
+    };
+    tracing::debug!(method = %req.method(), path = req.uri().path(), status = resp.status().as_u16(), "request");
+    resp
+}
+
+async fn steps(state: &Arc<State>, req: &Request<Incoming>) -> Result<Response<Body>, Refusal> {
+    let verb = guard::verb(req.method())?;
+    state.hosts.check(req.headers())?;
+    let route = route(req.uri().path(), req.uri().query(), &state.token)?;
+    if let Verb::Preflight = verb {
+        let mut resp = respond::response(StatusCode::NO_CONTENT, respond::empty());
+        guard::preflight(resp.headers_mut());
+        return Ok(resp);
+    }
+    let head_only = matches!(verb, Verb::Head);
+    match route {
+        Route::Play(url) => play(state, &url, head_only).await,
+        Route::Asset { id, path } => {
+            let asset = state
+                .assets
+                .get(&id)
+                .ok_or(Refusal::Forbidden("not an asset this proxy opened"))?;
+            asset.touch(state.pin_linger);
+            resource(state, &asset, &path, req, head_only).await
+        }
+    }
+}
+
+/// `play?url=`: open the asset of a top playlist and serve it.
+async fn play(state: &Arc<State>, raw: &str, head_only: bool) -> Result<Response<Body>, Refusal> {
+    let url = kithara_hls::parse_url(raw).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    let id = AssetId::from_url(&url).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    let asset = state.assets.open(&state.cache, id, &url);
+    asset.touch(state.pin_linger);
+    let loaded = playlist::load(state, &asset, &At::Top, &url, Need::Serve).await?;
+    serve_playlist(state, &asset, &loaded, head_only)
+}
+
+/// A resource of an asset this proxy opened: only what a playlist it
+/// served references; anything else is refused without a fetch.
+async fn resource(
+    state: &Arc<State>,
+    asset: &Arc<Asset>,
+    path: &CachePath,
+    req: &Request<Incoming>,
+    head_only: bool,
+) -> Result<Response<Body>, Refusal> {
+    let (target, parent): (Target, Option<CachePath>) = asset
+        .target(path)
+        .ok_or(Refusal::Forbidden("no playlist this proxy served lists it"))?;
+    match target.kind {
+        ResourceKind::Playlist => {
+            let at = At::Path(path.clone());
+            let loaded = playlist::load(state, asset, &at, &target.url, Need::Serve).await?;
+            serve_playlist(state, asset, &loaded, head_only)
+        }
+        ResourceKind::Key => {
+            let key = keys::key(state, asset, path, &target).await?;
+            let mut resp = respond::resource(
+                &respond::plan(req.headers(), key.len() as u64)?,
+                Some(key.len() as u64),
+                respond::content_type(target.kind, path),
+                if head_only {
+                    respond::empty()
+                } else {
+                    respond::full(key)
+                },
+            );
+            // A key must not linger in a browser's or player's HTTP cache.
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(resp)
+        }
+        ResourceKind::Init | ResourceKind::Segment => {
+            media::serve(state, asset, path, target, parent, req.headers(), head_only).await
+        }
+    }
+}
+
+/// A playlist with every URI pointing back at this proxy (root-relative:
+/// `/<token>/a/<asset>/<cache path>`, so whichever Host the player used
+/// stays).
+fn serve_playlist(
+    state: &State,
+    asset: &Asset,
+    loaded: &Loaded,
+    head_only: bool,
+) -> Result<Response<Body>, Refusal> {
+    let prefix = format!("/{}/a/{}/", state.token, asset.id().to_hex());
+    let text = loaded
+        .map
+        .rewrite(|p| format!("{prefix}{p}"))
+        .map_err(|e| Refusal::Upstream(e.to_string()))?;
+    let len = text.len();
+    let mut resp = respond::response(
+        StatusCode::OK,
+        if head_only {
+            respond::empty()
+        } else {
+            respond::full(text)
+        },
+    );
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.apple.mpegurl"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    // The proxy decides freshness (live reloads); players always ask it.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}

@@ -1,0 +1,286 @@
+//! Talking to origins: one HTTP client, the configured headers, the key
+//! request extras, a bound on fetches at once, and one error type whose
+//! variants decide the status a player sees.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RANGE};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::error::{ProxyError, Refusal};
+use crate::stats::Counters;
+
+/// Why an upstream fetch failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum UpstreamError {
+    /// Offline, or the origin cannot be reached (connect failure, timeout).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The origin answered with this status.
+    #[error("origin answered {0}")]
+    Status(u16),
+    /// The body failed or was unusable part-way.
+    #[error("{0}")]
+    Body(String),
+}
+
+impl UpstreamError {
+    /// The refusal a player sees for a fetch of `what` that failed so.
+    pub(crate) fn refusal(&self, what: &str) -> Refusal {
+        match self {
+            Self::Unreachable(_) => Refusal::Offline(what.to_owned()),
+            other => Refusal::Upstream(format!("{what}: {other}")),
+        }
+    }
+
+    /// Whether the origin said the URL is no good (403, 404, 410): a signed
+    /// URL that expired, worth a fresh playlist.
+    pub(crate) fn expired(&self) -> bool {
+        matches!(self, Self::Status(403 | 404 | 410))
+    }
+}
+
+/// A response head and its body, holding an upstream permit until dropped.
+pub(crate) struct Response {
+    pub inner: reqwest::Response,
+    /// The body's length as announced (for a range: the range's).
+    pub len: Option<u64>,
+    /// Bytes to skip at the start: an origin that answered a range request
+    /// with the whole resource.
+    pub skip: u64,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// A whole small resource (a playlist or a key).
+pub(crate) struct Whole {
+    pub bytes: Bytes,
+    /// The URL after redirects: the base of a playlist's relative URIs.
+    pub final_url: Url,
+}
+
+/// What kind of request: keys get the key extras.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Plain,
+    Key,
+}
+
+pub(crate) struct Upstream {
+    client: reqwest::Client,
+    key_headers: HeaderMap,
+    key_query: Vec<(String, String)>,
+    permits: Arc<Semaphore>,
+    /// For the response head, and between two pieces of a body.
+    timeout: Duration,
+    offline: bool,
+    stats: Arc<Counters>,
+}
+
+/// `(name, value)` pairs as headers; values are marked sensitive and never
+/// echoed in an error.
+fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap, ProxyError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| ProxyError::Setup {
+            reason: format!("invalid header name {name:?}"),
+        })?;
+        let mut v = HeaderValue::from_str(value).map_err(|_| ProxyError::Setup {
+            reason: format!("invalid value for header {name:?}"),
+        })?;
+        v.set_sensitive(true);
+        map.append(n, v);
+    }
+    Ok(map)
+}
+
+impl Upstream {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        headers: &[(String, String)],
+        key_headers: &[(String, String)],
+        key_query: Vec<(String, String)>,
+        max_upstream: usize,
+        connect_timeout: Duration,
+        timeout: Duration,
+        offline: bool,
+        stats: Arc<Counters>,
+    ) -> Result<Self, ProxyError> {
+        let client = reqwest::Client::builder()
+            .default_headers(header_map(headers)?)
+            .connect_timeout(connect_timeout)
+            .user_agent(concat!("kithara-proxy/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProxyError::Setup {
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            client,
+            key_headers: header_map(key_headers)?,
+            key_query,
+            permits: Arc::new(Semaphore::new(max_upstream.max(1))),
+            timeout,
+            offline,
+            stats,
+        })
+    }
+
+    /// GET `url` (a byte `range` of it, if given): the response head, once
+    /// a permit is free and the origin answered 200 (or 206 for a range).
+    pub(crate) async fn get(
+        &self,
+        url: &Url,
+        range: Option<Range<u64>>,
+        kind: Kind,
+    ) -> Result<Response, UpstreamError> {
+        if self.offline {
+            return Err(UpstreamError::Unreachable("offline".into()));
+        }
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| UpstreamError::Unreachable("shutting down".into()))?;
+        let mut url = url.clone();
+        let mut req = self.client.get(url.clone());
+        if kind == Kind::Key {
+            if !self.key_query.is_empty() {
+                url.query_pairs_mut().extend_pairs(&self.key_query);
+                req = self.client.get(url.clone());
+            }
+            req = req.headers(self.key_headers.clone());
+        }
+        if let Some(r) = &range {
+            req = req.header(RANGE, format!("bytes={}-{}", r.start, r.end - 1));
+        }
+        self.stats.upstream();
+        let resp = tokio::time::timeout(self.timeout, req.send())
+            .await
+            .map_err(|_| {
+                UpstreamError::Unreachable(format!("no answer from {} in time", host(&url)))
+            })?
+            .map_err(|e| {
+                if e.is_connect() || e.is_timeout() {
+                    UpstreamError::Unreachable(format!("cannot reach {}", host(&url)))
+                } else {
+                    UpstreamError::Body(format!("request failed: {}", e.without_url()))
+                }
+            })?;
+        let status = resp.status();
+        let (len, skip) = match (&range, status) {
+            (None, StatusCode::OK) => (resp.content_length(), 0),
+            (Some(r), StatusCode::PARTIAL_CONTENT) => (Some(r.end - r.start), 0),
+            // An origin that ignores ranges: the range is inside the whole.
+            (Some(r), StatusCode::OK) => (Some(r.end - r.start), r.start),
+            _ => return Err(UpstreamError::Status(status.as_u16())),
+        };
+        Ok(Response {
+            inner: resp,
+            len,
+            skip,
+            _permit: permit,
+        })
+    }
+
+    /// GET a whole small resource of at most `max` bytes.
+    pub(crate) async fn get_whole(
+        &self,
+        url: &Url,
+        kind: Kind,
+        max: u64,
+    ) -> Result<Whole, UpstreamError> {
+        let resp = self.get(url, None, kind).await?;
+        if resp.len.is_some_and(|l| l > max) {
+            return Err(UpstreamError::Body(format!("larger than {max} bytes")));
+        }
+        let final_url = resp.inner.url().clone();
+        let mut body = BytesMut::new();
+        let mut chunks = std::pin::pin!(self.chunks(resp));
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            if body.len() as u64 + chunk.len() as u64 > max {
+                return Err(UpstreamError::Body(format!("larger than {max} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Whole {
+            bytes: body.freeze(),
+            final_url,
+        })
+    }
+
+    /// The body of `resp` as it arrives: exactly its range (skipping what
+    /// an origin that ignored the range sent first), every piece within the
+    /// timeout, and an error for a body shorter than announced.
+    pub(crate) fn chunks(
+        &self,
+        resp: Response,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, UpstreamError>> + Send + use<> {
+        let timeout = self.timeout;
+        let stats = Arc::clone(&self.stats);
+        let Response {
+            inner,
+            len,
+            skip,
+            _permit: permit,
+        } = resp;
+        let state = (inner.bytes_stream(), skip, 0u64, len, permit);
+        futures_util::stream::unfold(Some(state), move |state| {
+            let stats = Arc::clone(&stats);
+            async move {
+                let (mut body, mut skip, mut got, len, permit) = state?;
+                loop {
+                    if len.is_some_and(|l| got >= l) {
+                        return None;
+                    }
+                    let next = match tokio::time::timeout(timeout, body.next()).await {
+                        Err(_) => Some(Err(UpstreamError::Body("the origin stalled".into()))),
+                        Ok(None) if len.is_some_and(|l| got < l) => Some(Err(UpstreamError::Body(
+                            format!("the origin sent {got} of {} bytes", len.unwrap_or(0)),
+                        ))),
+                        Ok(None) => None,
+                        Ok(Some(Err(e))) => Some(Err(UpstreamError::Body(format!(
+                            "the origin's body failed: {}",
+                            e.without_url()
+                        )))),
+                        Ok(Some(Ok(mut chunk))) => {
+                            if skip > 0 {
+                                let n = (skip as usize).min(chunk.len());
+                                let _ = chunk.split_to(n);
+                                skip -= n as u64;
+                                if chunk.is_empty() {
+                                    continue;
+                                }
+                            }
+                            if let Some(l) = len {
+                                chunk.truncate(
+                                    usize::try_from(l - got)
+                                        .unwrap_or(usize::MAX)
+                                        .min(chunk.len()),
+                                );
+                            }
+                            got += chunk.len() as u64;
+                            stats.from_upstream(chunk.len());
+                            Some(Ok(chunk))
+                        }
+                    };
+                    return match next {
+                        Some(Ok(chunk)) => Some((Ok(chunk), Some((body, skip, got, len, permit)))),
+                        Some(Err(e)) => Some((Err(e), None)),
+                        None => None,
+                    };
+                }
+            }
+        })
+    }
+}
+
+/// The host of `url`, for messages (never the path or query: signed URLs
+/// carry secrets there).
+fn host(url: &Url) -> String {
+    url.host_str().unwrap_or("the origin").to_owned()
+}
