@@ -328,7 +328,12 @@ fn create_temp(dest: &Path, sync: bool, buffered: bool) -> Result<TempFile> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     loop {
         let temp = join(dir, iter::once(unique_name(".", TEMP_SUFFIX).as_str()));
-        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
             Ok(f) => return Ok(TempFile::new(f, temp, dest.to_path_buf(), sync, buffered)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(CacheError::io("create temp file", temp)(e)),
