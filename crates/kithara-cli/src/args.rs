@@ -54,6 +54,8 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Run a local caching HLS proxy that players stream through; prints its base URL
+    Serve(ServeArgs),
     /// Remove one asset by URL or id (a prefix of at least 8 hex digits)
     Rm {
         /// Master playlist URL or asset id
@@ -69,6 +71,26 @@ pub struct FetchArgs {
     /// Variant: an index (0-based, master order), all, highest or lowest
     #[arg(long, default_value = "highest")]
     pub variant: String,
+    /// Extra header for key requests, 'Name: value' (repeatable)
+    #[arg(long = "key-header", value_name = "'NAME: VALUE'")]
+    pub key_headers: Vec<String>,
+    /// Extra query parameter for key requests, k=v (repeatable)
+    #[arg(long = "key-query", value_name = "K=V")]
+    pub key_queries: Vec<String>,
+}
+
+/// `kithara serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; a non-loopback address also needs --allow-remote
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Allow listening on a non-loopback address (every path still needs the token)
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Never contact an origin: serve what is cached, 504 for the rest
+    #[arg(long)]
+    pub offline: bool,
     /// Extra header for key requests, 'Name: value' (repeatable)
     #[arg(long = "key-header", value_name = "'NAME: VALUE'")]
     pub key_headers: Vec<String>,

@@ -16,6 +16,9 @@ pub enum CliError {
     /// From the HLS client (network, playlist, offline miss ...).
     #[error(transparent)]
     Hls(#[from] HlsError),
+    /// From the proxy (cannot listen ...).
+    #[error(transparent)]
+    Proxy(#[from] kithara_proxy::ProxyError),
     /// Bad arguments.
     #[error("{0}")]
     Usage(String),

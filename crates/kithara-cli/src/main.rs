@@ -36,8 +36,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Silent unless RUST_LOG asks: errors reach the user as one `error:` line.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
+    // Silent unless RUST_LOG asks: errors reach the user as one `error:`
+    // line. A server logs its requests and warnings to stderr.
+    let quiet = if matches!(cli.command, Some(Command::Serve(_))) {
+        "kithara_proxy=info"
+    } else {
+        "off"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(stderr)
@@ -53,6 +59,7 @@ fn main() -> ExitCode {
         Command::Gc => commands::gc::run(g),
         Command::Verify { repair } => commands::verify::run(g, repair),
         Command::Rm { target } => commands::rm::run(g, &target),
+        Command::Serve(args) => commands::serve::run(g, &args),
     };
     match result {
         Ok(code) => code,

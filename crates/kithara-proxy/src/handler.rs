@@ -27,7 +27,9 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
         Ok(resp) => resp,
         Err(r) => respond::refusal(&r),
     };
-    tracing::debug!(method = %req.method(), path = req.uri().path(), status = resp.status().as_u16(), "request");
+    // The path without its first segment, the token (a capability).
+    let path = req.uri().path().splitn(3, '/').nth(2).unwrap_or("");
+    tracing::info!(target: "kithara_proxy::request", method = %req.method(), path, status = resp.status().as_u16(), "request");
     resp
 }
 

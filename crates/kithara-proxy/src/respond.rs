@@ -54,10 +54,10 @@ pub(crate) fn refusal(r: &Refusal) -> Response<Body> {
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Refusal::Range { len } = r {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if let Refusal::Range { len } = r
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     resp
 }

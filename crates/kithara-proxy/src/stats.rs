@@ -50,7 +50,7 @@ impl Counters {
     pub(crate) fn upstream(&self) {
         self.upstream_requests.fetch_add(1, Relaxed);
     }
-    pub(crate) fn from_upstream(&self, bytes: usize) {
+    pub(crate) fn upstream_bytes(&self, bytes: usize) {
         self.upstream_bytes.fetch_add(bytes as u64, Relaxed);
     }
 

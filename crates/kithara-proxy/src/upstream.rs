@@ -264,7 +264,7 @@ impl Upstream {
                                 );
                             }
                             got += chunk.len() as u64;
-                            stats.from_upstream(chunk.len());
+                            stats.upstream_bytes(chunk.len());
                             Some(Ok(chunk))
                         }
                     };

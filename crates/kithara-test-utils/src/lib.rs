@@ -37,4 +37,4 @@ pub use fs::{
     assert_dir_not_empty, corpus, count_files_recursive, dir_nonempty_recursive, files_recursive,
     panic_message,
 };
-pub use origin::{Encryption, HlsOrigin, IvMode, OriginConfig};
+pub use origin::{Encryption, HlsOrigin, Hold, IvMode, OriginConfig};

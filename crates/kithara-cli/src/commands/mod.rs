@@ -6,5 +6,6 @@ pub mod gc;
 pub mod ls;
 pub mod read;
 pub mod rm;
+pub mod serve;
 pub mod stats;
 pub mod verify;

@@ -20,6 +20,7 @@ use url::Url;
 
 use super::config::OriginConfig;
 use super::content::{self, VariantContent};
+use super::faults::{Faults, Hold};
 use super::playlist::{self, KEY_PATH, MASTER_PATH};
 use super::range::{RangeRequest, parse_range};
 
@@ -271,6 +272,20 @@ impl HlsOrigin {
         *lock(&self.shared.fail_after) = n;
     }
 
+    /// Holds back media segment `path` (query ignored): its responses
+    /// announce the full `Content-Length`, send the first `after` bytes,
+    /// then wait until the returned [`Hold`] is released or dropped.
+    pub fn hold(&self, path: &str, after: usize) -> Hold {
+        self.shared.faults.hold(normalize_path(path), after)
+    }
+
+    /// While `Some(after)`, responses for media segment `path` announce the
+    /// full `Content-Length`, send `after` bytes, then abort the
+    /// connection (an origin that dies mid-body). `None` heals.
+    pub fn cut(&self, path: &str, after: Option<usize>) {
+        self.shared.faults.cut(normalize_path(path), after);
+    }
+
     /// Forces `status` for every request of `path` (query ignored; a full
     /// URL is accepted), before any other processing; `None` removes the
     /// override. A status that is not a valid HTTP code becomes 500.
@@ -369,6 +384,7 @@ struct Shared {
     stats: Mutex<Stats>,
     fail_after: Mutex<Option<usize>>,
     statuses: Mutex<HashMap<String, u16>>,
+    faults: Faults,
 }
 
 #[derive(Debug)]
@@ -418,6 +434,7 @@ impl Shared {
             master,
             variants,
             total: AtomicUsize::new(0),
+            faults: Faults::default(),
             stats: Mutex::new(Stats::default()),
             fail_after: Mutex::new(None),
             statuses: Mutex::new(HashMap::new()),
@@ -549,6 +566,9 @@ async fn handle(
         }
         Resource::Segment(v, i) => {
             let body = shared.variants[v].content.served[i].clone();
+            if let Some(faulty) = shared.faults.response(&path, body.clone(), "video/mp2t") {
+                return faulty;
+            }
             segment_response(&shared, body, &headers).await
         }
         Resource::Packed(v) => {
