@@ -401,7 +401,7 @@ fn byte_range_attribute(list: &str) -> &str {
     let offset = |s: &str| s.as_ptr() as usize - list.as_ptr() as usize;
     let (mut start, mut end) = (offset(name), offset(value) + value.len());
     match list[..start].trim_end().strip_suffix(',') {
-        Some(before) => start = before.len(),
+        Some(before) => start = before.trim_end().len(),
         None => {
             let after = &list[end..];
             if let Some(rest) = after.trim_start().strip_prefix(',') {
