@@ -47,6 +47,11 @@ pub struct OriginConfig {
     pub(crate) byte_ranges: bool,
     pub(crate) media_sequence: u64,
     pub(crate) relative_uris: bool,
+    pub(crate) live_window: Option<usize>,
+    pub(crate) target_duration: u64,
+    pub(crate) signed_uris: bool,
+    pub(crate) redirect_master: bool,
+    pub(crate) alternate_audio: usize,
 }
 
 impl Default for OriginConfig {
@@ -64,6 +69,11 @@ impl Default for OriginConfig {
             byte_ranges: false,
             media_sequence: 0,
             relative_uris: true,
+            live_window: None,
+            target_duration: 4,
+            signed_uris: false,
+            redirect_master: false,
+            alternate_audio: 0,
         }
     }
 }
@@ -166,6 +176,85 @@ impl OriginConfig {
     #[must_use]
     pub fn relative_uris(mut self, relative: bool) -> Self {
         self.relative_uris = relative;
+        self
+    }
+
+    /// Serve live media playlists: no `#EXT-X-PLAYLIST-TYPE`, no
+    /// `#EXT-X-ENDLIST`, a sliding window of the last `window` published
+    /// segments. Default: VOD.
+    ///
+    /// The *head* (number of published segments) starts at `window`, clamped
+    /// to [`segments`](Self::segments); [`HlsOrigin::advance`] moves it
+    /// forward and [`HlsOrigin::end_live`] ends the stream. A playlist lists
+    /// segments `head - window .. head` (fewer while `head < window`) and
+    /// announces `#EXT-X-MEDIA-SEQUENCE:{media_sequence + head - listed}`.
+    /// Segments at or past the head answer 404 (in byte-range mode `all.ts`
+    /// holds only the published segments). Content, IVs and segment indices
+    /// are those of the VOD with the same configuration. A `window` below 1
+    /// is raised to 1.
+    ///
+    /// [`HlsOrigin::advance`]: crate::HlsOrigin::advance
+    /// [`HlsOrigin::end_live`]: crate::HlsOrigin::end_live
+    #[must_use]
+    pub fn live(mut self, window: usize) -> Self {
+        self.live_window = Some(window.max(1));
+        self
+    }
+
+    /// `#EXT-X-TARGETDURATION` in seconds, also the `#EXTINF` duration of
+    /// every segment. Default 4. Values below 1 are raised to 1.
+    #[must_use]
+    pub fn target_duration(mut self, secs: u64) -> Self {
+        self.target_duration = secs.max(1);
+        self
+    }
+
+    /// Sign segment URLs: in media playlists every segment URI (and init
+    /// URI, and in byte-range mode the `all.ts` URI) carries
+    /// `?token=<generation>`; the generation starts at 1 and
+    /// [`HlsOrigin::rotate_tokens`] increments it. Segment and init requests
+    /// whose `token` is missing or not the current generation get 403.
+    /// Playlists and the key are not signed. Default `false`.
+    ///
+    /// [`HlsOrigin::rotate_tokens`]: crate::HlsOrigin::rotate_tokens
+    #[must_use]
+    pub fn signed_uris(mut self, signed: bool) -> Self {
+        self.signed_uris = signed;
+        self
+    }
+
+    /// Also serve the whole tree under the prefix `/m/` (`/m/master.m3u8`,
+    /// `/m/v0/playlist.m3u8`, `/m/v0/seg/0.ts`, `/m/key.bin`, ...), and answer
+    /// `/redir/master.m3u8` with `302 Found`, `Location: /m/master.m3u8`.
+    /// A client that resolves the relative playlist URIs against the URL
+    /// before the redirect gets 404s (`/redir/v0/playlist.m3u8`); one that
+    /// uses the final URL works. With [`relative_uris(false)`] the playlists
+    /// under `/m/` carry absolute URLs under `/m/`. Default `false`.
+    ///
+    /// [`relative_uris(false)`]: Self::relative_uris
+    #[must_use]
+    pub fn redirect_master(mut self, enabled: bool) -> Self {
+        self.redirect_master = enabled;
+        self
+    }
+
+    /// Add `n` alternate audio renditions. Default 0.
+    ///
+    /// The master gets one
+    /// `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="a{k}",LANGUAGE="l{k}",DEFAULT=YES|NO,AUTOSELECT=YES,URI="a{k}/playlist.m3u8"`
+    /// line per rendition (only `a0` is `DEFAULT=YES`), every
+    /// `#EXT-X-STREAM-INF` gets `AUDIO="aud"`, and one
+    /// `#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=10000,URI="v0/iframes.m3u8"` is
+    /// added. Rendition `k` is served like a variant under `/a{k}/`
+    /// (`playlist.m3u8`, `seg/{i}.ts`, `init.mp4`, `all.ts`), with the same
+    /// segment count, size, encryption, init, byte-range, live and signing
+    /// rules; its payloads start with `A{k}-SEG-{i}:` (init `A{k}-INIT:`).
+    /// `/v0/iframes.m3u8` is a small VOD playlist (`#EXT-X-I-FRAMES-ONLY`,
+    /// even when live) of two byte ranges into the resource holding segment
+    /// 0 of variant 0 (its halves; not real I-frames).
+    #[must_use]
+    pub fn alternate_audio(mut self, n: usize) -> Self {
+        self.alternate_audio = n;
         self
     }
 

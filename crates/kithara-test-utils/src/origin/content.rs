@@ -10,6 +10,7 @@ use bytes::Bytes;
 use cbc::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 
 use super::config::{Encryption, IvMode, OriginConfig};
+use super::playlist::Track;
 
 /// The real AES-128 key (16 readable bytes).
 pub(crate) const RAW_KEY: [u8; 16] = *b"kithara-test-key";
@@ -43,15 +44,25 @@ pub(crate) fn segment_iv(encryption: Encryption, msn: u64) -> Option<[u8; 16]> {
     }
 }
 
-/// Plaintext of segment `i` of variant `v`: the marker `V{v}-SEG-{i}:`
-/// followed by filler, `size` bytes in total (at least the marker).
-pub(crate) fn segment_plaintext(v: usize, i: usize, size: usize) -> Vec<u8> {
-    payload(format!("V{v}-SEG-{i}:"), seed(v, i, 1), size)
+/// Plaintext of segment `i` of `track`: the marker `V{v}-SEG-{i}:` (or
+/// `A{k}-SEG-{i}:` for an audio rendition) followed by filler, `size` bytes
+/// in total (at least the marker).
+pub(crate) fn segment_plaintext(track: Track, i: usize, size: usize) -> Vec<u8> {
+    let (letter, n, kind) = match track {
+        Track::Variant(v) => ('V', v, 1),
+        Track::Audio(k) => ('A', k, 3),
+    };
+    payload(format!("{letter}{n}-SEG-{i}:"), seed(n, i, kind), size)
 }
 
-/// Plaintext of the init segment of variant `v`: `V{v}-INIT:` + filler.
-pub(crate) fn init_plaintext(v: usize) -> Vec<u8> {
-    payload(format!("V{v}-INIT:"), seed(v, 0, 2), INIT_SIZE)
+/// Plaintext of the init segment of `track`: `V{v}-INIT:` (or `A{k}-INIT:`)
+/// + filler.
+pub(crate) fn init_plaintext(track: Track) -> Vec<u8> {
+    let (letter, n, kind) = match track {
+        Track::Variant(v) => ('V', v, 2),
+        Track::Audio(k) => ('A', k, 4),
+    };
+    payload(format!("{letter}{n}-INIT:"), seed(n, 0, kind), INIT_SIZE)
 }
 
 /// AES-128-CBC with PKCS#7 padding.
@@ -59,9 +70,9 @@ pub(crate) fn encrypt(plaintext: &[u8], key: &[u8; 16], iv: &[u8; 16]) -> Vec<u8
     cbc::Encryptor::<Aes128>::new(key.into(), iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plaintext)
 }
 
-/// Everything served for one variant.
+/// Everything served for one track (variant or audio rendition).
 #[derive(Debug)]
-pub(crate) struct VariantContent {
+pub(crate) struct TrackContent {
     /// Init segment, if configured.
     pub(crate) init: Option<Bytes>,
     /// Segment plaintexts, in playlist order.
@@ -74,16 +85,16 @@ pub(crate) struct VariantContent {
     pub(crate) ranges: Vec<Range<u64>>,
 }
 
-impl VariantContent {
-    /// Builds the content of variant `v`.
-    pub(crate) fn build(config: &OriginConfig, v: usize) -> Self {
-        let init = config.init.then(|| Bytes::from(init_plaintext(v)));
+impl TrackContent {
+    /// Builds the content of `track`.
+    pub(crate) fn build(config: &OriginConfig, track: Track) -> Self {
+        let init = config.init.then(|| Bytes::from(init_plaintext(track)));
         let mut plaintexts = Vec::with_capacity(config.segments);
         let mut served = Vec::with_capacity(config.segments);
         let mut packed = Vec::new();
         let mut ranges = Vec::with_capacity(config.segments);
         for i in 0..config.segments {
-            let plain = segment_plaintext(v, i, config.segment_size);
+            let plain = segment_plaintext(track, i, config.segment_size);
             let msn = config.media_sequence + i as u64;
             let body = match segment_iv(config.encryption, msn) {
                 Some(iv) => encrypt(&plain, &RAW_KEY, &iv),
@@ -135,14 +146,17 @@ mod tests {
 
     #[test]
     fn payload_has_marker_and_size() {
-        let p = segment_plaintext(1, 3, 100);
+        let p = segment_plaintext(Track::Variant(1), 3, 100);
         assert!(p.starts_with(b"V1-SEG-3:"));
         assert_eq!(p.len(), 100);
-        assert_eq!(segment_plaintext(0, 0, 2), b"V0-SEG-0:");
+        assert_eq!(segment_plaintext(Track::Variant(0), 0, 2), b"V0-SEG-0:");
         assert_ne!(
-            segment_plaintext(0, 1, 64)[9..],
-            segment_plaintext(0, 2, 64)[9..]
+            segment_plaintext(Track::Variant(0), 1, 64)[9..],
+            segment_plaintext(Track::Variant(0), 2, 64)[9..]
         );
+        let a = segment_plaintext(Track::Audio(1), 3, 100);
+        assert!(a.starts_with(b"A1-SEG-3:"));
+        assert_ne!(a[9..], p[9..]);
     }
 
     #[test]

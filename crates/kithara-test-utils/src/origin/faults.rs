@@ -2,25 +2,34 @@
 //! body until released (to show a client got the first bytes before the
 //! origin sent the last), or cut a body short after announcing its full
 //! length (an origin that dies mid-body).
+//!
+//! A fault applies to the body of a successful (200 or 206) `GET` response
+//! of its path, after everything else (status overrides, authorization,
+//! ranges) has been decided.
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use tokio::sync::watch;
 
 /// Holds back the rest of a body until [`Hold::release`] (or drop).
+///
+/// Returned by [`HlsOrigin::hold`](crate::HlsOrigin::hold) and
+/// [`DirOrigin::hold`](crate::DirOrigin::hold). Every response of the held
+/// path started before the release waits; once released, responses go
+/// through in full, now and later. Dropping the `Hold` releases it, so keep
+/// it in a variable for as long as the bytes are to be held.
 #[derive(Debug)]
 pub struct Hold {
     release: watch::Sender<bool>,
 }
 
 impl Hold {
-    /// Let the held-back bytes go.
+    /// Lets the held-back bytes go.
     pub fn release(self) {
         // Drop sends it.
     }
@@ -32,14 +41,62 @@ impl Drop for Hold {
     }
 }
 
+/// The fault of one response.
+#[derive(Debug, Clone)]
+pub(crate) enum Fault {
+    /// Send `after` bytes, then wait for the release, then the rest.
+    Hold {
+        after: usize,
+        released: watch::Receiver<bool>,
+    },
+    /// Send `after` bytes, then abort the connection.
+    Cut { after: usize },
+}
+
+impl Fault {
+    /// The response body for `body` with this fault. The caller announces
+    /// `Content-Length: body.len()`.
+    pub(crate) fn body(self, body: Bytes) -> Body {
+        match self {
+            Self::Cut { after } => {
+                let first = body.slice(..after.min(body.len()));
+                let first = futures_util::stream::once(async move { Ok::<_, io::Error>(first) });
+                // One `Pending` first: the server flushes the head and the
+                // first bytes to the socket before the body fails and the
+                // connection is aborted.
+                let die = futures_util::stream::once(async {
+                    tokio::task::yield_now().await;
+                    Err::<Bytes, _>(io::Error::other("the origin died mid-body"))
+                });
+                Body::from_stream(first.chain(die))
+            }
+            Self::Hold {
+                after,
+                mut released,
+            } => {
+                let split = after.min(body.len());
+                let (first, rest) = (body.slice(..split), body.slice(split..));
+                let first = futures_util::stream::once(async move { Ok::<_, io::Error>(first) });
+                let rest = futures_util::stream::once(async move {
+                    // Also resolves when the `Hold` is gone (it sends first).
+                    let _ = released.wait_for(|released| *released).await;
+                    Ok::<_, io::Error>(rest)
+                });
+                Body::from_stream(first.chain(rest))
+            }
+        }
+    }
+}
+
+/// The faults set per path (the counter key: path without query).
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
     holds: Mutex<HashMap<String, (usize, watch::Receiver<bool>)>>,
     cuts: Mutex<HashMap<String, usize>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Faults {
@@ -56,44 +113,18 @@ impl Faults {
         };
     }
 
-    /// The faulty response for `body` at `path`, if a fault is set for it.
-    pub(crate) fn response(
-        &self,
-        path: &str,
-        body: Bytes,
-        content_type: &'static str,
-    ) -> Option<Response> {
-        let len = body.len();
-        let stream: Body = if let Some(after) = lock(&self.cuts).get(path).copied() {
-            let first = body.slice(..after.min(len));
-            let first = futures_util::stream::once(async move { Ok::<_, io::Error>(first) });
-            // One `Pending` first: the server flushes the head and the first
-            // bytes to the socket before the body fails and the connection
-            // is aborted.
-            let die = futures_util::stream::once(async {
-                tokio::task::yield_now().await;
-                Err::<Bytes, _>(io::Error::other("the origin died mid-body"))
-            });
-            Body::from_stream(futures_util::StreamExt::chain(first, die))
-        } else if let Some((after, mut rx)) = lock(&self.holds).get(path).cloned() {
-            let (first, rest) = (body.slice(..after.min(len)), body.slice(after.min(len)..));
-            let held = async move {
-                let _ = rx.wait_for(|released| *released).await;
-                Ok::<_, io::Error>(rest)
-            };
-            let first = futures_util::stream::once(async move { Ok::<_, io::Error>(first) });
-            Body::from_stream(futures_util::StreamExt::chain(
-                first,
-                futures_util::stream::once(held),
-            ))
-        } else {
+    /// The fault set for `path`, if any; a cut wins over a hold. A released
+    /// hold is forgotten.
+    pub(crate) fn get(&self, path: &str) -> Option<Fault> {
+        if let Some(after) = lock(&self.cuts).get(path).copied() {
+            return Some(Fault::Cut { after });
+        }
+        let mut holds = lock(&self.holds);
+        let (after, released) = holds.get(path)?.clone();
+        if *released.borrow() {
+            holds.remove(path);
             return None;
-        };
-        let mut resp = Response::new(stream);
-        *resp.status_mut() = StatusCode::OK;
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        Some(resp)
+        }
+        Some(Fault::Hold { after, released })
     }
 }

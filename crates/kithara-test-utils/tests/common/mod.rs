@@ -223,3 +223,131 @@ pub fn parse_master(text: &str, master_url: &Url) -> Vec<(u64, Url)> {
     }
     out
 }
+
+/// A response whose head has been read and whose body is read on demand,
+/// without checking it against `Content-Length` (for held and cut bodies).
+#[derive(Debug)]
+pub struct Streaming {
+    stream: TcpStream,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// Body bytes read along with the head, not yet handed out.
+    buffered: Vec<u8>,
+}
+
+/// Sends `GET {target}` (the raw request target, not normalized: it may
+/// hold `..`) to `addr`, `Connection: close`, and reads the response head.
+pub fn open_target(
+    addr: std::net::SocketAddr,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Streaming> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    let split = loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break split;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        raw.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok(Streaming {
+        stream,
+        status,
+        headers,
+        buffered: raw[split + 4..].to_vec(),
+    })
+}
+
+/// [`open_target`] for a URL (path and query).
+pub fn open(url: &Url, headers: &[(&str, &str)]) -> std::io::Result<Streaming> {
+    let addr = url.socket_addrs(|| None).expect("address")[0];
+    let mut target = url.path().to_owned();
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    open_target(addr, &target, headers)
+}
+
+impl Streaming {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn content_length(&self) -> Option<usize> {
+        self.header("content-length")
+            .map(|v| v.parse().expect("length"))
+    }
+
+    /// The next `n` body bytes, waiting for them.
+    pub fn read_body(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
+        while self.buffered.len() < n {
+            let mut chunk = [0u8; 4096];
+            let got = self.stream.read(&mut chunk)?;
+            if got == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buffered.extend_from_slice(&chunk[..got]);
+        }
+        let rest = self.buffered.split_off(n);
+        Ok(std::mem::replace(&mut self.buffered, rest))
+    }
+
+    /// Whether a body byte (or the end of the connection) can be read right
+    /// now, without waiting.
+    pub fn readable_now(&mut self) -> bool {
+        if !self.buffered.is_empty() {
+            return true;
+        }
+        self.stream.set_nonblocking(true).expect("nonblocking");
+        let peek = self.stream.peek(&mut [0u8; 1]);
+        self.stream.set_nonblocking(false).expect("blocking");
+        !matches!(peek, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    /// The rest of the body until the connection ends, and the error that
+    /// ended it, if any (an aborted connection).
+    pub fn read_rest(mut self) -> (Vec<u8>, Option<std::io::Error>) {
+        let mut body = std::mem::take(&mut self.buffered);
+        let error = self.stream.read_to_end(&mut body).err();
+        (body, error)
+    }
+
+    /// The whole body of a response none of whose body was read yet; it
+    /// must match `Content-Length`.
+    pub fn body(self) -> Vec<u8> {
+        let expected = self.content_length();
+        let (body, error) = self.read_rest();
+        assert!(error.is_none(), "{error:?}");
+        if let Some(len) = expected {
+            assert_eq!(body.len(), len, "body length matches content-length");
+        }
+        body
+    }
+}
