@@ -83,3 +83,54 @@ async fn byte_range_segments_are_served_as_resources_of_their_own() {
     );
     assert_eq!(played.media, served(&s.origin, 1, 5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uris_resolve_against_the_url_after_redirects() {
+    let s = start(
+        OriginConfig::default().segments(3).redirect_master(true),
+        |o| o,
+    )
+    .await;
+    let master = s.proxy.url_for(&s.origin.redirecting_master_url());
+    let played = play(&master, 1).await;
+    assert_eq!(played.media, served(&s.origin, 1, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renditions_and_iframe_playlists_are_served_through_the_proxy() {
+    let s = start(
+        OriginConfig::default().segments(3).alternate_audio(2),
+        |o| o,
+    )
+    .await;
+    let master = s.proxy.url_for(&s.origin.master_url());
+    let text = get(&master).await.text();
+    let base = s.proxy.base_url().path().to_owned();
+    let media_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-MEDIA:"))
+        .collect();
+    assert_eq!(media_lines.len(), 2);
+    for (k, line) in media_lines.iter().enumerate() {
+        let uri = &uris(line)[0];
+        assert!(uri.starts_with(&base), "{uri}");
+        let played = common::play_media(&master.join(uri).unwrap()).await;
+        let want: Vec<_> = (0..3)
+            .map(|i| bytes::Bytes::from(s.origin.rendition_segment_served_bytes(k, i)))
+            .collect();
+        assert_eq!(played.media, want, "rendition {k}");
+    }
+    let iframe = text
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-I-FRAME-STREAM-INF"))
+        .unwrap();
+    let uri = &uris(iframe)[0];
+    assert!(uri.starts_with(&base), "{uri}");
+    let played = common::play_media(&master.join(uri).unwrap()).await;
+    let seg0 = s.origin.segment_served_bytes(0, 0);
+    let joined: Vec<u8> = played.media.iter().flat_map(|b| b.to_vec()).collect();
+    assert_eq!(
+        joined, seg0,
+        "the two I-frame ranges are the halves of segment 0"
+    );
+}

@@ -204,3 +204,64 @@ async fn huge_headers_are_refused_and_slow_clients_are_cut_off() {
     assert!(closed.is_ok(), "an idle client kept its connection");
     assert_eq!(s.origin.total_requests(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_fetches_wait_for_a_turn() {
+    let mut limits = Limits::default();
+    limits.max_upstream = 1;
+    let s = start(
+        OriginConfig::default().segments(3).segment_size(50_000),
+        |o| o.limits(limits),
+    )
+    .await;
+    let master = s.proxy.url_for(&s.origin.master_url());
+    let media = master.join(&uris(&get(&master).await.text())[0]).unwrap();
+    let listed = uris(&get(&media).await.text());
+    let (seg0, seg1) = (s.origin.segment_path(0, 0), s.origin.segment_path(0, 1));
+    let hold = s.origin.hold(&seg0, 10);
+    let first = tokio::spawn(get_owned(media.join(&listed[0]).unwrap()));
+    common::until("segment 0 to reach the origin", || {
+        s.origin.requests(&seg0) == 1
+    })
+    .await;
+    let second = tokio::spawn(get_owned(media.join(&listed[1]).unwrap()));
+    common::until("segment 1 to be a miss in the proxy", || {
+        s.proxy.stats().misses == 2
+    })
+    .await;
+    // The one upstream turn is taken by segment 0, held by the origin.
+    tokio::task::yield_now().await;
+    assert_eq!(
+        s.origin.requests(&seg1),
+        0,
+        "a second fetch ran past the limit"
+    );
+    hold.release();
+    assert_eq!(first.await.unwrap().status, 200);
+    let second = second.await.unwrap();
+    assert_eq!(second.status, 200);
+    assert_eq!(s.origin.requests(&seg1), 1);
+}
+
+async fn get_owned(url: url::Url) -> common::Got {
+    get(&url).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_playlists_are_refused() {
+    let mut small = Limits::default();
+    small.max_playlist_bytes = 100;
+    let s = start(OriginConfig::default().segments(3), |o| o.limits(small)).await;
+    let got = get(&s.proxy.url_for(&s.origin.master_url())).await;
+    assert_eq!(got.status, 502, "{}", got.text());
+
+    let mut few = Limits::default();
+    few.max_segments = 2;
+    let s = start(OriginConfig::default().segments(3), |o| o.limits(few)).await;
+    let master = s.proxy.url_for(&s.origin.master_url());
+    let m = get(&master).await;
+    assert_eq!(m.status, 200, "two variants fit");
+    let media = get(&master.join(&uris(&m.text())[0]).unwrap()).await;
+    assert_eq!(media.status, 502, "three segments do not: {}", media.text());
+    assert!(media.text().contains("more than 2"), "{}", media.text());
+}

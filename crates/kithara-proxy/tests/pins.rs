@@ -1,0 +1,104 @@
+//! Behaviours 9 and 13: the asset being served is pinned, and stays pinned
+//! for the linger time after its last request, so eviction never removes
+//! the track under the player; `max_bytes` holds whatever is streamed (what
+//! cannot be cached is served from memory).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{open_cache, play, served, until};
+use kithara_cache::{AssetId, CacheError, CachePath};
+use kithara_proxy::{Proxy, ProxyOptions};
+use kithara_test_utils::{HlsOrigin, OriginConfig};
+
+/// Room for one track (3 × 40 KB segments and its playlists) and a bit.
+const MAX: u64 = 200_000;
+
+fn origin() -> HlsOrigin {
+    HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(3)
+            .segment_size(40_000),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playing_track_is_never_evicted_and_max_bytes_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path(), MAX);
+    let proxy =
+        Proxy::start(ProxyOptions::new(cache.clone()).pin_linger(Duration::from_secs(3600)))
+            .await
+            .unwrap();
+    let (a, b) = (origin(), origin());
+    let a_id = AssetId::from_url(&a.master_url()).unwrap();
+    assert_eq!(
+        play(&proxy.url_for(&a.master_url()), 0).await.media,
+        served(&a, 0, 3)
+    );
+    until("track A to be cached", || {
+        cache.asset(a_id).info().is_some_and(|i| i.bytes >= 120_000)
+    })
+    .await;
+    assert!(
+        cache.asset(a_id).info().unwrap().pinned,
+        "the playing track is pinned"
+    );
+
+    // Something else needs room that only A could give: refused, A stays.
+    let other = cache.asset(AssetId::from_key(b"other"));
+    let big = vec![7u8; 100_000];
+    let err = other
+        .put_atomic(&CachePath::parse("x.bin").unwrap(), &big)
+        .unwrap_err();
+    assert!(matches!(err, CacheError::CacheFull { .. }), "{err}");
+
+    // Another track streams through the same proxy: it plays, A stays, the
+    // cache stays under its limit (B's segments that do not fit are served
+    // from memory).
+    assert_eq!(
+        play(&proxy.url_for(&b.master_url()), 0).await.media,
+        served(&b, 0, 3)
+    );
+    let stats = cache.stats().unwrap();
+    assert!(stats.total_bytes <= MAX, "{stats:?}");
+    assert!(
+        cache
+            .asset(a_id)
+            .exists(&CachePath::parse("v0/seg/000002.ts").unwrap())
+    );
+    proxy.shutdown().await;
+    // The proxy is gone: nothing stays pinned.
+    assert!(!cache.asset(a_id).info().unwrap().pinned);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pin_ends_after_the_linger_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path(), MAX);
+    let proxy =
+        Proxy::start(ProxyOptions::new(cache.clone()).pin_linger(Duration::from_millis(50)))
+            .await
+            .unwrap();
+    let a = origin();
+    let a_id = AssetId::from_url(&a.master_url()).unwrap();
+    play(&proxy.url_for(&a.master_url()), 0).await;
+    until("track A to be cached", || {
+        cache.asset(a_id).info().is_some_and(|i| i.bytes >= 120_000)
+    })
+    .await;
+    until("the pin to end", || {
+        !cache.asset(a_id).info().unwrap().pinned
+    })
+    .await;
+    // Unpinned, it is evicted when room is needed.
+    let other = cache.asset(AssetId::from_key(b"other"));
+    let put = other
+        .put_atomic(&CachePath::parse("x.bin").unwrap(), &vec![7u8; 100_000])
+        .unwrap();
+    assert_eq!(put.evicted, vec![a_id]);
+    proxy.shutdown().await;
+}
