@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use kithara_cache::{AssetId, CachePath};
-use kithara_hls::{ResourceKind, Target};
+use kithara_hls::{ResourceKind, Target, layout};
 
 use crate::asset::{Asset, Loaded};
 use crate::error::Refusal;
@@ -44,7 +44,7 @@ async fn steps(state: &Arc<State>, req: &Request<Incoming>) -> Result<Response<B
     }
     let head_only = matches!(verb, Verb::Head);
     match route {
-        Route::Play(url) => play(state, &url, head_only).await,
+        Route::Play(url) => play(state, &url, req, head_only).await,
         Route::Asset { id, path } => {
             let asset = state
                 .assets
@@ -57,13 +57,18 @@ async fn steps(state: &Arc<State>, req: &Request<Incoming>) -> Result<Response<B
 }
 
 /// `play?url=`: open the asset of a top playlist and serve it.
-async fn play(state: &Arc<State>, raw: &str, head_only: bool) -> Result<Response<Body>, Refusal> {
+async fn play(
+    state: &Arc<State>,
+    raw: &str,
+    req: &Request<Incoming>,
+    head_only: bool,
+) -> Result<Response<Body>, Refusal> {
     let url = kithara_hls::parse_url(raw).map_err(|e| Refusal::BadRequest(e.to_string()))?;
     let id = AssetId::from_url(&url).map_err(|e| Refusal::BadRequest(e.to_string()))?;
     let asset = state.assets.open(&state.cache, id, &url);
     asset.touch(state.pin_linger);
     let loaded = playlist::load(state, &asset, &At::Top, &url, Need::Serve).await?;
-    serve_playlist(state, &asset, &loaded, head_only)
+    serve_playlist(state, &asset, &loaded, req, head_only)
 }
 
 /// A resource of an asset this proxy opened: only what a playlist it
@@ -82,20 +87,12 @@ async fn resource(
         ResourceKind::Playlist => {
             let at = At::Path(path.clone());
             let loaded = playlist::load(state, asset, &at, &target.url, Need::Serve).await?;
-            serve_playlist(state, asset, &loaded, head_only)
+            serve_playlist(state, asset, &loaded, req, head_only)
         }
         ResourceKind::Key => {
             let key = keys::key(state, asset, path, &target).await?;
-            let mut resp = respond::resource(
-                &respond::plan(req.headers(), key.len() as u64)?,
-                Some(key.len() as u64),
-                respond::content_type(target.kind, path),
-                if head_only {
-                    respond::empty()
-                } else {
-                    respond::full(key)
-                },
-            );
+            let ctype = respond::content_type(target.kind, path);
+            let mut resp = respond::whole(req.headers(), key, ctype, head_only)?;
             // A key must not linger in a browser's or player's HTTP cache.
             resp.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -114,6 +111,7 @@ fn serve_playlist(
     state: &State,
     asset: &Asset,
     loaded: &Loaded,
+    req: &Request<Incoming>,
     head_only: bool,
 ) -> Result<Response<Body>, Refusal> {
     let prefix = format!("/{}/a/{}/", state.token, asset.id().to_hex());
@@ -121,22 +119,10 @@ fn serve_playlist(
         .map
         .rewrite(|p| format!("{prefix}{p}"))
         .map_err(|e| Refusal::Upstream(e.to_string()))?;
-    let len = text.len();
-    let mut resp = respond::response(
-        StatusCode::OK,
-        if head_only {
-            respond::empty()
-        } else {
-            respond::full(text)
-        },
-    );
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.apple.mpegurl"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    let ctype = respond::content_type(ResourceKind::Playlist, &layout::top(true));
+    let mut resp = respond::whole(req.headers(), text.into(), ctype, head_only)?;
     // The proxy decides freshness (live reloads); players always ask it.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(resp)
 }

@@ -138,6 +138,24 @@ pub(crate) fn plan(headers: &HeaderMap, len: u64) -> Result<Part, Refusal> {
     })
 }
 
+/// A resource held whole in memory (a playlist, a key): the part the
+/// request's `Range` asks for.
+pub(crate) fn whole(
+    headers: &HeaderMap,
+    bytes: Bytes,
+    content_type: &'static str,
+    head_only: bool,
+) -> Result<Response<Body>, Refusal> {
+    let len = bytes.len() as u64;
+    let part = plan(headers, len)?;
+    let body = if head_only {
+        empty()
+    } else {
+        full(bytes.slice(part.range.start as usize..part.range.end as usize))
+    };
+    Ok(resource(&part, Some(len), content_type, body))
+}
+
 /// Headers of a resource response of `part` of `len` bytes.
 pub(crate) fn resource(
     part: &Part,

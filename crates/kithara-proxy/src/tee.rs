@@ -49,7 +49,7 @@ async fn tee(
 ) -> Result<(), Refusal> {
     let resp = request(state, asset, path, target, parent).await?;
     let len = resp.len;
-    let mut writer = writer(asset, path).await;
+    let mut writer = writer(state, asset, path, len).await;
     let spool = match writer.as_ref().map(AssetWriter::view) {
         Some(Ok(view)) => Spool::View(view),
         Some(Err(e)) => {
@@ -156,9 +156,21 @@ async fn request(
 }
 
 /// A cache writer for `path`, or `None` when the cache cannot take it (the
-/// player is served from memory then).
-async fn writer(asset: &Asset, path: &CachePath) -> Option<AssetWriter> {
-    let (handle, p) = (asset.handle.clone(), path.clone());
+/// player is served from memory then): a resource of `len` bytes larger
+/// than the whole cache, or a cache that refuses the write.
+async fn writer(
+    state: &State,
+    asset: &Asset,
+    path: &CachePath,
+    len: Option<u64>,
+) -> Option<AssetWriter> {
+    let (handle, p, cache) = (asset.handle.clone(), path.clone(), state.cache.clone());
+    if let Some(len) = len
+        && cache.stats().is_ok_and(|s| len > s.max_bytes)
+    {
+        tracing::warn!(asset = %asset.id(), %path, len, "larger than the cache: served from memory");
+        return None;
+    }
     // Media can be fetched again: no fsync on their path (playlists and
     // keys keep the cache's durability).
     match tokio::task::spawn_blocking(move || handle.writer_with(&p, Durability::Buffered)).await {

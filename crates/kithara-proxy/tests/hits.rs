@@ -52,7 +52,14 @@ async fn a_second_play_is_served_from_the_cache_with_ranges() {
     let bad = get_with(&seg, &[("range", &format!("bytes={len}-"))]).await;
     assert_eq!(bad.status, 416);
     assert_eq!(bad.header("content-range"), Some(format!("bytes */{len}")));
-    // Ranges on playlists' neighbours too: the key and the init segment.
+    // Ranges on every resource: playlists and init segments too.
+    let whole_playlist = get(&media).await.body;
+    let head = get_with(&media, &[("range", "bytes=0-6")]).await;
+    assert_eq!(
+        (head.status.as_u16(), &head.body[..]),
+        (206, &whole_playlist[..7])
+    );
+    assert_eq!(&head.body[..], b"#EXTM3U");
     let init_part = get_with(&init, &[("range", "bytes=0-3")]).await;
     assert_eq!(
         (init_part.status.as_u16(), &init_part.body[..]),

@@ -102,3 +102,28 @@ async fn the_pin_ends_after_the_linger_time() {
     assert_eq!(put.evicted, vec![a_id]);
     proxy.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_larger_than_the_cache_is_served_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path(), 100_000);
+    let proxy = Proxy::start(ProxyOptions::new(cache.clone()))
+        .await
+        .unwrap();
+    let o = HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(2)
+            .segment_size(150_000),
+    )
+    .unwrap();
+    let master = proxy.url_for(&o.master_url());
+    assert_eq!(play(&master, 0).await.media, served(&o, 0, 2));
+    assert!(cache.stats().unwrap().total_bytes <= 100_000);
+    let files = kithara_test_utils::files_recursive(dir.path());
+    assert!(
+        !files.iter().any(|f| f.to_string_lossy().contains("/seg/")),
+        "{files:?}"
+    );
+    proxy.shutdown().await;
+}
