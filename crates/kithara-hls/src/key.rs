@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use tokio::sync::Mutex;
 use url::Url;
 
 use crate::error::HlsError;
+use crate::fetch::header_map;
 use crate::layout;
 use crate::options::{KeyContext, KeyProcessor};
 use crate::playlist::KeyRef;
@@ -97,23 +98,11 @@ impl KeyManager {
         query: Vec<(String, String)>,
         headers: &[(String, String)],
     ) -> Result<Self, HlsError> {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| HlsError::ClientSetup {
-                reason: format!("invalid key header name {name:?}"),
-            })?;
-            // The value may be a secret: never echo it.
-            let mut v = HeaderValue::from_str(value).map_err(|_| HlsError::ClientSetup {
-                reason: format!("invalid value for key header {name:?}"),
-            })?;
-            v.set_sensitive(true);
-            map.append(n, v);
-        }
         Ok(Self {
             slots: StdMutex::new(HashMap::new()),
             processor,
             query,
-            headers: map,
+            headers: header_map(headers, "key header")?,
         })
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RANGE};
+use reqwest::header::{HeaderMap, RANGE};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
@@ -82,21 +82,12 @@ pub(crate) struct Upstream {
     stats: Arc<Counters>,
 }
 
-/// `(name, value)` pairs as headers; values are marked sensitive and never
-/// echoed in an error.
-fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap, ProxyError> {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| ProxyError::Setup {
-            reason: format!("invalid header name {name:?}"),
-        })?;
-        let mut v = HeaderValue::from_str(value).map_err(|_| ProxyError::Setup {
-            reason: format!("invalid value for header {name:?}"),
-        })?;
-        v.set_sensitive(true);
-        map.append(n, v);
-    }
-    Ok(map)
+/// `pairs` as headers, by kithara-hls's rule (values sensitive, never
+/// echoed).
+fn header_map(pairs: &[(String, String)], what: &str) -> Result<HeaderMap, ProxyError> {
+    kithara_hls::header_map(pairs, what).map_err(|e| ProxyError::Setup {
+        reason: e.to_string(),
+    })
 }
 
 impl Upstream {
@@ -112,7 +103,7 @@ impl Upstream {
         stats: Arc<Counters>,
     ) -> Result<Self, ProxyError> {
         let client = reqwest::Client::builder()
-            .default_headers(header_map(headers)?)
+            .default_headers(header_map(headers, "header")?)
             .connect_timeout(connect_timeout)
             .user_agent(concat!("kithara-proxy/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -121,7 +112,7 @@ impl Upstream {
             })?;
         Ok(Self {
             client,
-            key_headers: header_map(key_headers)?,
+            key_headers: header_map(key_headers, "key header")?,
             key_query,
             permits: Arc::new(Semaphore::new(max_upstream.max(1))),
             timeout,
