@@ -378,3 +378,27 @@ fn read_to_a_file_leaves_nothing_partial_on_failure() {
         .assert()
         .success();
 }
+
+#[test]
+fn fetch_refuses_a_live_playlist_and_caches_nothing() {
+    let origin = HlsOrigin::start(OriginConfig::default().segments(4).live(2)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = kithara(dir.path())
+        .args(["fetch", origin.master_url().as_str()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "error: live playlist (no EXT-X-ENDLIST): {}",
+            origin.media_url(1)
+        )
+    );
+    assert!(ls_json(dir.path()).is_empty());
+    let assets: Vec<_> = files_recursive(dir.path())
+        .into_iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "assets"))
+        .collect();
+    assert!(assets.is_empty(), "{assets:?}");
+}

@@ -20,6 +20,14 @@ pub enum HlsError {
         /// The resource that was needed.
         url: String,
     },
+    /// The media playlist has no `EXT-X-ENDLIST`: a live (or EVENT) stream,
+    /// which a VOD session would freeze into a snapshot. Nothing of it is
+    /// cached.
+    #[error("live playlist (no EXT-X-ENDLIST): {url}")]
+    Live {
+        /// The live media playlist.
+        url: String,
+    },
     /// The server answered with a status that is not a success (after retries for 5xx).
     #[error("HTTP {status} for {url}")]
     Http {
@@ -209,6 +217,7 @@ impl HlsError {
     pub fn url(&self) -> Option<&str> {
         match self {
             HlsError::OfflineMiss { url }
+            | HlsError::Live { url }
             | HlsError::Http { url, .. }
             | HlsError::Network { url, .. }
             | HlsError::Redirect { url, .. }

@@ -59,26 +59,34 @@ async fn cached_base(loader: &Loader, path: &CachePath, url: &Url) -> Result<Url
     )
 }
 
-/// Store a downloaded playlist, after it parsed, and its final URL if
-/// redirected, in one job: the side file lands first, so a cached playlist
-/// never resolves against the wrong base. `source`: the top playlist's URL,
-/// recorded as the asset's source once both are written.
-async fn store_playlist(
-    loader: &Loader,
-    url: &Url,
-    path: &CachePath,
-    final_url: &Url,
+/// A downloaded playlist not stored yet: stored once the media playlist is
+/// known to be a VOD, so that a live stream leaves nothing in the cache.
+struct Unstored {
+    url: Url,
+    path: CachePath,
+    final_url: Url,
     bytes: Bytes,
+    /// The top playlist's URL, recorded as the asset's source.
     source: Option<Url>,
-) -> Result<(), HlsError> {
-    let mut files = Vec::with_capacity(2);
-    if final_url != url {
-        files.push((side_path(path)?, Bytes::from(final_url.to_string())));
+}
+
+impl Unstored {
+    /// Store the playlist and its final URL if redirected, in one job: the
+    /// side file lands first, so a cached playlist never resolves against
+    /// the wrong base; the source is recorded once both are written.
+    async fn store(self, loader: &Loader) -> Result<(), HlsError> {
+        let mut files = Vec::with_capacity(2);
+        if self.final_url != self.url {
+            files.push((
+                side_path(&self.path)?,
+                Bytes::from(self.final_url.to_string()),
+            ));
+        }
+        files.push((self.path, self.bytes));
+        loader
+            .store_all(ResourceKind::Playlist, &self.url, files, self.source)
+            .await
     }
-    files.push((path.clone(), bytes));
-    loader
-        .store_all(ResourceKind::Playlist, url, files, source)
-        .await
 }
 
 fn playlist_res(url: &Url, path: CachePath) -> Resource {
@@ -90,35 +98,43 @@ fn playlist_res(url: &Url, path: CachePath) -> Resource {
     }
 }
 
+/// Whether a cached playlist may be used: a live media playlist is never
+/// final (it must be fetched again to be read), so a cached copy of one
+/// (the proxy caches them) counts as a miss.
+fn usable(playlist: &Playlist) -> bool {
+    !matches!(playlist, Playlist::Media(m) if !m.ended)
+}
+
 /// The top playlist: cached as `master.m3u8` or `media.m3u8`, else downloaded.
 async fn load_top(
     loader: &Loader,
     url: &Url,
     max_entries: usize,
-) -> Result<(Playlist, CachePath), HlsError> {
+) -> Result<(Playlist, CachePath, Option<Unstored>), HlsError> {
     for path in [layout::top(true), layout::top(false)] {
         let res = playlist_res(url, path.clone());
         if let Some(bytes) = loader.cached(&res).await? {
             let base = cached_base(loader, &path, url).await?;
             let playlist = parse_playlist(&base, &bytes, max_entries)?;
+            if !usable(&playlist) {
+                continue;
+            }
             loader.record_source(&path, url).await?;
-            return Ok((playlist, path));
+            return Ok((playlist, path, None));
         }
     }
     let res = playlist_res(url, layout::top(true));
     let resp = loader.download(&res, Extras::default()).await?;
     let playlist = parse_playlist(&resp.final_url, &resp.bytes, max_entries)?;
     let path = layout::top(matches!(playlist, Playlist::Master(_)));
-    store_playlist(
-        loader,
-        url,
-        &path,
-        &resp.final_url,
-        resp.bytes,
-        Some(url.clone()),
-    )
-    .await?;
-    Ok((playlist, path))
+    let unstored = Unstored {
+        url: url.clone(),
+        path: path.clone(),
+        final_url: resp.final_url,
+        bytes: resp.bytes,
+        source: Some(url.clone()),
+    };
+    Ok((playlist, path, Some(unstored)))
 }
 
 /// A variant's media playlist, cached or downloaded.
@@ -127,16 +143,25 @@ async fn load_media(
     url: &Url,
     path: &CachePath,
     max_entries: usize,
-) -> Result<MediaPlaylist, HlsError> {
+) -> Result<(MediaPlaylist, Option<Unstored>), HlsError> {
     let res = playlist_res(url, path.clone());
     if let Some(bytes) = loader.cached(&res).await? {
         let base = cached_base(loader, path, url).await?;
-        return parse_media(&base, &bytes, max_entries);
+        let media = parse_media(&base, &bytes, max_entries)?;
+        if media.ended {
+            return Ok((media, None));
+        }
     }
     let resp = loader.download(&res, Extras::default()).await?;
     let media = parse_media(&resp.final_url, &resp.bytes, max_entries)?;
-    store_playlist(loader, url, path, &resp.final_url, resp.bytes, None).await?;
-    Ok(media)
+    let unstored = Unstored {
+        url: url.clone(),
+        path: path.clone(),
+        final_url: resp.final_url,
+        bytes: resp.bytes,
+        source: None,
+    };
+    Ok((media, Some(unstored)))
 }
 
 /// The index of the variant `select` picks.
@@ -173,8 +198,8 @@ type Playlists = (Vec<VariantInfo>, CachePath, Option<(Url, CachePath)>, Track);
 
 /// Load the top playlist and the chosen variant's media playlist.
 async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Playlists, HlsError> {
-    let (top, top_path) = load_top(loader, url, opts.max_segments).await?;
-    let (variants, variant, media, media_playlist) = match top {
+    let (top, top_path, top_unstored) = load_top(loader, url, opts.max_segments).await?;
+    let (variants, variant, (media, media_unstored), media_playlist) = match top {
         Playlist::Master(master) => {
             let variants = master.variants;
             let idx = select_variant(&variants, opts.variant, url)?;
@@ -183,10 +208,16 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
             let media = load_media(loader, &vurl, &path, opts.max_segments).await?;
             (variants, idx, media, Some((vurl, path)))
         }
-        Playlist::Media(media) => (Vec::new(), 0, media, None),
+        Playlist::Media(media) => (Vec::new(), 0, (media, None), None),
     };
     if !media.ended {
-        tracing::warn!(%url, "media playlist has no EXT-X-ENDLIST; playing it as a VOD snapshot");
+        let live = media_playlist.as_ref().map_or(url, |(u, _)| u);
+        return Err(HlsError::Live {
+            url: live.to_string(),
+        });
+    }
+    for unstored in [top_unstored, media_unstored].into_iter().flatten() {
+        unstored.store(loader).await?;
     }
     let track = Track::new(variant, media)?;
     Ok((variants, top_path, media_playlist, track))
