@@ -22,9 +22,7 @@ use crate::lock;
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 use crate::path::{CachePath, INDEX_FILE};
 use crate::stats::{AssetInfo, CacheStats};
-use crate::store::{
-    AssetReader, Base, FsStore, MemStore, Staged, Store, open_path, read_path, resource, sync_dir,
-};
+use crate::store::{AssetReader, Base, FsStore, MemStore, Staged, Store};
 
 /// The stack of layers, outermost first.
 pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn EvictionPolicy>>;
@@ -80,7 +78,7 @@ impl AssetCache {
         let root = options.root.clone();
         fs::create_dir_all(&root).map_err(CacheError::io("create cache root", &root))?;
         let lock = lock::acquire(&root)?;
-        let fs = FsStore::new(root.clone(), options.durability);
+        let fs = FsStore::new(root.clone(), options.durability)?;
         let (index, recovery) = recover_index(&fs, true);
         let mut store = IndexStore::new(Base::Fs(fs.clone()), index);
         let stored = store.max_bytes_setting();
@@ -108,7 +106,7 @@ impl AssetCache {
     pub fn open_read_only(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         fs::metadata(&root).map_err(CacheError::io("open cache root", &root))?;
-        let fs = FsStore::new(root, Durability::Buffered);
+        let fs = FsStore::new(root, Durability::Buffered)?;
         let (index, recovery) = recover_index(&fs, false);
         let store = IndexStore::new(Base::Fs(fs.clone()), index);
         let policy: Box<dyn EvictionPolicy> = Box::new(crate::evict::LruPolicy::default());
@@ -274,7 +272,7 @@ impl std::fmt::Debug for AssetCache {
 }
 
 fn recover_index(fs: &FsStore, owner: bool) -> (Index, RecoveryReport) {
-    let loaded = load::load(&fs.root().join(INDEX_FILE));
+    let loaded = load::load(fs, INDEX_FILE);
     reconcile(loaded, fs.scan(owner), unix_ms())
 }
 
@@ -302,11 +300,11 @@ impl Shared {
     }
 
     /// Whether a resource is present; on disk (`dir` is the asset's
-    /// directory) a stat outside the engine lock.
-    pub(crate) fn exists(&self, id: &AssetId, dir: Option<&Path>, path: &CachePath) -> bool {
-        match dir {
-            Some(dir) => fs::symlink_metadata(resource(dir, path)).is_ok_and(|m| m.is_file()),
-            None => self.engine.lock().exists(id, path),
+    /// directory below the root) a stat outside the engine lock.
+    pub(crate) fn exists(&self, id: &AssetId, dir: Option<&str>, path: &CachePath) -> bool {
+        match (dir, &self.fs) {
+            (Some(dir), Some(fs)) => fs.exists_at(dir, path),
+            _ => self.engine.lock().exists(id, path),
         }
     }
 
@@ -316,12 +314,12 @@ impl Shared {
     pub(crate) fn open(
         &self,
         id: &AssetId,
-        dir: Option<&Path>,
+        dir: Option<&str>,
         path: &CachePath,
     ) -> Result<Option<AssetReader>> {
-        match dir {
-            Some(dir) => Ok(self.hit_if(id, open_path(resource(dir, path))?)),
-            None => {
+        match (dir, &self.fs) {
+            (Some(dir), Some(fs)) => Ok(self.hit_if(id, fs.open_at(dir, path)?)),
+            _ => {
                 let mut engine = self.engine.lock();
                 let reader = engine.open(id, path)?;
                 if reader.is_some() {
@@ -337,10 +335,10 @@ impl Shared {
     pub(crate) fn read(
         &self,
         id: &AssetId,
-        dir: Option<&Path>,
+        dir: Option<&str>,
         path: &CachePath,
     ) -> Result<Option<Bytes>> {
-        let Some(dir) = dir else {
+        let (Some(dir), Some(fs)) = (dir, &self.fs) else {
             let Some(reader) = self.open(id, None, path)? else {
                 return Ok(None);
             };
@@ -349,7 +347,7 @@ impl Shared {
                 .map_err(|e| CacheError::io("read", path.to_string())(e))?;
             return Ok(Some(bytes));
         };
-        let bytes = self.hit_if(id, read_path(resource(dir, path))?);
+        let bytes = self.hit_if(id, fs.read_at(dir, path)?);
         Ok(bytes.map(Bytes::from))
     }
 
@@ -367,7 +365,7 @@ impl Shared {
     pub(crate) fn stage(
         &self,
         id: &AssetId,
-        dir: Option<&Path>,
+        dir: Option<&str>,
         path: &CachePath,
         durability: Option<Durability>,
         whole: Option<usize>,
@@ -377,11 +375,10 @@ impl Shared {
         let Some(fs) = &self.fs else {
             return Ok(Staged::memory(*id, path.clone(), whole.unwrap_or(0)));
         };
-        let dest = match dir {
-            Some(dir) => resource(dir, path),
-            None => resource(&fs.asset_dir(id), path),
-        };
-        fs.stage_at(id, path, dest, durability, whole.is_none())
+        match dir {
+            Some(dir) => fs.stage_at(id, path, dir, durability, whole.is_none()),
+            None => fs.stage_at(id, path, &fs.asset_rel(id), durability, whole.is_none()),
+        }
     }
 
     /// Commits a finished write, then makes the rename durable outside the lock.
@@ -393,7 +390,7 @@ impl Shared {
         }
         let commit = commit?;
         if let Some(dir) = dir {
-            sync_dir(&dir)?;
+            dir.sync()?;
         }
         Ok(commit)
     }

@@ -1,6 +1,5 @@
 //! `AssetHandle`: every operation on one asset.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -32,13 +31,14 @@ pub struct PutResult {
 pub struct AssetHandle {
     inner: Arc<Inner>,
     id: AssetId,
-    /// The asset's directory, built once: every hit joins onto it.
-    dir: Option<Arc<Path>>,
+    /// The asset's directory relative to the cache root, built once: every
+    /// hit is resolved from it.
+    dir: Option<Arc<str>>,
 }
 
 impl AssetHandle {
     pub(crate) fn new(inner: Arc<Inner>, id: AssetId) -> Self {
-        let dir = inner.fs().map(|fs| Arc::from(fs.asset_dir(&id)));
+        let dir = inner.fs().map(|fs| Arc::from(fs.asset_rel(&id)));
         Self { inner, id, dir }
     }
 

@@ -1,10 +1,7 @@
 //! Reading `state.json`, tolerating every way it can be damaged.
 
-use std::fs;
-use std::io::ErrorKind;
-use std::path::Path;
-
 use crate::index::state::{SCHEMA_VERSION, State};
+use crate::store::FsStore;
 
 /// What was found at the index path.
 #[derive(Debug)]
@@ -15,10 +12,12 @@ pub(crate) enum Loaded {
     Damaged(String),
 }
 
-pub(crate) fn load(path: &Path) -> Loaded {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Loaded::Missing,
+/// The index file `name` at the root of `fs`: read as any cached file is,
+/// never through a link, and a FIFO or device there is damage, not a hang.
+pub(crate) fn load(fs: &FsStore, name: &str) -> Loaded {
+    let bytes = match fs.read_file(name) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Loaded::Missing,
         Err(e) => return Loaded::Damaged(format!("unreadable: {e}")),
     };
     parse(&bytes)

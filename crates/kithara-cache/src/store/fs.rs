@@ -7,11 +7,10 @@
 //! (atomic), then deleted; a crash in between leaves only trash, which the
 //! next open deletes.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::ErrorKind;
-use std::iter;
 use std::mem;
 use std::path::{Path, PathBuf};
 use std::process;
@@ -25,6 +24,7 @@ use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::options::Durability;
 use crate::path::{CachePath, TEMP_SUFFIX};
+use crate::store::beneath::{Beneath, Dir, Entry, split};
 use crate::store::read::append;
 use crate::store::staged::{Body, TempFile};
 use crate::store::{AssetReader, Commit, Staged, Store};
@@ -41,52 +41,65 @@ pub(crate) struct FsStore {
 }
 
 struct Config {
-    root: PathBuf,
+    /// The root, which every path is resolved beneath without links.
+    root: Beneath,
     durability: Durability,
     /// Evicted asset directories renamed into `trash/`, to delete outside the engine lock.
     graves: Mutex<Vec<PathBuf>>,
 }
 
 impl FsStore {
-    pub(crate) fn new(root: PathBuf, durability: Durability) -> Self {
-        Self {
+    /// The store at `root`, which must be a directory.
+    pub(crate) fn new(root: PathBuf, durability: Durability) -> Result<Self> {
+        let beneath = Beneath::open(&root).map_err(CacheError::io("open cache root", &root))?;
+        Ok(Self {
             cfg: Arc::new(Config {
-                root,
+                root: beneath,
                 durability,
                 graves: Mutex::new(Vec::new()),
             }),
-        }
+        })
     }
 
     pub(crate) fn root(&self) -> &Path {
-        &self.cfg.root
+        self.cfg.root.path()
     }
 
     fn sync(&self) -> bool {
         self.cfg.durability == Durability::Sync
     }
 
-    /// `<root>/assets/<id[0..2]>/<id>`.
-    pub(crate) fn asset_dir(&self, id: &AssetId) -> PathBuf {
+    /// `assets/<id[0..2]>/<id>`, relative to the root: where every
+    /// resource of the asset is resolved from.
+    pub(crate) fn asset_rel(&self, id: &AssetId) -> String {
         let hex = id.hex();
         let hex = hex.as_str();
-        join(&self.cfg.root, [ASSETS_DIR, &hex[..2], hex].into_iter())
+        format!("{ASSETS_DIR}/{}/{hex}", &hex[..2])
     }
 
-    fn file(&self, id: &AssetId, path: &CachePath) -> PathBuf {
-        let hex = id.hex();
-        let hex = hex.as_str();
-        let parts = [ASSETS_DIR, &hex[..2], hex].into_iter();
-        join(&self.cfg.root, parts.chain(path.segments()))
+    /// A resource of the asset at `asset` (see [`Self::asset_rel`]).
+    fn rel(asset: &str, path: &CachePath) -> String {
+        let len = asset.len() + path.segments().map(|p| p.len() + 1).sum::<usize>();
+        let mut s = String::with_capacity(len);
+        s.push_str(asset);
+        for part in path.segments() {
+            s.push('/');
+            s.push_str(part);
+        }
+        s
     }
 
-    /// Creates `dir` and its missing parents, refusing to go through a
-    /// symlink or a file, and (with `sync`, or when the store is
+    /// Creates the directory `rel` and its missing parents, refusing to go
+    /// through a link or a file, and (with `sync`, or when the store is
     /// `Durability::Sync`) syncs each parent that gained an entry so the new
     /// directories survive a power cut.
-    fn ensure_dir(&self, dir: &Path, sync: bool) -> Result<()> {
+    fn ensure_dir(&self, rel: &str, sync: bool) -> Result<Dir> {
         let mut gained = Vec::new();
-        let created = self.create_dirs(dir, &mut gained);
+        let created = self
+            .cfg
+            .root
+            .create_dirs(rel, &mut gained)
+            .map_err(|e| dir_error(self.cfg.root.display(rel), e));
         // Synced only once all are created: a journaling file system commits
         // the whole chain with the first sync, and the others find nothing
         // left to do (one journal commit instead of one per level). Synced
@@ -94,7 +107,9 @@ impl FsStore {
         // would never sync them.
         if sync || self.sync() {
             for parent in gained.iter().rev() {
-                let synced = sync_dir(parent);
+                let synced = parent
+                    .sync()
+                    .map_err(CacheError::io("sync directory", self.cfg.root.display(rel)));
                 if created.is_ok() {
                     synced?;
                 }
@@ -103,104 +118,176 @@ impl FsStore {
         created
     }
 
-    /// Creates the missing levels of `dir`; `gained` gets each parent that
-    /// gained an entry, outermost first.
-    fn create_dirs(&self, dir: &Path, gained: &mut Vec<PathBuf>) -> Result<()> {
-        let rel = dir.strip_prefix(&self.cfg.root).unwrap_or(dir);
-        let mut cur = self.cfg.root.clone();
-        for part in rel.components() {
-            let parent = cur.clone();
-            cur.push(part);
-            match fs::symlink_metadata(&cur) {
-                Ok(m) if m.is_dir() => continue,
-                Ok(_) => {
-                    return Err(CacheError::Unexpected {
-                        path: cur,
-                        reason: "expected a directory, found a file or symlink",
-                    });
-                }
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(CacheError::io("inspect directory", cur)(e)),
-            }
-            match fs::create_dir(&cur) {
-                Ok(()) => gained.push(parent),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(CacheError::io("create directory", cur)(e)),
-            }
-        }
-        Ok(())
-    }
-
-    /// Starts a write of resource `path` of asset `id` at `dest` (the
-    /// caller may already know the asset's directory), with its own
-    /// durability; `buffered` for a write that arrives in pieces.
+    /// Starts a write of resource `path` of the asset at `asset` (see
+    /// [`Self::asset_rel`]), with its own durability; `buffered` for a write
+    /// that arrives in pieces.
     pub(crate) fn stage_at(
         &self,
         id: &AssetId,
         path: &CachePath,
-        dest: PathBuf,
+        asset: &str,
         durability: Durability,
         buffered: bool,
     ) -> Result<Staged> {
         let sync = durability == Durability::Sync;
-        let temp = match create_temp(&dest, sync, buffered) {
-            Ok(t) => t,
-            Err(CacheError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                self.ensure_dir(dest.parent().unwrap_or(&self.cfg.root), sync)?;
-                create_temp(&dest, sync, buffered)?
+        let rel = Self::rel(asset, path);
+        let (parent, name) = split(&rel);
+        let dir = match self.cfg.root.dir(parent) {
+            Ok(Some(d)) => d,
+            Ok(None) => self.ensure_dir(parent, sync)?,
+            Err(e) => {
+                return Err(CacheError::io(
+                    "open directory",
+                    self.cfg.root.display(parent),
+                )(e));
             }
-            Err(e) => return Err(e),
         };
+        let temp = self.create_temp(Arc::new(dir), parent, OsStr::new(name), sync, buffered)?;
         Ok(Staged::file(*id, path.clone(), temp))
+    }
+
+    /// Creates a temp file `.<unique>.kithara-tmp` beside `dest` in `dir`
+    /// (at `parent`); `O_EXCL` makes the name unique even across processes.
+    fn create_temp(
+        &self,
+        dir: Arc<Dir>,
+        parent: &str,
+        dest: &OsStr,
+        sync: bool,
+        buffered: bool,
+    ) -> Result<TempFile> {
+        let at = self.cfg.root.display(parent);
+        loop {
+            let name = OsString::from(unique_name(".", TEMP_SUFFIX));
+            match dir.create_new(&name) {
+                Ok(f) => {
+                    let names = (name, dest.to_os_string());
+                    return Ok(TempFile::new(f, dir, at, names, sync, buffered));
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(CacheError::io("create temp file", at.join(&name))(e)),
+            }
+        }
     }
 
     /// Creates an asset's directory (for an asset that has metadata but no files yet).
     pub(crate) fn ensure_asset_dir(&self, id: &AssetId) -> Result<()> {
-        self.ensure_dir(&self.asset_dir(id), false)
+        self.ensure_dir(&self.asset_rel(id), false).map(drop)
     }
 
     /// Writes a file at the root (the index) atomically.
     pub(crate) fn write_root_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let mut temp = create_temp(&self.cfg.root.join(name), self.sync(), false)?;
+        let root = self.ensure_dir("", false)?;
+        let root = Arc::new(root);
+        let mut temp =
+            self.create_temp(Arc::clone(&root), "", OsStr::new(name), self.sync(), false)?;
         temp.write_bytes(bytes)?;
         temp.finish()?;
         temp.persist()?;
         if self.sync() {
-            sync_dir(&self.cfg.root)?;
+            root.sync()
+                .map_err(CacheError::io("sync directory", self.root()))?;
         }
         Ok(())
+    }
+
+    /// Whether resource `path` of the asset at `asset` is a file (never
+    /// through a link).
+    pub(crate) fn exists_at(&self, asset: &str, path: &CachePath) -> bool {
+        matches!(
+            self.cfg.root.entry(&Self::rel(asset, path)),
+            Ok(Entry::File(_))
+        )
+    }
+
+    /// Opens resource `path` of the asset at `asset`; `None` if it is not
+    /// there (or a link stands on the way). Needs no lock: a concurrent
+    /// eviction renames the whole asset away, so this sees the file or
+    /// nothing. A FIFO, socket or device is refused without blocking.
+    pub(crate) fn open_at(&self, asset: &str, path: &CachePath) -> Result<Option<AssetReader>> {
+        Ok(self
+            .open_regular(&Self::rel(asset, path))?
+            .map(|(f, len)| AssetReader::file(f, len)))
+    }
+
+    /// Reads a whole resource in one read sized by the length seen at open.
+    pub(crate) fn read_at(&self, asset: &str, path: &CachePath) -> Result<Option<Vec<u8>>> {
+        self.read_file(&Self::rel(asset, path))
+    }
+
+    /// Reads the whole file at `rel` (relative to the root); `None` if it is
+    /// not there. Anything but a regular file is refused before a byte is
+    /// read (a planted FIFO must not block, a device must not be read until
+    /// memory runs out).
+    pub(crate) fn read_file(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        let Some((f, len)) = self.open_regular(rel)? else {
+            return Ok(None);
+        };
+        let mut buf = Vec::new();
+        append(&f, len, &mut buf).map_err(CacheError::io("read", self.cfg.root.display(rel)))?;
+        Ok(Some(buf))
+    }
+
+    fn open_regular(&self, rel: &str) -> Result<Option<(fs::File, u64)>> {
+        self.cfg.root.open_file(rel).map_err(|e| {
+            let path = self.cfg.root.display(rel);
+            if e.kind() == ErrorKind::Unsupported {
+                CacheError::Unexpected {
+                    path,
+                    reason: "something other than a file stands where a file belongs",
+                }
+            } else {
+                CacheError::io("open", path)(e)
+            }
+        })
+    }
+}
+
+/// The error of a directory that could not be created or entered: a file or
+/// link where a directory belongs is named as such.
+fn dir_error(path: PathBuf, e: std::io::Error) -> CacheError {
+    match e.raw_os_error() {
+        Some(code)
+            if code == rustix::io::Errno::NOTDIR.raw_os_error()
+                || code == rustix::io::Errno::LOOP.raw_os_error()
+                || code == rustix::io::Errno::EXIST.raw_os_error() =>
+        {
+            CacheError::Unexpected {
+                path,
+                reason: "expected a directory, found a file or symlink",
+            }
+        }
+        _ => CacheError::io("create directory", path)(e),
     }
 }
 
 impl Store for FsStore {
     fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
-        fs::symlink_metadata(self.file(id, path)).is_ok_and(|m| m.is_file())
+        self.exists_at(&self.asset_rel(id), path)
     }
 
     fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        let file = self.file(id, path);
-        match fs::symlink_metadata(&file) {
-            Ok(m) if m.is_file() => Ok(Some(m.len())),
-            // A symlink is replaced by the rename and never counted.
-            Ok(m) if m.is_symlink() => Ok(None),
-            Ok(_) => Err(CacheError::Unexpected {
-                path: file,
-                reason: "a directory stands where a file belongs",
+        let rel = Self::rel(&self.asset_rel(id), path);
+        match self.cfg.root.entry(&rel) {
+            Ok(Entry::File(n)) => Ok(Some(n)),
+            // A link is replaced by the rename and never counted.
+            Ok(Entry::Link | Entry::Missing) => Ok(None),
+            Ok(Entry::Dir | Entry::Special) => Err(CacheError::Unexpected {
+                path: self.cfg.root.display(&rel),
+                reason: "a directory or special file stands where a file belongs",
             }),
-            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-                Ok(None)
-            }
-            Err(e) => Err(CacheError::io("inspect file", file)(e)),
+            Err(e) => Err(CacheError::io("inspect file", self.cfg.root.display(&rel))(
+                e,
+            )),
         }
     }
 
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        open_path(self.file(id, path))
+        self.open_at(&self.asset_rel(id), path)
     }
 
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
-        let dest = self.file(id, path);
-        self.stage_at(id, path, dest, self.cfg.durability, true)
+        self.stage_at(id, path, &self.asset_rel(id), self.cfg.durability, true)
     }
 
     fn commit(&mut self, staged: Staged) -> Result<Commit> {
@@ -236,49 +323,66 @@ impl Store for FsStore {
     }
 
     fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        // A symlink (never counted) is unlinked itself; a directory is refused by len().
+        // A link (never counted) is unlinked itself; a directory is refused by len().
         let len = self.len(id, path)?;
-        let file = self.file(id, path);
-        match fs::remove_file(&file) {
-            Ok(()) => Ok(len),
-            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-                Ok(None)
-            }
-            Err(e) => Err(CacheError::io("remove", file)(e)),
+        let rel = Self::rel(&self.asset_rel(id), path);
+        let (parent, name) = split(&rel);
+        let display = || self.cfg.root.display(&rel);
+        let Some(dir) = self
+            .cfg
+            .root
+            .dir(parent)
+            .map_err(|e| CacheError::io("remove", display())(e))?
+        else {
+            return Ok(None);
+        };
+        match dir.remove_file(OsStr::new(name)) {
+            Ok(true) => Ok(len),
+            Ok(false) => Ok(None),
+            Err(e) => Err(CacheError::io("remove", display())(e)),
         }
     }
 
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
-        let dir = self.asset_dir(id);
-        let meta = match fs::symlink_metadata(&dir) {
-            Ok(m) => m,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(CacheError::io("inspect asset", dir)(e)),
-        };
-        if !meta.is_dir() {
-            // A file or symlink planted in place of the asset: remove the entry itself, never its target.
-            return fs::remove_file(&dir).map_err(CacheError::io("remove asset entry", dir));
-        }
-        let grave = self
+        let rel = self.asset_rel(id);
+        let (shard_rel, name) = split(&rel);
+        let display = || self.cfg.root.display(&rel);
+        let Some(shard) = self
             .cfg
             .root
-            .join(TRASH_DIR)
-            .join(unique_name(&format!("{}-", id.hex().as_str()), ""));
+            .dir(shard_rel)
+            .map_err(|e| CacheError::io("inspect asset", display())(e))?
+        else {
+            return Ok(());
+        };
+        let name = OsStr::new(name);
+        match shard.entry(&rel[shard_rel.len() + 1..]) {
+            Ok(Entry::Missing) => return Ok(()),
+            Ok(Entry::Dir) => {}
+            // A file or link planted in place of the asset: remove the entry
+            // itself, never its target.
+            Ok(_) => {
+                return shard
+                    .remove_file(name)
+                    .map(drop)
+                    .map_err(CacheError::io("remove asset entry", display()));
+            }
+            Err(e) => return Err(CacheError::io("inspect asset", display())(e)),
+        }
+        let trash = self.ensure_dir(TRASH_DIR, false)?;
+        let grave = unique_name(&format!("{}-", id.hex().as_str()), "");
         // The rename is the eviction: atomic, and cheap enough for the engine
         // lock. The slow delete happens in `bury`, after the lock is released.
-        match fs::rename(&dir, &grave) {
-            Err(e) if e.kind() == ErrorKind::NotFound && !dir.exists() => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                let trash = self.cfg.root.join(TRASH_DIR);
-                fs::create_dir_all(&trash).map_err(CacheError::io("create directory", &trash))?;
-                fs::rename(&dir, &grave).map_err(CacheError::io("move asset to trash", &dir))?;
-            }
-            other => other.map_err(CacheError::io("move asset to trash", &dir))?,
-        }
-        self.cfg.graves.lock().push(grave);
-        if let Some(shard) = dir.parent() {
+        shard
+            .rename_to(name, &trash, OsStr::new(&grave))
+            .map_err(CacheError::io("move asset to trash", display()))?;
+        self.cfg
+            .graves
+            .lock()
+            .push(self.root().join(TRASH_DIR).join(grave));
+        if let Some(assets) = self.cfg.root.dir(ASSETS_DIR).ok().flatten() {
             // Fails while other assets share the shard directory; that is fine.
-            let _ = fs::remove_dir(shard);
+            let _ = assets.remove_dir(OsStr::new(split(shard_rel).1));
         }
         Ok(())
     }
@@ -298,15 +402,8 @@ impl FsStore {
     }
 }
 
-/// Syncs a directory so a rename or a new entry in it is durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(CacheError::io("sync directory", dir))
-}
-
 /// `<prefix><pid>-<counter>-<nanos><suffix>`, hex numbers: unique in this
-/// process, and across processes with `create_new` or a rename into a
+/// process, and across processes with `O_EXCL` or a rename into a
 /// directory of our own.
 fn unique_name(prefix: &str, suffix: &str) -> String {
     // getpid is a syscall; a put should not pay it every time.
@@ -322,106 +419,7 @@ fn unique_name(prefix: &str, suffix: &str) -> String {
     name
 }
 
-/// Creates a temp file `.<unique>.kithara-tmp` beside `dest`; `create_new`
-/// makes the name unique even across processes.
-fn create_temp(dest: &Path, sync: bool, buffered: bool) -> Result<TempFile> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    loop {
-        let temp = join(dir, iter::once(unique_name(".", TEMP_SUFFIX).as_str()));
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-        {
-            Ok(f) => return Ok(TempFile::new(f, temp, dest.to_path_buf(), sync, buffered)),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(CacheError::io("create temp file", temp)(e)),
-        }
-    }
-}
-
 /// True if a directory entry name is one of our temp files.
 pub(crate) fn is_temp_name(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|n| n.ends_with(TEMP_SUFFIX))
-}
-
-/// `<dir>/<path>`: a resource of the asset whose directory is `dir`.
-pub(crate) fn resource(dir: &Path, path: &CachePath) -> PathBuf {
-    join(dir, path.segments())
-}
-
-/// `base` with `parts` appended, in one allocation of the final size and
-/// without `Path::push`'s separator logic: a path is built on every hit,
-/// where chained `join`s cost more than the rest of the bookkeeping.
-fn join<'a>(base: &Path, parts: impl Iterator<Item = &'a str> + Clone) -> PathBuf {
-    let base = base.as_os_str();
-    let len = base.len() + parts.clone().map(|p| p.len() + 1).sum::<usize>();
-    let mut out = OsString::with_capacity(len);
-    out.push(base);
-    // An empty base is the current directory: no leading separator.
-    let mut sep = !base.is_empty() && !base.as_encoded_bytes().ends_with(b"/");
-    for part in parts {
-        if sep {
-            out.push("/");
-        }
-        out.push(part);
-        sep = true;
-    }
-    PathBuf::from(out)
-}
-
-/// Reads a whole cached file; `None` if it is not there. Anything but a
-/// regular file is refused before a byte is read (a planted link to
-/// `/dev/zero` must not be read until memory runs out); the length that
-/// check sees sizes the read.
-pub(crate) fn read_path(file: PathBuf) -> Result<Option<Vec<u8>>> {
-    let Some((f, len)) = open_regular(&file)? else {
-        return Ok(None);
-    };
-    let mut buf = Vec::new();
-    append(&f, len, &mut buf).map_err(CacheError::io("read", file))?;
-    Ok(Some(buf))
-}
-
-/// Opens a cached file; `None` if it is not there. Needs no lock: a
-/// concurrent eviction renames the whole asset away, so this sees the file
-/// or nothing.
-pub(crate) fn open_path(file: PathBuf) -> Result<Option<AssetReader>> {
-    Ok(open_regular(&file)?.map(|(f, len)| AssetReader::file(f, len)))
-}
-
-/// Opens `file` if it is a regular file (a link is followed), with its length.
-fn open_regular(file: &Path) -> Result<Option<(File, u64)>> {
-    let f = match File::open(file) {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-            return Ok(None);
-        }
-        Err(e) => return Err(CacheError::io("open", file)(e)),
-    };
-    let meta = f.metadata().map_err(CacheError::io("inspect file", file))?;
-    if !meta.is_file() {
-        return Err(CacheError::Unexpected {
-            path: file.to_path_buf(),
-            reason: "something other than a file stands where a file belongs",
-        });
-    }
-    Ok(Some((f, meta.len())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn join_matches_path_join_for_every_kind_of_base() {
-        for base in ["", ".", "/", "/r", "/r/", "r", "r/s/", "//r"] {
-            let parts = ["assets", "ab", "cd"];
-            let expected = parts.iter().fold(PathBuf::from(base), |p, s| p.join(s));
-            let got = join(Path::new(base), parts.into_iter());
-            assert_eq!(got, expected, "base {base:?}");
-            assert_eq!(got.as_os_str(), expected.as_os_str(), "base {base:?}");
-        }
-    }
 }

@@ -6,6 +6,7 @@
 //! visible atomically. Layers above the base intercept `commit`, `open` and
 //! `remove_all` to keep the index, the leases and the eviction order.
 
+mod beneath;
 mod fs;
 mod mem;
 mod read;
@@ -19,7 +20,7 @@ use crate::error::Result;
 use crate::id::AssetId;
 use crate::path::CachePath;
 
-pub(crate) use fs::{FsStore, open_path, read_path, resource, sync_dir};
+pub(crate) use fs::FsStore;
 pub(crate) use mem::MemStore;
 pub use reader::AssetReader;
 pub(crate) use scan::Scan;

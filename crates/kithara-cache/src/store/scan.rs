@@ -46,6 +46,15 @@ impl FsStore {
         }
         scan.temps_in(root, clean);
         let assets = root.join(ASSETS_DIR);
+        match fs::symlink_metadata(&assets) {
+            Ok(m) if m.is_dir() => {}
+            // A link or file planted as `assets` is never entered.
+            Ok(_) => {
+                scan.skip(assets, "symlink or special file is not followed");
+                return scan;
+            }
+            Err(_) => return scan,
+        }
         let Ok(shards) = fs::read_dir(&assets) else {
             return scan;
         };

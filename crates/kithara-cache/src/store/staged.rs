@@ -1,6 +1,7 @@
 //! `Staged`: a write in progress, invisible until committed.
 
-use std::fs::{self, File};
+use std::ffi::OsString;
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use parking_lot::RwLock;
 use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::path::CachePath;
-use crate::store::rename;
+use crate::store::beneath::Dir;
 use crate::store::view::WriterView;
 
 const BUFFER: usize = 64 * 1024;
@@ -30,16 +31,6 @@ pub(crate) enum Body {
     File(TempFile),
     /// Shared with the [`WriterView`]s of the write, if any.
     Mem(Arc<RwLock<Vec<u8>>>),
-}
-
-/// A temp file in the directory of its destination, removed on drop unless
-/// it was renamed into place.
-pub(crate) struct TempFile {
-    file: BufWriter<File>,
-    pub(crate) temp: PathBuf,
-    dest: PathBuf,
-    sync: bool,
-    renamed: bool,
 }
 
 impl Staged {
@@ -64,9 +55,12 @@ impl Staged {
     }
 
     /// The directory to sync after the rename, for a write synced to disk.
-    pub(crate) fn synced_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn synced_dir(&self) -> Option<SyncDir> {
         match &self.body {
-            Body::File(t) if t.sync => t.dest.parent().map(Path::to_path_buf),
+            Body::File(t) if t.sync => Some(SyncDir {
+                dir: Arc::clone(&t.dir),
+                path: t.dest.parent().map_or_else(PathBuf::new, Path::to_path_buf),
+            }),
             _ => None,
         }
     }
@@ -123,21 +117,58 @@ impl Staged {
     }
 }
 
+/// A temp file in the directory of its destination, removed on drop unless
+/// it was renamed into place. Every operation on it is relative to that
+/// directory, which was reached without following a link.
+pub(crate) struct TempFile {
+    file: BufWriter<File>,
+    dir: Arc<Dir>,
+    /// The temp file's name and its destination's, in `dir`.
+    name: OsString,
+    dest_name: OsString,
+    /// Where they are, for messages.
+    pub(crate) temp: PathBuf,
+    dest: PathBuf,
+    sync: bool,
+    renamed: bool,
+}
+
+/// A directory to sync after a rename into it, and where it is (for messages).
+pub(crate) struct SyncDir {
+    dir: Arc<Dir>,
+    path: PathBuf,
+}
+
+impl SyncDir {
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.dir
+            .sync()
+            .map_err(CacheError::io("sync directory", &self.path))
+    }
+}
+
 impl TempFile {
     /// `buffered` for writes that arrive in pieces; a write in one piece
-    /// goes straight to the file, without allocating a buffer it would bypass.
+    /// goes straight to the file, without allocating a buffer it would
+    /// bypass. `names`: the temp file's and its destination's, in `dir`
+    /// (which is at `at`).
     pub(crate) fn new(
         file: File,
-        temp: PathBuf,
-        dest: PathBuf,
+        dir: Arc<Dir>,
+        at: PathBuf,
+        names: (OsString, OsString),
         sync: bool,
         buffered: bool,
     ) -> Self {
         let capacity = if buffered { BUFFER } else { 0 };
+        let (name, dest_name) = names;
         Self {
             file: BufWriter::with_capacity(capacity, file),
-            temp,
-            dest,
+            temp: at.join(&name),
+            dest: at.join(&dest_name),
+            dir,
+            name,
+            dest_name,
             sync,
             renamed: false,
         }
@@ -165,7 +196,8 @@ impl TempFile {
 
     /// Renames the temp file over its destination.
     pub(crate) fn persist(&mut self) -> Result<()> {
-        fs::rename(&self.temp, &self.dest)
+        self.dir
+            .rename(&self.name, &self.dest_name)
             .map_err(CacheError::io("rename into place", &self.dest))?;
         self.renamed = true;
         Ok(())
@@ -175,7 +207,7 @@ impl TempFile {
     /// if something does (or the system cannot tell), and then
     /// [`persist`](Self::persist) is what replaces it.
     pub(crate) fn persist_new(&mut self) -> bool {
-        self.renamed = rename::if_new(&self.temp, &self.dest);
+        self.renamed = self.dir.rename_if_new(&self.name, &self.dest_name);
         self.renamed
     }
 }
@@ -184,7 +216,7 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         if !self.renamed {
             // Best effort: a temp file that survives a failure here is removed on the next open.
-            let _ = fs::remove_file(&self.temp);
+            let _ = self.dir.remove_file(&self.name);
         }
     }
 }
