@@ -92,7 +92,22 @@ impl AssetCache {
             recovery,
             Some(lock),
         );
-        cache.inner.save_index(true)?;
+        // A cache reopened with a smaller limit, or fuller than allowed
+        // after a crash, fits again before the first put.
+        let evicted = cache.inner.engine.lock().shrink_to_fit();
+        cache.inner.bury();
+        match evicted {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(evicted = ids.len(), "evicted to fit max_bytes at open")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot evict down to max_bytes at open"),
+        }
+        // An index that cannot be written now (a full disk) is no reason
+        // not to open: it is kept in memory and the flusher writes it later.
+        if let Err(e) = cache.inner.save_index(true) {
+            tracing::warn!(error = %e, "cannot write the index at open; it will be written later");
+        }
         let shared = Arc::clone(&cache.inner.shared);
         *cache.inner.flusher.lock() = Some(Flusher::spawn(shared, options.flush_interval));
         Ok(cache)

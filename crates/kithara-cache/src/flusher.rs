@@ -33,7 +33,12 @@ impl Flusher {
     }
 }
 
+/// The shortest interval between two index writes: `flush_interval(0)`
+/// means "as soon as possible", not a thread spinning on a core.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
 fn run(cache: &Shared, interval: Duration, signal: &(Mutex<bool>, Condvar)) {
+    let interval = interval.max(MIN_INTERVAL);
     loop {
         {
             let mut stopped = signal.0.lock();

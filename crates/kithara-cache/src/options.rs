@@ -60,6 +60,7 @@ impl CacheOptions {
 
     /// How often a background thread persists a changed index (default 1 s).
     /// The index is never rewritten on every put; `flush()` and drop write it too.
+    /// Intervals below 10 ms count as 10 ms (0 does not make the thread spin).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
         self

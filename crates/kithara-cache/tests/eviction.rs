@@ -215,3 +215,44 @@ fn a_replacing_write_needs_room_only_for_the_growth() {
     assert!(put.evicted.is_empty());
     assert_eq!(cache.stats().unwrap().total_bytes, 3000);
 }
+
+/// A policy that repeats one asset and invents others: it can reorder
+/// evictions, never make the cache outgrow its limit (issue 15 hole 11).
+#[test]
+fn a_policy_with_duplicate_or_unknown_ids_cannot_under_evict() {
+    use kithara_cache::{AssetCache, AssetId, CacheOptions, Durability, EvictionPolicy};
+
+    struct Liar(AssetId);
+    impl EvictionPolicy for Liar {
+        fn on_access(&mut self, _: AssetId, _: u64) {}
+        fn on_remove(&mut self, _: &AssetId) {}
+        fn victims(&self) -> Box<dyn Iterator<Item = AssetId> + '_> {
+            let ghost = AssetId::from_key(b"never stored");
+            Box::new([self.0, self.0, ghost, self.0, ghost].into_iter())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = AssetCache::open(
+        CacheOptions::new(dir.path())
+            .max_bytes(300_000)
+            .durability(Durability::Buffered)
+            .policy(Liar(id(1))),
+    )
+    .unwrap();
+    for n in 1..=3 {
+        cache
+            .asset(id(n))
+            .put_atomic(&p("a.bin"), &vec![1u8; 100_000])
+            .unwrap();
+    }
+    // 250 KB more needs three victims; the policy names only one, thrice.
+    let put = cache
+        .asset(id(9))
+        .put_atomic(&p("a.bin"), &vec![2u8; 250_000])
+        .unwrap();
+    assert_eq!(put.evicted.len(), 3, "{:?}", put.evicted);
+    assert_eq!(put.evicted[0], id(1), "the policy's own choice goes first");
+    let stats = cache.stats().unwrap();
+    assert!(stats.total_bytes <= 300_000, "{stats:?}");
+    assert_eq!(stats.total_bytes, common::disk_usage(dir.path()).0);
+}

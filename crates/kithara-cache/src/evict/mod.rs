@@ -133,8 +133,23 @@ where
         if excess == 0 {
             return victims;
         }
-        for id in self.policy.victims() {
-            if Some(&id) == keep || self.inner.is_protected(&id) {
+        // The policy's order first; should it repeat, invent or leave out
+        // assets, the index's own LRU order after it (built only then): a
+        // policy can reorder evictions, never make the cache outgrow its
+        // limit.
+        let fallback = std::iter::once_with(|| {
+            let mut all = self.inner.recencies();
+            all.sort_unstable_by_key(|&(_, tick)| tick);
+            all.into_iter().map(|(id, _)| id)
+        })
+        .flatten();
+        let mut chosen = std::collections::HashSet::new();
+        for id in self.policy.victims().chain(fallback) {
+            if Some(&id) == keep
+                || self.inner.is_protected(&id)
+                || self.inner.recency(&id).is_none()
+                || !chosen.insert(id)
+            {
                 continue;
             }
             freed = freed.saturating_add(self.inner.asset_bytes(&id));

@@ -106,6 +106,38 @@ fn renumber(entries: &mut IdMap<Entry>) -> u64 {
     order.len() as u64
 }
 
+/// Give the assets `found` on disk without an index entry (`(newest mtime,
+/// id)`) a place in the LRU order: each after the last known asset that was
+/// used before its files were last written, so a track downloaded behind
+/// the index's back is neither the first to go nor the newest. Then every
+/// asset gets ticks 1..=n in that order; returns n.
+fn place_found(entries: &mut IdMap<Entry>, mut found: Vec<(u64, AssetId)>) -> u64 {
+    found.sort_unstable();
+    let placed: std::collections::HashSet<AssetId> = found.iter().map(|(_, id)| *id).collect();
+    let mut known: Vec<(u64, u64, AssetId)> = entries
+        .iter()
+        .filter(|(id, _)| !placed.contains(*id))
+        .map(|(id, e)| (e.last_access, e.last_access_ms, *id))
+        .collect();
+    known.sort_unstable();
+    let mut order = Vec::with_capacity(entries.len());
+    let mut k = 0;
+    for (ms, id) in found {
+        while k < known.len() && known[k].1 <= ms {
+            order.push(known[k].2);
+            k += 1;
+        }
+        order.push(id);
+    }
+    order.extend(known[k..].iter().map(|(_, _, id)| *id));
+    for (rank, id) in order.iter().enumerate() {
+        if let Some(e) = entries.get_mut(id) {
+            e.last_access = rank as u64 + 1;
+        }
+    }
+    order.len() as u64
+}
+
 /// Builds the in-memory index from what was loaded and what is on disk.
 pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, RecoveryReport) {
     let mut report = RecoveryReport {
@@ -131,6 +163,8 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
         None => Default::default(),
     };
     let mut entries = IdMap::with_capacity_and_hasher(scan.assets.len(), Default::default());
+    // Assets the index did not list, by their files' newest mtime.
+    let mut found: Vec<(u64, AssetId)> = Vec::new();
     for (id, usage) in scan.assets {
         let entry = match known.remove(&id) {
             Some(mut e) => {
@@ -145,13 +179,14 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
             None if usage.files == 0 => continue,
             None => {
                 report.assets_added += 1;
-                // Unknown recency: oldest first, so such assets are evicted before known ones.
+                found.push((usage.newest_ms, id));
+                // Placed among the others by `place_found` below.
                 Entry {
                     bytes: usage.bytes,
                     files: usage.files,
                     last_access: 0,
-                    last_access_ms: now_ms,
-                    created_ms: now_ms,
+                    last_access_ms: usage.newest_ms,
+                    created_ms: usage.newest_ms.min(now_ms),
                     source_url: None,
                 }
             }
@@ -160,6 +195,9 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
         entries.insert(id, entry);
     }
     report.assets_dropped = known.len();
+    if !found.is_empty() {
+        clock = place_found(&mut entries, found);
+    }
     if clock >= CLOCK_LIMIT {
         // An index from a hostile or broken writer: keep the order, lose the gaps.
         clock = renumber(&mut entries);

@@ -16,6 +16,9 @@ use crate::store::fs::{ASSETS_DIR, TRASH_DIR, is_temp_name};
 pub(crate) struct Usage {
     pub bytes: u64,
     pub files: u64,
+    /// The newest modification time of its files, in ms since the epoch:
+    /// the best recency the disk can tell for an asset the index lost.
+    pub newest_ms: u64,
 }
 
 /// What the scan found.
@@ -137,6 +140,12 @@ impl Scan {
                     Ok(m) => {
                         usage.bytes += m.len();
                         usage.files += 1;
+                        let ms = m
+                            .modified()
+                            .ok()
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                        usage.newest_ms = usage.newest_ms.max(ms);
                     }
                     Err(_) => self.skip(path, "cannot read file size"),
                 }
