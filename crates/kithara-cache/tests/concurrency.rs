@@ -129,3 +129,37 @@ fn mixed_operations_from_8_threads_keep_every_invariant() {
         reads.load(Ordering::Relaxed)
     );
 }
+
+/// Issue 15 hole 7: removing the last asset of a shard removes the shard's
+/// directory, under the engine lock, while a first write to that shard
+/// creates it outside the lock. Two assets of one shard, each written and
+/// removed in turn by its own thread: no write ever fails.
+#[test]
+fn removing_a_shard_never_fails_a_concurrent_first_write_to_it() {
+    use kithara_cache::AssetId;
+
+    let a = AssetId::from_key(b"shard-race-0");
+    let b = (1u32..)
+        .map(|n| AssetId::from_key(format!("shard-race-{n}").as_bytes()))
+        .find(|b| b.to_hex()[..2] == a.to_hex()[..2])
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = common::open(dir.path(), 1 << 20);
+    let threads: Vec<_> = [a, b]
+        .into_iter()
+        .map(|id| {
+            let asset = cache.asset(id);
+            std::thread::spawn(move || {
+                for round in 0..400 {
+                    asset
+                        .put_atomic(&common::p("v0/seg/000001.ts"), b"x")
+                        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                    asset.remove_all().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}

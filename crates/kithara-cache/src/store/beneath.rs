@@ -130,6 +130,21 @@ impl Beneath {
     /// parent that gained an entry is pushed to `gained` (outermost first),
     /// for the caller to sync. A link or a file on the way is refused.
     pub(crate) fn create_dirs(&self, rel: &str, gained: &mut Vec<Dir>) -> io::Result<Dir> {
+        // An eviction removes an emptied shard directory under the engine
+        // lock while a first write to that shard creates it outside: a
+        // level that vanishes while the walk is in it (its mkdir or open
+        // says ENOENT) makes the walk start over. It cannot keep vanishing
+        // once this write's own directory is in it.
+        let mut tries = 0;
+        loop {
+            match self.try_create_dirs(rel, gained) {
+                Err(Errno::NOENT) if tries < 8 => tries += 1,
+                other => return other.map_err(io::Error::from),
+            }
+        }
+    }
+
+    fn try_create_dirs(&self, rel: &str, gained: &mut Vec<Dir>) -> Result<Dir, Errno> {
         let mut cur = Dir {
             fd: rustix::io::dup(&self.fd)?,
         };
@@ -142,11 +157,11 @@ impl Beneath {
                             fd: rustix::io::dup(&cur.fd)?,
                         }),
                         Err(Errno::EXIST) => {}
-                        Err(e) => return Err(e.into()),
+                        Err(e) => return Err(e),
                     }
                     resolve(cur.fd.as_fd(), part, DIR_FLAGS)?
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             };
             cur = Dir { fd: next };
         }

@@ -132,18 +132,30 @@ impl FsStore {
         let sync = durability == Durability::Sync;
         let rel = Self::rel(asset, path);
         let (parent, name) = split(&rel);
-        let dir = match self.cfg.root.dir(parent) {
-            Ok(Some(d)) => d,
-            Ok(None) => self.ensure_dir(parent, sync)?,
-            Err(e) => {
-                return Err(CacheError::io(
-                    "open directory",
-                    self.cfg.root.display(parent),
-                )(e));
+        let mut tries = 0;
+        loop {
+            let dir = match self.cfg.root.dir(parent) {
+                Ok(Some(d)) => d,
+                Ok(None) => self.ensure_dir(parent, sync)?,
+                Err(e) => {
+                    return Err(CacheError::io(
+                        "open directory",
+                        self.cfg.root.display(parent),
+                    )(e));
+                }
+            };
+            match self.create_temp(Arc::new(dir), parent, OsStr::new(name), sync, buffered) {
+                Ok(temp) => return Ok(Staged::file(*id, path.clone(), temp)),
+                // The directory was removed after it was opened (an eviction
+                // emptied its shard): create it again.
+                Err(CacheError::Io { source, .. })
+                    if source.kind() == ErrorKind::NotFound && tries < 8 =>
+                {
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
             }
-        };
-        let temp = self.create_temp(Arc::new(dir), parent, OsStr::new(name), sync, buffered)?;
-        Ok(Staged::file(*id, path.clone(), temp))
+        }
     }
 
     /// Creates a temp file `.<unique>.kithara-tmp` beside `dest` in `dir`
