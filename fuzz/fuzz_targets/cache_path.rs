@@ -1,5 +1,6 @@
-//! `CachePath` parsing: never panics, and an accepted path never resolves
-//! outside its asset directory (`parse_path` asserts it).
+//! `CachePath` parsing: never panics, and an accepted path, written
+//! through the production path into a real cache, lands inside its asset
+//! directory where its segments say (`parse_path` asserts it).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,8 +1,11 @@
 //! Entry points for fuzz targets and their regression tests; not API.
 
-use std::path::{Component, Path};
+use std::path::PathBuf;
 
+use crate::cache::AssetCache;
+use crate::id::AssetId;
 use crate::index::load::{Loaded, parse};
+use crate::options::{CacheOptions, Durability};
 use crate::path::CachePath;
 
 /// Parses `state.json` bytes the way an open does; true if they are accepted
@@ -11,17 +14,63 @@ pub fn parse_index(bytes: &[u8]) -> bool {
     matches!(parse(bytes), Loaded::Found(_))
 }
 
-/// Parses a cache path; if accepted, checks that it resolves inside its asset
-/// directory (panics otherwise, which is what a fuzzer looks for).
+/// Parses a cache path; if accepted, writes it through the production
+/// path into a real cache on disk (one per thread, in a temp directory),
+/// and checks that the file landed at the asset's directory plus the path's
+/// segments, with the bytes written, and nowhere else the read could find
+/// it; then removes it. Panics otherwise (what a fuzzer looks for).
 pub fn parse_path(text: &str) -> bool {
     let Ok(path) = CachePath::parse(text) else {
         return false;
     };
-    let base = Path::new("/cache/assets/ab/abcd");
-    let resolved = path.resolve(base);
-    let inside = resolved
-        .strip_prefix(base)
-        .is_ok_and(|rest| rest.components().all(|c| matches!(c, Component::Normal(_))));
-    assert!(inside, "{text:?} resolved to {}", resolved.display());
+    thread_local! {
+        static CACHE: Option<(PathBuf, AssetCache)> = scratch_cache();
+    }
+    CACHE.with(|cache| {
+        let Some((root, cache)) = cache else {
+            panic!("cannot create a scratch cache for the fuzz target");
+        };
+        let id = AssetId::from_key(b"fuzz");
+        let asset = cache.asset(id);
+        let hex = id.to_hex();
+        let mut file = root.join("assets").join(&hex[..2]).join(&hex);
+        file.extend(path.segments());
+        // A put can fail for a path whose prefix was a file in an earlier
+        // call (`a`, then `a/b`); whatever it wrote must be where it says.
+        if asset.put_atomic(&path, text.as_bytes()).is_ok() {
+            let on_disk = std::fs::symlink_metadata(&file)
+                .unwrap_or_else(|e| panic!("{text:?}: not at {}: {e}", file.display()));
+            assert!(
+                on_disk.is_file(),
+                "{text:?}: {} is not a file",
+                file.display()
+            );
+            assert_eq!(std::fs::read(&file).ok().as_deref(), Some(text.as_bytes()));
+            let back = asset.read(&path).ok().flatten();
+            assert_eq!(
+                back.as_deref(),
+                Some(text.as_bytes()),
+                "{text:?}: read back"
+            );
+            let _ = asset.remove(&path);
+            assert!(!file.exists(), "{text:?}: still there after remove");
+        }
+    });
     true
+}
+
+/// A cache in a fresh directory under the system's temp directory, removed
+/// with the process (best effort: the fuzzer is killed, not dropped).
+fn scratch_cache() -> Option<(PathBuf, AssetCache)> {
+    let root = std::env::temp_dir().join(format!(
+        "kithara-fuzz-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let opts = CacheOptions::new(&root)
+        .max_bytes(1 << 30)
+        .durability(Durability::Buffered);
+    let cache = AssetCache::open(opts).ok()?;
+    Some((root, cache))
 }

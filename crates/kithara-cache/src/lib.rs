@@ -62,6 +62,7 @@ mod cache;
 mod error;
 mod evict;
 mod flusher;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod guard;

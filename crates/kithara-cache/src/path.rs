@@ -1,7 +1,6 @@
 //! `CachePath`: a validated relative path inside one asset.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use crate::error::CacheError;
 
@@ -72,13 +71,6 @@ impl CachePath {
     /// The last segment.
     pub fn file_name(&self) -> &str {
         self.segments.last().map(String::as_str).unwrap_or_default()
-    }
-
-    /// Where this path lives below `dir`; never outside it.
-    pub fn resolve(&self, dir: &Path) -> PathBuf {
-        let mut out = dir.to_path_buf();
-        out.extend(&self.segments);
-        out
     }
 }
 
