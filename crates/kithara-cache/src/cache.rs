@@ -404,8 +404,8 @@ impl Shared {
             self.bury();
         }
         let commit = commit?;
-        if let Some(dir) = dir {
-            dir.sync()?;
+        if let (Some(dir), Some(fs)) = (dir, &self.fs) {
+            fs.make_durable(&dir)?;
         }
         Ok(commit)
     }

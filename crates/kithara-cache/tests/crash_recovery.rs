@@ -14,6 +14,8 @@ use rand::{Rng, SeedableRng};
 
 const ROOT: &str = "KITHARA_CRASH_ROOT";
 const SEED: &str = "KITHARA_CRASH_SEED";
+/// `sync` for a child that writes with `Durability::Sync`.
+const DURABILITY: &str = "KITHARA_CRASH_DURABILITY";
 const MAX_BYTES: u64 = 24 << 20;
 
 fn rounds() -> u64 {
@@ -32,9 +34,13 @@ fn child_writer() {
         return;
     };
     let mut rng = StdRng::seed_from_u64(seed.parse().unwrap());
+    let durability = match std::env::var(DURABILITY).as_deref() {
+        Ok("sync") => Durability::Sync,
+        _ => Durability::Buffered,
+    };
     let opts = CacheOptions::new(&root)
         .max_bytes(MAX_BYTES)
-        .durability(Durability::Buffered);
+        .durability(durability);
     let cache = AssetCache::open(opts).unwrap();
     let _playing = cache.pin(id(0)).unwrap();
     for n in 0u64.. {
@@ -94,13 +100,29 @@ fn check_cache(root: &std::path::Path, round: u64) {
 
 #[test]
 fn killed_writers_never_leave_a_torn_or_uncounted_file() {
+    kill_rounds("buffered", rounds(), 0x006b_6974_6861_7261);
+}
+
+/// The same with `Durability::Sync` writers (fewer rounds: every write
+/// waits for the disk). What each sync call does is checked by strace in
+/// `durability.rs`.
+#[test]
+fn killed_sync_writers_never_leave_a_torn_or_uncounted_file() {
+    kill_rounds("sync", rounds().div_ceil(4), 0x0073_796e_6321);
+}
+
+fn kill_rounds(durability: &str, rounds: u64, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_str().unwrap().to_owned();
-    let mut rng = StdRng::seed_from_u64(0x006b_6974_6861_7261);
-    let rounds = rounds();
+    let mut rng = StdRng::seed_from_u64(seed);
     for round in 0..rounds {
         let seed = rng.random::<u32>().to_string();
-        let mut child = spawn_child("child_writer", &[(ROOT, &root), (SEED, &seed)]);
+        let env = [
+            (ROOT, root.as_str()),
+            (SEED, &seed),
+            (DURABILITY, durability),
+        ];
+        let mut child = spawn_child("child_writer", &env);
         let commits = rng.random_range(0..6);
         let mut seen = wait_for_line(&mut child, "committed");
         for _ in 0..commits {
@@ -111,5 +133,5 @@ fn killed_writers_never_leave_a_torn_or_uncounted_file() {
         child.wait().unwrap();
         check_cache(dir.path(), round);
     }
-    eprintln!("crash recovery: {rounds} kill -9 rounds survived");
+    eprintln!("crash recovery ({durability}): {rounds} kill -9 rounds survived");
 }

@@ -127,9 +127,14 @@ impl Beneath {
     }
 
     /// The directory at `rel`, created with its missing parents; each
-    /// parent that gained an entry is pushed to `gained` (outermost first),
-    /// for the caller to sync. A link or a file on the way is refused.
-    pub(crate) fn create_dirs(&self, rel: &str, gained: &mut Vec<Dir>) -> io::Result<Dir> {
+    /// parent that gained an entry is pushed to `gained` (outermost first)
+    /// with the path of the directory created in it, for the caller to
+    /// sync. A link or a file on the way is refused.
+    pub(crate) fn create_dirs(
+        &self,
+        rel: &str,
+        gained: &mut Vec<(Dir, String)>,
+    ) -> io::Result<Dir> {
         // An eviction removes an emptied shard directory under the engine
         // lock while a first write to that shard creates it outside: a
         // level that vanishes while the walk is in it (its mkdir or open
@@ -144,18 +149,26 @@ impl Beneath {
         }
     }
 
-    fn try_create_dirs(&self, rel: &str, gained: &mut Vec<Dir>) -> Result<Dir, Errno> {
+    fn try_create_dirs(&self, rel: &str, gained: &mut Vec<(Dir, String)>) -> Result<Dir, Errno> {
         let mut cur = Dir {
             fd: rustix::io::dup(&self.fd)?,
         };
+        let mut at = String::with_capacity(rel.len());
         for part in rel.split('/').filter(|p| !p.is_empty()) {
+            if !at.is_empty() {
+                at.push('/');
+            }
+            at.push_str(part);
             let next = match resolve(cur.fd.as_fd(), part, DIR_FLAGS) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => {
                     match rustix::fs::mkdirat(&cur.fd, part, Mode::from_raw_mode(0o777)) {
-                        Ok(()) => gained.push(Dir {
-                            fd: rustix::io::dup(&cur.fd)?,
-                        }),
+                        Ok(()) => gained.push((
+                            Dir {
+                                fd: rustix::io::dup(&cur.fd)?,
+                            },
+                            at.clone(),
+                        )),
                         Err(Errno::EXIST) => {}
                         Err(e) => return Err(e),
                     }

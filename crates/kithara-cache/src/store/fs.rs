@@ -7,6 +7,7 @@
 //! (atomic), then deleted; a crash in between leaves only trash, which the
 //! next open deletes.
 
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs;
@@ -26,7 +27,7 @@ use crate::options::Durability;
 use crate::path::{CachePath, TEMP_SUFFIX};
 use crate::store::beneath::{Beneath, Dir, Entry, split};
 use crate::store::read::append;
-use crate::store::staged::{Body, TempFile};
+use crate::store::staged::{Body, SyncDir, TempFile};
 use crate::store::{AssetReader, Commit, Staged, Store};
 
 pub(crate) const ASSETS_DIR: &str = "assets";
@@ -46,6 +47,10 @@ struct Config {
     durability: Durability,
     /// Evicted asset directories renamed into `trash/`, to delete outside the engine lock.
     graves: Mutex<Vec<PathBuf>>,
+    /// Directories (relative to the root) whose own entry is known to be
+    /// durable in their parent: created and synced by this process, or
+    /// synced once by a `Sync` write that depends on them.
+    durable: Mutex<HashSet<String>>,
 }
 
 impl FsStore {
@@ -57,6 +62,7 @@ impl FsStore {
                 root: beneath,
                 durability,
                 graves: Mutex::new(Vec::new()),
+                durable: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -106,16 +112,48 @@ impl FsStore {
         // after a failure too: a later call finds these levels present and
         // would never sync them.
         if sync || self.sync() {
-            for parent in gained.iter().rev() {
+            for (parent, child) in gained.iter().rev() {
                 let synced = parent
                     .sync()
                     .map_err(CacheError::io("sync directory", self.cfg.root.display(rel)));
+                if synced.is_ok() {
+                    self.cfg.durable.lock().insert(child.clone());
+                }
                 if created.is_ok() {
                     synced?;
                 }
             }
         }
         created
+    }
+
+    /// Make a `Sync` write's rename durable: sync the directory it renamed
+    /// into, and every directory above it (up to the root's own entries)
+    /// whose entry is not known to be durable: a `Buffered` write may have
+    /// created them without a sync, and a power cut would take the new
+    /// file with them.
+    pub(crate) fn make_durable(&self, into: &SyncDir) -> Result<()> {
+        into.sync()?;
+        let mut at = into.rel();
+        while !at.is_empty() {
+            let (parent, _) = split(at);
+            if !self.cfg.durable.lock().contains(at) {
+                let display = || self.cfg.root.display(parent);
+                let dir = self
+                    .cfg
+                    .root
+                    .dir(parent)
+                    .map_err(|e| CacheError::io("open directory", display())(e))?
+                    .ok_or_else(|| {
+                        CacheError::io("open directory", display())(ErrorKind::NotFound.into())
+                    })?;
+                dir.sync()
+                    .map_err(CacheError::io("sync directory", display()))?;
+                self.cfg.durable.lock().insert(at.to_owned());
+            }
+            at = parent;
+        }
+        Ok(())
     }
 
     /// Starts a write of resource `path` of the asset at `asset` (see
@@ -174,7 +212,8 @@ impl FsStore {
             match dir.create_new(&name) {
                 Ok(f) => {
                     let names = (name, dest.to_os_string());
-                    return Ok(TempFile::new(f, dir, at, names, sync, buffered));
+                    let place = (parent.to_owned(), at);
+                    return Ok(TempFile::new(f, dir, place, names, sync, buffered));
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(CacheError::io("create temp file", at.join(&name))(e)),

@@ -59,6 +59,7 @@ impl Staged {
         match &self.body {
             Body::File(t) if t.sync => Some(SyncDir {
                 dir: Arc::clone(&t.dir),
+                rel: t.rel_dir.clone(),
                 path: t.dest.parent().map_or_else(PathBuf::new, Path::to_path_buf),
             }),
             _ => None,
@@ -123,6 +124,8 @@ impl Staged {
 pub(crate) struct TempFile {
     file: BufWriter<File>,
     dir: Arc<Dir>,
+    /// Where `dir` is, relative to the cache root.
+    rel_dir: String,
     /// The temp file's name and its destination's, in `dir`.
     name: OsString,
     dest_name: OsString,
@@ -133,13 +136,19 @@ pub(crate) struct TempFile {
     renamed: bool,
 }
 
-/// A directory to sync after a rename into it, and where it is (for messages).
+/// A directory to sync after a rename into it, and where it is (relative
+/// to the root, and for messages).
 pub(crate) struct SyncDir {
     dir: Arc<Dir>,
+    rel: String,
     path: PathBuf,
 }
 
 impl SyncDir {
+    pub(crate) fn rel(&self) -> &str {
+        &self.rel
+    }
+
     pub(crate) fn sync(&self) -> Result<()> {
         self.dir
             .sync()
@@ -150,19 +159,21 @@ impl SyncDir {
 impl TempFile {
     /// `buffered` for writes that arrive in pieces; a write in one piece
     /// goes straight to the file, without allocating a buffer it would
-    /// bypass. `names`: the temp file's and its destination's, in `dir`
-    /// (which is at `at`).
+    /// bypass. `names`: the temp file's and its destination's, in `dir`;
+    /// `place`: where `dir` is, relative to the root and on disk.
     pub(crate) fn new(
         file: File,
         dir: Arc<Dir>,
-        at: PathBuf,
+        place: (String, PathBuf),
         names: (OsString, OsString),
         sync: bool,
         buffered: bool,
     ) -> Self {
         let capacity = if buffered { BUFFER } else { 0 };
         let (name, dest_name) = names;
+        let (rel_dir, at) = place;
         Self {
+            rel_dir,
             file: BufWriter::with_capacity(capacity, file),
             temp: at.join(&name),
             dest: at.join(&dest_name),

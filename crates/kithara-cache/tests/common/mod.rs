@@ -91,7 +91,7 @@ pub fn spawn_child_in(name: &str, env: &[(&str, &str)], dir: Option<&Path>) -> s
         "--test-threads=1",
     ])
     .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::null());
+    .stderr(std::process::Stdio::inherit());
     for (k, v) in env {
         cmd.env(k, v);
     }
