@@ -22,7 +22,7 @@ use crate::lock;
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 use crate::path::{CachePath, INDEX_FILE};
 use crate::stats::{AssetInfo, CacheStats};
-use crate::store::{AssetReader, Base, FsStore, MemStore, Staged, Store};
+use crate::store::{AssetReader, Base, FsStore, InFlight, MemStore, Staged, Store};
 
 /// The stack of layers, outermost first.
 pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn EvictionPolicy>>;
@@ -58,6 +58,9 @@ pub(crate) struct Shared {
     recovery: RecoveryReport,
     /// Serializes index writes so an older snapshot never lands last.
     save: Mutex<()>,
+    /// Bytes staged and not committed yet, by every write: they count
+    /// against `max_bytes` (the evicting layer holds the same counter).
+    in_flight: InFlight,
 }
 
 impl Deref for Inner {
@@ -166,7 +169,8 @@ impl AssetCache {
         lock: Option<File>,
     ) -> Self {
         let max_bytes = AtomicU64::new(store.max_bytes());
-        let engine = EvictingStore::new(LeaseStore::new(store), policy);
+        let in_flight = InFlight::default();
+        let engine = EvictingStore::new(LeaseStore::new(store), policy, in_flight.clone());
         Self {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared {
@@ -177,6 +181,7 @@ impl AssetCache {
                     max_bytes,
                     recovery,
                     save: Mutex::new(()),
+                    in_flight,
                 }),
                 flusher: Mutex::new(None),
                 _lock: lock,
@@ -387,13 +392,15 @@ impl Shared {
     ) -> Result<Staged> {
         self.writable()?;
         let durability = durability.unwrap_or(self.durability);
-        let Some(fs) = &self.fs else {
-            return Ok(Staged::memory(*id, path.clone(), whole.unwrap_or(0)));
+        let mut staged = match (&self.fs, dir) {
+            (None, _) => Staged::memory(*id, path.clone(), whole.unwrap_or(0)),
+            (Some(fs), Some(dir)) => fs.stage_at(id, path, dir, durability, whole.is_none())?,
+            (Some(fs), None) => {
+                fs.stage_at(id, path, &fs.asset_rel(id), durability, whole.is_none())?
+            }
         };
-        match dir {
-            Some(dir) => fs.stage_at(id, path, dir, durability, whole.is_none()),
-            None => fs.stage_at(id, path, &fs.asset_rel(id), durability, whole.is_none()),
-        }
+        staged.count_in(&self.in_flight);
+        Ok(staged)
     }
 
     /// Commits a finished write, then makes the rename durable outside the lock.

@@ -256,3 +256,40 @@ fn a_policy_with_duplicate_or_unknown_ids_cannot_under_evict() {
     assert!(stats.total_bytes <= 300_000, "{stats:?}");
     assert_eq!(stats.total_bytes, common::disk_usage(dir.path()).0);
 }
+
+/// Issue 15 hole 9: bytes staged by writes not yet committed are on disk
+/// already; they count against `max_bytes`, so a put that cannot fit beside
+/// them gets `CacheFull` instead of the disk holding more than the limit.
+#[test]
+fn bytes_in_flight_count_against_max_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 1_000_000);
+    let streaming = cache.asset(id(1));
+    let mut w = streaming.writer(&p("v0/seg/000001.ts")).unwrap();
+    w.write_all(&vec![1u8; 600_000]).unwrap();
+    w.flush().unwrap();
+    // 600 KB staged + 500 KB > 1 MB, and nothing is evictable.
+    let err = cache
+        .asset(id(2))
+        .put_atomic(&p("a.bin"), &vec![2u8; 500_000])
+        .unwrap_err();
+    assert!(matches!(err, CacheError::CacheFull { .. }), "{err}");
+    assert!(!cache.asset(id(2)).exists(&p("a.bin")));
+    // What fits beside it still lands, and the stream commits.
+    cache
+        .asset(id(3))
+        .put_atomic(&p("a.bin"), &vec![3u8; 300_000])
+        .unwrap();
+    w.commit().unwrap();
+    let stats = cache.stats().unwrap();
+    assert_eq!(stats.total_bytes, 900_000);
+    // A dropped writer gives its share back.
+    let mut w = cache.asset(id(4)).writer(&p("x")).unwrap();
+    w.write_all(&vec![4u8; 90_000]).unwrap();
+    drop(w);
+    cache
+        .asset(id(5))
+        .put_atomic(&p("a.bin"), &vec![5u8; 100_000])
+        .unwrap();
+    assert_eq!(cache.stats().unwrap().total_bytes, 1_000_000);
+}

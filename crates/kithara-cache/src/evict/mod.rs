@@ -13,7 +13,7 @@ use crate::id::AssetId;
 use crate::index::Accounting;
 use crate::lease::Protection;
 use crate::path::CachePath;
-use crate::store::{AssetReader, Commit, Staged, Store};
+use crate::store::{AssetReader, Commit, InFlight, Staged, Store};
 
 pub use lru::LruPolicy;
 
@@ -54,6 +54,8 @@ pub(crate) struct EvictingStore<S, P> {
     /// track fetched again), and for them looking first is cheaper than a
     /// rename that refuses first.
     last_replaced: bool,
+    /// The bytes staged by every write and not committed yet.
+    in_flight: InFlight,
 }
 
 impl<S, P> EvictingStore<S, P>
@@ -61,7 +63,7 @@ where
     S: Store + Accounting + Protection,
     P: EvictionPolicy,
 {
-    pub(crate) fn new(inner: S, mut policy: P) -> Self {
+    pub(crate) fn new(inner: S, mut policy: P, in_flight: InFlight) -> Self {
         for (id, tick) in inner.recencies() {
             policy.on_access(id, tick);
         }
@@ -70,6 +72,7 @@ where
             policy,
             evictions: 0,
             last_replaced: false,
+            in_flight,
         }
     }
 
@@ -104,13 +107,13 @@ where
     }
 
     /// Makes room for `delta` more bytes in asset `id`, or fails having changed nothing.
-    fn make_room(&mut self, id: &AssetId, delta: u64) -> Result<Vec<AssetId>> {
-        let total = self.inner.total_bytes();
+    fn make_room(&mut self, id: &AssetId, delta: u64, in_flight: u64) -> Result<Vec<AssetId>> {
+        let total = self.inner.total_bytes().saturating_add(in_flight);
         let max = self.inner.max_bytes();
         if total.saturating_add(delta) <= max {
             return Ok(Vec::new());
         }
-        let mut kept = self.inner.protected_bytes();
+        let mut kept = self.inner.protected_bytes().saturating_add(in_flight);
         if !self.inner.is_protected(id) {
             kept = kept.saturating_add(self.inner.asset_bytes(id));
         }
@@ -202,16 +205,23 @@ where
     fn commit(&mut self, mut staged: Staged) -> Result<Commit> {
         let id = staged.id;
         let len = staged.len();
+        // Other writes' staged bytes are on disk already: they count.
+        let others = self.in_flight.get().saturating_sub(len);
         // With room for all of it, what the write replaces cannot matter
         // here; the base learns that from the rename, and a new file then
         // costs no stat.
-        let fits = self.inner.total_bytes().saturating_add(len) <= self.inner.max_bytes();
+        let fits = self
+            .inner
+            .total_bytes()
+            .saturating_add(len)
+            .saturating_add(others)
+            <= self.inner.max_bytes();
         let evicted = if fits && !self.last_replaced {
             Vec::new()
         } else {
             let replaces = self.inner.len(&id, &staged.path)?;
             staged.replaces = Some(replaces);
-            self.make_room(&id, len.saturating_sub(replaces.unwrap_or(0)))?
+            self.make_room(&id, len.saturating_sub(replaces.unwrap_or(0)), others)?
         };
         let mut commit = self.inner.commit(staged)?;
         self.last_replaced = commit.old_len.is_some();
@@ -246,7 +256,11 @@ mod tests {
             Index::new(0, None, Default::default(), false),
         );
         index.set_max_bytes(max);
-        EvictingStore::new(LeaseStore::new(index), LruPolicy::default())
+        EvictingStore::new(
+            LeaseStore::new(index),
+            LruPolicy::default(),
+            InFlight::default(),
+        )
     }
 
     fn id(n: u8) -> AssetId {

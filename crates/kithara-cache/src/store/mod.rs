@@ -24,7 +24,7 @@ pub(crate) use fs::FsStore;
 pub(crate) use mem::MemStore;
 pub use reader::AssetReader;
 pub(crate) use scan::Scan;
-pub(crate) use staged::Staged;
+pub(crate) use staged::{InFlight, Staged};
 pub use view::WriterView;
 
 /// What a commit did.
