@@ -95,17 +95,6 @@ impl AssetCache {
             recovery,
             Some(lock),
         );
-        // A cache reopened with a smaller limit, or fuller than allowed
-        // after a crash, fits again before the first put.
-        let evicted = cache.inner.engine.lock().shrink_to_fit();
-        cache.inner.bury();
-        match evicted {
-            Ok(ids) if !ids.is_empty() => {
-                tracing::info!(evicted = ids.len(), "evicted to fit max_bytes at open")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot evict down to max_bytes at open"),
-        }
         // An index that cannot be written now (a full disk) is no reason
         // not to open: it is kept in memory and the flusher writes it later.
         if let Err(e) = cache.inner.save_index(true) {
@@ -170,7 +159,14 @@ impl AssetCache {
     ) -> Self {
         let max_bytes = AtomicU64::new(store.max_bytes());
         let in_flight = InFlight::default();
-        let engine = EvictingStore::new(LeaseStore::new(store), policy, in_flight.clone());
+        let mut engine = EvictingStore::new(LeaseStore::new(store), policy, in_flight.clone());
+        let mut recovery = recovery;
+        if !read_only && let Some(fs) = &fs {
+            // A cache reopened with a smaller limit, or fuller than allowed
+            // after a crash, fits again before the first put.
+            recovery.evicted = shrink_at_open(&mut engine);
+            fs.bury();
+        }
         Self {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared {
@@ -288,6 +284,33 @@ impl std::fmt::Debug for AssetCache {
             .field("root", &self.root())
             .field("read_only", &self.inner.read_only)
             .finish_non_exhaustive()
+    }
+}
+
+/// Evict down to `max_bytes` (nothing is pinned yet, so LRU order
+/// decides); what went, as it was.
+fn shrink_at_open(engine: &mut Engine) -> Vec<AssetInfo> {
+    let over = engine.inner().inner().total_bytes() > engine.inner().inner().max_bytes();
+    if !over {
+        return Vec::new();
+    }
+    let before: Vec<AssetInfo> = engine
+        .inner()
+        .inner()
+        .entries()
+        .map(|(id, e)| AssetInfo::new(*id, e, false))
+        .collect();
+    match engine.shrink_to_fit() {
+        Ok(ids) => {
+            tracing::info!(evicted = ids.len(), "evicted to fit max_bytes at open");
+            ids.iter()
+                .filter_map(|id| before.iter().find(|a| a.id == *id).cloned())
+                .collect()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot evict down to max_bytes at open");
+            Vec::new()
+        }
     }
 }
 

@@ -45,6 +45,13 @@ fn an_open_with_a_smaller_limit_evicts_down_to_it_in_lru_order() {
         .filter(|n| cache.asset(id(*n)).exists(&p("a.bin")))
         .collect();
     assert_eq!(left, vec![1, 4], "the least recently used went first");
+    let reported: Vec<_> = cache
+        .recovery()
+        .evicted
+        .iter()
+        .map(|a| (a.id, a.bytes))
+        .collect();
+    assert_eq!(reported, vec![(id(2), 100_000), (id(3), 100_000)]);
     // On disk too.
     assert!(!asset_dir(dir.path(), &id(2)).exists());
 }

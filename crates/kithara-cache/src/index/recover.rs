@@ -32,6 +32,10 @@ pub struct RecoveryReport {
     pub temp_files: u64,
     /// Entries that are not the cache's, left alone, with why.
     pub skipped: Vec<(PathBuf, &'static str)>,
+    /// Assets evicted by the open to fit `max_bytes` (a smaller limit, or
+    /// a cache fuller than allowed after a crash), as they were, oldest
+    /// first. Not a problem: the limit doing its job.
+    pub evicted: Vec<crate::stats::AssetInfo>,
 }
 
 impl RecoveryReport {

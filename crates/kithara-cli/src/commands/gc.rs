@@ -10,13 +10,17 @@ use crate::size::human;
 /// Evicts until the cache fits its limit and lists what went.
 pub fn run(global: &Global) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
+    // An open with a smaller --max-bytes already evicted to fit it.
+    let mut removed = cache.recovery().evicted.clone();
     let before = cache.assets()?;
-    let removed = cache.gc()?;
-    for id in &removed {
-        let info = before.iter().find(|a| a.id == *id);
-        let bytes = info.map_or(0, |a| a.bytes);
-        let url = info.and_then(|a| a.source_url.as_deref()).unwrap_or("-");
-        println!("removed {}  {}  {url}", id.to_hex(), human(bytes));
+    for id in cache.gc()? {
+        if let Some(info) = before.iter().find(|a| a.id == id) {
+            removed.push(info.clone());
+        }
+    }
+    for info in &removed {
+        let url = info.source_url.as_deref().unwrap_or("-");
+        println!("removed {}  {}  {url}", info.id.to_hex(), human(info.bytes));
     }
     let stats = cache.stats()?;
     println!(
