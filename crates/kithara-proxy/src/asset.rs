@@ -24,7 +24,7 @@ impl Assets {
         Arc::clone(map.entry(id).or_insert_with(|| {
             Arc::new(Asset {
                 handle: cache.asset(id),
-                source: url.clone(),
+                source: Mutex::new(url.clone()),
                 playlists: Mutex::default(),
                 locks: Mutex::default(),
                 pin: Mutex::default(),
@@ -70,8 +70,8 @@ struct Pin {
 /// One asset: one track, as the player opened it.
 pub(crate) struct Asset {
     pub handle: AssetHandle,
-    /// The top playlist's URL, as given to `play?url=`.
-    pub source: Url,
+    /// The top playlist's URL, as last given to `play?url=`.
+    source: Mutex<Url>,
     playlists: Mutex<HashMap<CachePath, Arc<Loaded>>>,
     locks: Mutex<HashMap<CachePath, Arc<tokio::sync::Mutex<()>>>>,
     pin: Mutex<Pin>,
@@ -80,6 +80,23 @@ pub(crate) struct Asset {
 impl Asset {
     pub(crate) fn id(&self) -> AssetId {
         self.handle.id()
+    }
+
+    /// The top playlist's URL, as last given to `play?url=`.
+    pub(crate) fn source(&self) -> Url {
+        self.source.lock().clone()
+    }
+
+    /// The app played the asset at `url`; `true` if that is not the URL it
+    /// used before (a freshly signed one: the old may have expired, so the
+    /// top playlist is fetched again from it).
+    pub(crate) fn set_source(&self, url: &Url) -> bool {
+        let mut source = self.source.lock();
+        if *source == *url {
+            return false;
+        }
+        *source = url.clone();
+        true
     }
 
     /// The lock that makes one load (fetch, check, store) of `path` at a
@@ -111,6 +128,11 @@ impl Asset {
         });
         playlists.insert(path.clone(), Arc::clone(&loaded));
         loaded
+    }
+
+    /// Whether no playlist of the asset is in memory (it was unpinned).
+    pub(crate) fn is_unloaded(&self) -> bool {
+        self.playlists.lock().is_empty()
     }
 
     /// The top playlist's path, once loaded.
@@ -179,6 +201,11 @@ impl Asset {
                 let mut pin = asset.pin.lock();
                 if pin.until.is_some_and(|u| Instant::now() >= u) {
                     *pin = Pin::default();
+                    // Not playing any more: its playlists leave memory (a
+                    // player that comes back has them loaded again, from the
+                    // cache), so a long-running proxy does not grow with
+                    // every track it ever served.
+                    asset.playlists.lock().clear();
                     tracing::debug!(asset = %asset.id(), "unpinned: no request for the linger time");
                     return;
                 }

@@ -1,20 +1,20 @@
 //! One upstream fetch per resource. The first request for an uncached
 //! resource starts a flight ([`crate::tee`] fills it); every request for
 //! it, the first included, follows the flight: it reads what has arrived
-//! so far from the flight's spool (the cache writer's temp file, through a
-//! [`WriterView`]) and waits for more. A late joiner gets the bytes already
+//! so far from the flight's spool (a file of its own) and waits for more. A late joiner gets the bytes already
 //! received, then the rest; a slow reader never holds up the fetch, and no
 //! request buffers a resource in memory.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use kithara_cache::{AssetId, CachePath, WriterView};
-use parking_lot::{Mutex, RwLock};
+use kithara_cache::{AssetId, CachePath};
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::error::Refusal;
@@ -64,29 +64,18 @@ impl Flights {
     }
 }
 
-/// Where a flight's bytes can be read while they arrive.
+/// Where a flight's bytes can be read while they arrive: its spool file,
+/// read at any offset, never moving a shared position.
 #[derive(Clone, Debug)]
-pub(crate) enum Spool {
-    /// The cache writer's temp file.
-    View(WriterView),
-    /// Memory, when the cache cannot take the resource (full of pinned
-    /// assets, or the resource larger than the cache): the player is served
-    /// all the same.
-    Memory(Arc<RwLock<Vec<u8>>>),
-}
+pub(crate) struct Spool(Arc<File>);
 
 impl Spool {
+    pub(crate) fn new(file: File) -> Self {
+        Self(Arc::new(file))
+    }
+
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        match self {
-            Spool::View(v) => v.read_at(buf, offset),
-            Spool::Memory(m) => {
-                let m = m.read();
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(m.len());
-                let n = buf.len().min(m.len() - start);
-                buf[..n].copy_from_slice(&m[start..start + n]);
-                Ok(n)
-            }
-        }
+        std::os::unix::fs::FileExt::read_at(&*self.0, buf, offset)
     }
 }
 
@@ -131,6 +120,22 @@ impl Flight {
     /// The fetch is over.
     pub(crate) fn end(&self, result: Result<(), Refusal>) {
         self.tx.send_modify(|p| p.end = Some(result));
+    }
+
+    /// The fetch is over with `error`, unless it ended already.
+    pub(crate) fn end_if_open(&self, error: Refusal) {
+        self.tx.send_if_modified(|p| {
+            if p.end.is_some() {
+                return false;
+            }
+            p.end = Some(Err(error));
+            true
+        });
+    }
+
+    /// Requests following the flight (its own leader's included).
+    pub(crate) fn followers(&self) -> usize {
+        self.tx.receiver_count()
     }
 }
 

@@ -64,10 +64,24 @@ async fn play(
     head_only: bool,
 ) -> Result<Response<Body>, Refusal> {
     let url = kithara_hls::parse_url(raw).map_err(|e| Refusal::BadRequest(e.to_string()))?;
-    let id = AssetId::from_url(&url).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    let id = if state.id_with_query {
+        AssetId::from_url_with_query(&url)
+    } else {
+        AssetId::from_url(&url)
+    }
+    .map_err(|e| Refusal::BadRequest(e.to_string()))?;
     let asset = state.assets.open(&state.cache, id, &url);
     asset.touch(state.pin_linger);
-    let loaded = playlist::load(state, &asset, &At::Top, &url, Need::Serve).await?;
+    // Another URL for the same asset (a freshly signed one) is asked again:
+    // the copy in memory came from the old one.
+    let need = if asset.set_source(&url) {
+        Need::Refresh {
+            since: std::time::Instant::now(),
+        }
+    } else {
+        Need::Serve
+    };
+    let loaded = playlist::load(state, &asset, &At::Top, &url, need).await?;
     serve_playlist(state, &asset, &loaded, req, head_only)
 }
 
@@ -80,9 +94,15 @@ async fn resource(
     req: &Request<Incoming>,
     head_only: bool,
 ) -> Result<Response<Body>, Refusal> {
-    let (target, parent): (Target, Option<CachePath>) = asset
-        .target(path)
-        .ok_or(Refusal::Forbidden("no playlist this proxy served lists it"))?;
+    let mut found = asset.target(path);
+    if found.is_none() && asset.is_unloaded() {
+        // Its playlists left memory while it was not playing: load them
+        // again (from the cache; the top from where the app opened it).
+        reload(state, asset, path).await?;
+        found = asset.target(path);
+    }
+    let (target, parent): (Target, Option<CachePath>) =
+        found.ok_or(Refusal::Forbidden("no playlist this proxy served lists it"))?;
     match target.kind {
         ResourceKind::Playlist => {
             let at = At::Path(path.clone());
@@ -102,6 +122,22 @@ async fn resource(
             media::serve(state, asset, path, target, parent, req.headers(), head_only).await
         }
     }
+}
+
+/// Load again the playlists that list `path`: the top one, and the media
+/// playlist of `path`'s folder if the top is a master.
+async fn reload(state: &Arc<State>, asset: &Arc<Asset>, path: &CachePath) -> Result<(), Refusal> {
+    let source = asset.source();
+    let top = playlist::load(state, asset, &At::Top, &source, Need::Serve).await?;
+    if !top.map.is_master() {
+        return Ok(());
+    }
+    if let Some(parent) = asset.parent_of(path)
+        && let Some((t, _)) = asset.target(&parent)
+    {
+        playlist::load(state, asset, &At::Path(parent), &t.url, Need::Serve).await?;
+    }
+    Ok(())
 }
 
 /// A playlist with every URI pointing back at this proxy (root-relative:

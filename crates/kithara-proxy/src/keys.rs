@@ -9,7 +9,7 @@ use kithara_hls::{KeyContext, Target, process_key};
 use crate::asset::Asset;
 use crate::error::Refusal;
 use crate::server::State;
-use crate::upstream::Kind;
+use crate::upstream::Ask;
 
 /// The most bytes a key server's answer may have.
 const MAX_KEY_BYTES: u64 = 64 * 1024;
@@ -42,7 +42,14 @@ pub(crate) async fn key(
     state.counters.miss();
     let raw = state
         .upstream
-        .get_whole(&target.url, Kind::Key, MAX_KEY_BYTES)
+        .get_whole(
+            &target.url,
+            Ask {
+                key: true,
+                home: &asset.source(),
+            },
+            MAX_KEY_BYTES,
+        )
         .await
         .map_err(|e| e.refusal("the key"))?;
     let ctx = KeyContext {

@@ -57,6 +57,7 @@ mod playlist;
 mod respond;
 mod route;
 mod server;
+mod stall;
 mod stats;
 mod tee;
 mod upstream;

@@ -19,6 +19,8 @@ pub struct ProxyOptions {
     pub(crate) key_headers: Vec<(String, String)>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) pin_linger: Duration,
+    pub(crate) id_with_query: bool,
+    pub(crate) extras_hosts: Vec<String>,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) limits: Limits,
@@ -36,12 +38,17 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Client connections at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// How long a response may wait for a client that does not read it;
+    /// then the connection is closed.
+    pub write_timeout: Duration,
     /// Upstream fetches at once; more wait for a turn.
     pub max_upstream: usize,
     /// The largest playlist fetched (beyond: 502).
     pub max_playlist_bytes: u64,
     /// The most segments (or variants) a playlist may list (beyond: 502).
     pub max_segments: usize,
+    /// The largest segment, init segment or key fetched (beyond: 502).
+    pub max_resource_bytes: u64,
 }
 
 impl Default for Limits {
@@ -50,9 +57,11 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             header_timeout: Duration::from_secs(10),
             max_connections: 512,
+            write_timeout: Duration::from_secs(30),
             max_upstream: 32,
             max_playlist_bytes: 16 << 20,
             max_segments: 100_000,
+            max_resource_bytes: 1 << 30,
         }
     }
 }
@@ -70,6 +79,8 @@ impl ProxyOptions {
             key_headers: Vec::new(),
             headers: Vec::new(),
             pin_linger: Duration::from_secs(30),
+            id_with_query: false,
+            extras_hosts: Vec::new(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             limits: Limits::default(),
@@ -135,6 +146,26 @@ impl ProxyOptions {
     #[must_use]
     pub fn pin_linger(mut self, linger: Duration) -> Self {
         self.pin_linger = linger;
+        self
+    }
+
+    /// Whether the query of a `play?url=` URL is part of the asset's
+    /// identity (default `false`: signed URLs whose tokens change are one
+    /// track; `true` for services that name tracks by a query parameter).
+    #[must_use]
+    pub fn asset_id_with_query(mut self, keep: bool) -> Self {
+        self.id_with_query = keep;
+        self
+    }
+
+    /// Another host (`host` or `host:port`) that may receive the extra
+    /// headers and key extras. By default they go only to the host of the
+    /// top playlist a player opened: a playlist naming another key server
+    /// must not collect the app's credentials. Redirects of such requests
+    /// are followed only on the same host.
+    #[must_use]
+    pub fn extras_host(mut self, host: impl Into<String>) -> Self {
+        self.extras_hosts.push(host.into());
         self
     }
 

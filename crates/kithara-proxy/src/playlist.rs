@@ -15,7 +15,7 @@ use crate::asset::{Asset, Loaded};
 use crate::error::Refusal;
 use crate::live::fresh;
 use crate::server::State;
-use crate::upstream::Kind;
+use crate::upstream::Ask;
 
 /// Which playlist to load.
 #[derive(Clone, Debug)]
@@ -88,7 +88,14 @@ pub(crate) async fn load(
     };
     let fetched = state
         .upstream
-        .get_whole(url, Kind::Plain, state.limits.max_playlist_bytes)
+        .get_whole(
+            url,
+            Ask {
+                key: false,
+                home: &asset.source(),
+            },
+            state.limits.max_playlist_bytes,
+        )
         .await
         .map_err(|e| e.refusal(&what))
         .and_then(|w| {
@@ -168,12 +175,8 @@ async fn store(
     top: bool,
 ) {
     let handle = asset.handle.clone();
-    let (path, url, final_url, source) = (
-        path.clone(),
-        url.clone(),
-        final_url.clone(),
-        asset.source.clone(),
-    );
+    let (path, url, final_url, source) =
+        (path.clone(), url.clone(), final_url.clone(), asset.source());
     let done = tokio::task::spawn_blocking(move || -> Result<(), kithara_cache::CacheError> {
         if let Ok(side) = layout::final_url(&path) {
             if final_url != url {

@@ -24,6 +24,7 @@ use crate::flight::Flights;
 use crate::guard::Hosts;
 use crate::handler;
 use crate::options::{Limits, ProxyOptions};
+use crate::stall::Stall;
 use crate::stats::{Counters, ProxyStats};
 use crate::upstream::Upstream;
 
@@ -43,6 +44,11 @@ pub(crate) struct State {
     pub counters: Arc<Counters>,
     pub key_processor: Option<KeyProcessor>,
     pub pin_linger: Duration,
+    /// How long an upstream answer (or a turn to ask) may take; also how
+    /// long a fetch nobody reads goes on.
+    pub request_timeout: Duration,
+    /// Whether the query of a top playlist's URL is part of the asset id.
+    pub id_with_query: bool,
     pub limits: Limits,
 }
 
@@ -80,16 +86,7 @@ impl Proxy {
             source,
         })?;
         let counters = Arc::new(Counters::default());
-        let upstream = Upstream::new(
-            &opts.headers,
-            &opts.key_headers,
-            opts.key_query.clone(),
-            opts.limits.max_upstream,
-            opts.connect_timeout,
-            opts.request_timeout,
-            opts.offline,
-            Arc::clone(&counters),
-        )?;
+        let upstream = Upstream::new(&opts, Arc::clone(&counters))?;
         let token = format!("{:032x}", rand::random::<u128>());
         let base =
             Url::parse(&format!("http://{addr}/{token}/")).map_err(|e| ProxyError::Setup {
@@ -106,6 +103,8 @@ impl Proxy {
             counters,
             key_processor: opts.key_processor,
             pin_linger: opts.pin_linger,
+            request_timeout: opts.request_timeout,
+            id_with_query: opts.id_with_query,
             limits: opts.limits,
         });
         let (stop, stopped) = watch::channel(false);
@@ -159,6 +158,8 @@ impl Proxy {
 /// Accept connections until told to stop, then drain them.
 async fn accept(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
+    // The connection tasks, aborted if the grace period runs out.
+    let mut conns = JoinSet::new();
     let slots = Arc::new(Semaphore::new(state.limits.max_connections.max(1)));
     let mut builder = http1::Builder::new();
     builder
@@ -191,8 +192,10 @@ async fn accept(listener: TcpListener, state: Arc<State>, mut stop: watch::Recei
             let st = Arc::clone(&st);
             async move { Ok::<_, std::convert::Infallible>(handler::handle(st, req).await) }
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        let io = Stall::new(stream, state.limits.write_timeout);
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+        while conns.try_join_next().is_some() {}
+        conns.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
@@ -206,4 +209,6 @@ async fn accept(listener: TcpListener, state: Arc<State>, mut stop: watch::Recei
     {
         tracing::warn!("responses still in flight after {GRACE:?}: cut off");
     }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
 }

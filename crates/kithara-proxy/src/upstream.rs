@@ -14,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::error::{ProxyError, Refusal};
+use crate::options::ProxyOptions;
 use crate::stats::Counters;
 
 /// Why an upstream fetch failed.
@@ -64,17 +65,26 @@ pub(crate) struct Whole {
     pub final_url: Url,
 }
 
-/// What kind of request: keys get the key extras.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Plain,
-    Key,
+/// What a request is for: keys get the key extras; every request may get
+/// the extra headers, but only if it goes to a host in scope (the asset's
+/// top playlist's, or one the app allowed).
+#[derive(Clone, Copy)]
+pub(crate) struct Ask<'a> {
+    pub key: bool,
+    /// The asset's top playlist URL.
+    pub home: &'a Url,
 }
 
 pub(crate) struct Upstream {
+    /// For requests that carry no extras: redirects followed anywhere.
     client: reqwest::Client,
+    /// For requests that carry extras: redirects followed by [`Self::send`],
+    /// with the extras only on hosts in scope.
+    scoped: reqwest::Client,
+    headers: HeaderMap,
     key_headers: HeaderMap,
     key_query: Vec<(String, String)>,
+    extras_hosts: Vec<String>,
     permits: Arc<Semaphore>,
     /// For the response head, and between two pieces of a body.
     timeout: Duration,
@@ -90,35 +100,51 @@ fn header_map(pairs: &[(String, String)], what: &str) -> Result<HeaderMap, Proxy
     })
 }
 
+/// `host` or `host:port` of `url`, as the app names hosts.
+fn authority(url: &Url) -> Option<String> {
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    })
+}
+
 impl Upstream {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        headers: &[(String, String)],
-        key_headers: &[(String, String)],
-        key_query: Vec<(String, String)>,
-        max_upstream: usize,
-        connect_timeout: Duration,
-        timeout: Duration,
-        offline: bool,
-        stats: Arc<Counters>,
-    ) -> Result<Self, ProxyError> {
-        let client = reqwest::Client::builder()
-            .default_headers(header_map(headers, "header")?)
-            .connect_timeout(connect_timeout)
-            .user_agent(concat!("kithara-proxy/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProxyError::Setup {
-                reason: e.to_string(),
-            })?;
+    pub(crate) fn new(opts: &ProxyOptions, stats: Arc<Counters>) -> Result<Self, ProxyError> {
+        let build = |policy: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .redirect(policy)
+                .connect_timeout(opts.connect_timeout)
+                .user_agent(concat!("kithara-proxy/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| ProxyError::Setup {
+                    reason: e.to_string(),
+                })
+        };
         Ok(Self {
-            client,
-            key_headers: header_map(key_headers, "key header")?,
-            key_query,
-            permits: Arc::new(Semaphore::new(max_upstream.max(1))),
-            timeout,
-            offline,
+            client: build(reqwest::redirect::Policy::limited(10))?,
+            scoped: build(reqwest::redirect::Policy::none())?,
+            headers: header_map(&opts.headers, "header")?,
+            key_headers: header_map(&opts.key_headers, "key header")?,
+            key_query: opts.key_query.clone(),
+            extras_hosts: opts.extras_hosts.clone(),
+            permits: Arc::new(Semaphore::new(opts.limits.max_upstream.max(1))),
+            timeout: opts.request_timeout,
+            offline: opts.offline,
             stats,
         })
+    }
+
+    /// Whether `url` may receive the extras of a request for `ask`.
+    fn in_scope(&self, url: &Url, ask: Ask<'_>) -> bool {
+        let Some(host) = authority(url) else {
+            return false;
+        };
+        authority(ask.home).as_deref() == Some(host.as_str())
+            || self
+                .extras_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&host))
     }
 
     /// GET `url` (a byte `range` of it, if given): the response head, once
@@ -127,40 +153,32 @@ impl Upstream {
         &self,
         url: &Url,
         range: Option<Range<u64>>,
-        kind: Kind,
+        ask: Ask<'_>,
     ) -> Result<Response, UpstreamError> {
         if self.offline {
             return Err(UpstreamError::Unreachable("offline".into()));
         }
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
+        // A turn among `max_upstream`, within the request timeout: fetches
+        // that hog every turn answer the others with a 504, never a hang.
+        let permit = tokio::time::timeout(self.timeout, Arc::clone(&self.permits).acquire_owned())
             .await
+            .map_err(|_| UpstreamError::Unreachable("every upstream turn is taken".into()))?
             .map_err(|_| UpstreamError::Unreachable("shutting down".into()))?;
         let mut url = url.clone();
-        let mut req = self.client.get(url.clone());
-        if kind == Kind::Key {
-            if !self.key_query.is_empty() {
+        let extras = self.in_scope(&url, ask)
+            && (!self.headers.is_empty()
+                || (ask.key && !(self.key_headers.is_empty() && self.key_query.is_empty())));
+        let mut headers = HeaderMap::new();
+        if extras {
+            headers.extend(self.headers.clone());
+            if ask.key {
                 url.query_pairs_mut().extend_pairs(&self.key_query);
-                req = self.client.get(url.clone());
+                headers.extend(self.key_headers.clone());
             }
-            req = req.headers(self.key_headers.clone());
         }
-        if let Some(r) = &range {
-            req = req.header(RANGE, format!("bytes={}-{}", r.start, r.end - 1));
-        }
-        self.stats.upstream();
-        let resp = tokio::time::timeout(self.timeout, req.send())
-            .await
-            .map_err(|_| {
-                UpstreamError::Unreachable(format!("no answer from {} in time", host(&url)))
-            })?
-            .map_err(|e| {
-                if e.is_connect() || e.is_timeout() {
-                    UpstreamError::Unreachable(format!("cannot reach {}", host(&url)))
-                } else {
-                    UpstreamError::Body(format!("request failed: {}", e.without_url()))
-                }
-            })?;
+        let resp = self
+            .send(url.clone(), headers, extras, ask, range.as_ref())
+            .await?;
         let status = resp.status();
         let (len, skip) = match (&range, status) {
             (None, StatusCode::OK) => (resp.content_length(), 0),
@@ -177,14 +195,67 @@ impl Upstream {
         })
     }
 
+    /// Send the GET. A request with extras goes out without following
+    /// redirects: one to the same host (or another in scope) is followed
+    /// with them, one elsewhere without them, so credentials never leave
+    /// their hosts.
+    async fn send(
+        &self,
+        mut url: Url,
+        headers: HeaderMap,
+        mut extras: bool,
+        ask: Ask<'_>,
+        range: Option<&Range<u64>>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        for _ in 0..10 {
+            let client = if extras { &self.scoped } else { &self.client };
+            let mut req = client.get(url.clone());
+            if extras {
+                req = req.headers(headers.clone());
+            }
+            if let Some(r) = range {
+                req = req.header(RANGE, format!("bytes={}-{}", r.start, r.end - 1));
+            }
+            self.stats.upstream();
+            let resp = tokio::time::timeout(self.timeout, req.send())
+                .await
+                .map_err(|_| {
+                    UpstreamError::Unreachable(format!("no answer from {} in time", host(&url)))
+                })?
+                .map_err(|e| {
+                    if e.is_connect() || e.is_timeout() {
+                        UpstreamError::Unreachable(format!("cannot reach {}", host(&url)))
+                    } else {
+                        UpstreamError::Body(format!("request failed: {}", e.without_url()))
+                    }
+                })?;
+            let next = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| url.join(l).ok());
+            match next {
+                Some(next) if extras && resp.status().is_redirection() => {
+                    if !matches!(next.scheme(), "http" | "https") {
+                        return Err(UpstreamError::Body("a redirect to a non-http URL".into()));
+                    }
+                    extras = self.in_scope(&next, ask);
+                    url = next;
+                }
+                _ => return Ok(resp),
+            }
+        }
+        Err(UpstreamError::Body("too many redirects".into()))
+    }
+
     /// GET a whole small resource of at most `max` bytes.
     pub(crate) async fn get_whole(
         &self,
         url: &Url,
-        kind: Kind,
+        ask: Ask<'_>,
         max: u64,
     ) -> Result<Whole, UpstreamError> {
-        let resp = self.get(url, None, kind).await?;
+        let resp = self.get(url, None, ask).await?;
         if resp.len.is_some_and(|l| l > max) {
             return Err(UpstreamError::Body(format!("larger than {max} bytes")));
         }
