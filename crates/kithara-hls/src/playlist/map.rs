@@ -156,6 +156,9 @@ impl PlaylistMap {
         let mut pos = 0;
         for span in &self.spans.list {
             let (start, end) = (span.start as usize, span.end as usize);
+            if start < pos {
+                continue; // inside a line already dropped
+            }
             out.push_str(&text[pos..start]);
             pos = end;
             match span.what {

@@ -117,8 +117,9 @@ struct Pending<'a> {
     range: Option<ByteRange>,
     /// The `EXT-X-MAP`, with the keys in force where it appeared.
     map: Option<(MapTag<'a>, Keys<'a>)>,
-    /// The index of the `EXT-X-MAP`'s span, when spans are recorded.
-    map_span: Option<usize>,
+    /// The spans of every `EXT-X-MAP` since the last segment (a later one supersedes an
+    /// earlier one, and all point at the init segment that applies).
+    map_spans: Vec<usize>,
 }
 
 struct Parser<'a, 's> {
@@ -220,7 +221,9 @@ impl<'a, 's> Parser<'a, 's> {
                 self.record(byte_range_attribute(v), Ref::Erase)?;
             }
             // Numbered by the segment that follows (`Parser::init`).
-            self.pending.map_span = self.record(map.uri, Ref::Init(usize::MAX))?;
+            if let Some(i) = self.record(map.uri, Ref::Init(usize::MAX))? {
+                self.pending.map_spans.push(i);
+            }
             self.pending.map = Some((map, self.keys));
             self.pending.open = true;
         } else if tag("#EXT-X-PROGRAM-DATE-TIME:").is_some() {
@@ -279,8 +282,10 @@ impl<'a, 's> Parser<'a, 's> {
         if let Some((map, keys)) = pending.map {
             let k = self.init(map, keys)?;
             self.init = Some(k);
-            if let (Some(spans), Some(i)) = (self.spans.as_deref_mut(), pending.map_span) {
-                spans.set(i, Ref::Init(k as usize));
+            if let Some(spans) = self.spans.as_deref_mut() {
+                for &i in &pending.map_spans {
+                    spans.set(i, Ref::Init(k as usize));
+                }
             }
         }
         self.record(uri, Ref::Segment(self.out.segments.len()))?;
