@@ -90,7 +90,9 @@ pub(super) fn parse_master_text(
                 && k.is_identity()
                 && let Some(spans) = spans.as_deref_mut()
             {
-                spans.key(text, k.uri, resolve(url, k.uri)?)?;
+                if let Ok(key_url) = resolve(url, k.uri) {
+                    spans.key(text, k.uri, key_url)?;
+                }
             }
         } else if UNSERVED_TAGS.iter().any(|t| line.starts_with(t)) {
             record(&mut spans, text, line, Ref::DropLine)?;

@@ -210,7 +210,11 @@ impl<'a, 's> Parser<'a, 's> {
                 && k.is_identity()
                 && let Some(spans) = self.spans.as_deref_mut()
             {
-                spans.key(self.text, k.uri, resolve(url, k.uri)?)?;
+                // A key URI a session could not fetch stays as it is (a
+                // segment that needs it fails the parse below).
+                if let Ok(key_url) = resolve(url, k.uri) {
+                    spans.key(self.text, k.uri, key_url)?;
+                }
             }
             self.keys.apply(key);
             self.key_index = None;
