@@ -89,10 +89,9 @@ pub(super) fn parse_master_text(
             if let KeyTag::Key(k) = tags::key_tag(v).map_err(|e| bad(url, e))?
                 && k.is_identity()
                 && let Some(spans) = spans.as_deref_mut()
+                && let Ok(key_url) = resolve(url, k.uri)
             {
-                if let Ok(key_url) = resolve(url, k.uri) {
-                    spans.key(text, k.uri, key_url)?;
-                }
+                spans.key(text, k.uri, key_url)?;
             }
         } else if UNSERVED_TAGS.iter().any(|t| line.starts_with(t)) {
             record(&mut spans, text, line, Ref::DropLine)?;
