@@ -10,6 +10,7 @@ use std::time::Duration;
 use kithara_cache::CachePath;
 use url::Url;
 
+use super::attributes::attributes;
 use super::parse::{parse_text, text};
 use super::spans::{Ref, Spans};
 use super::{MasterPlaylist, MediaPlaylist, Playlist, RenditionInfo, VariantInfo};
@@ -133,7 +134,7 @@ impl PlaylistMap {
             Ref::Rendition(n) => layout::playlist(&layout::rendition_dir(n)),
             Ref::IFrame(n) => layout::playlist(&layout::iframe_dir(n)),
             Ref::Key(k) => layout::key(self.spans.keys.get(k).ok_or_else(missing)?),
-            Ref::Init(k) => {
+            Ref::Init(k) | Ref::Map(k) => {
                 let init = media()?.inits.get(k).ok_or_else(missing)?;
                 layout::init(&self.dir, k, &init.url)
             }
@@ -141,7 +142,7 @@ impl PlaylistMap {
                 let m = media()?;
                 layout::segment(&self.dir, m.sequence(i), &m.segment_url(i)?)
             }
-            Ref::DropLine | Ref::Erase => Err(missing()),
+            Ref::DropLine => Err(missing()),
         }
     }
 
@@ -167,7 +168,10 @@ impl PlaylistMap {
                     let rest = &text[end..];
                     pos += rest.find('\n').map_or(rest.len(), |i| i + 1);
                 }
-                Ref::Erase => {}
+                Ref::Map(_) => {
+                    let uri = to(&self.path_of(span.what)?);
+                    out.push_str(&map_attributes(&text[start..end], &uri));
+                }
                 what => out.push_str(&to(&self.path_of(what)?)),
             }
         }
@@ -229,6 +233,22 @@ impl PlaylistMap {
             }
         }
     }
+}
+
+/// An `EXT-X-MAP` attribute list with its `URI` set to `uri` and its
+/// `BYTERANGE`s left out; every other attribute as it was.
+fn map_attributes(list: &str, uri: &str) -> String {
+    attributes(list)
+        .filter(|(name, _)| *name != "BYTERANGE")
+        .map(|(name, value)| {
+            if name == "URI" {
+                format!("URI=\"{uri}\"")
+            } else {
+                format!("{name}={value}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

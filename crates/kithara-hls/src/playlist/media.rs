@@ -16,7 +16,6 @@ use std::ops::Range;
 
 use url::Url;
 
-use super::attributes::attributes;
 use super::numbers::{MAX_BYTE_OFFSET, check_numbers};
 use super::parse::bad;
 use super::resolve::resolve;
@@ -221,11 +220,9 @@ impl<'a, 's> Parser<'a, 's> {
             self.pending.open = true;
         } else if let Some(v) = tag("#EXT-X-MAP:") {
             let map = tags::map_tag(v).map_err(err)?;
-            if map.range.is_some() {
-                self.record(byte_range_attribute(v), Ref::Erase)?;
-            }
-            // Numbered by the segment that follows (`Parser::init`).
-            if let Some(i) = self.record(map.uri, Ref::Init(usize::MAX))? {
+            // The whole attribute list, rewritten without its byte ranges;
+            // numbered by the segment that follows (`Parser::init`).
+            if let Some(i) = self.record(v, Ref::Map(usize::MAX))? {
                 self.pending.map_spans.push(i);
             }
             self.pending.map = Some((map, self.keys));
@@ -288,7 +285,7 @@ impl<'a, 's> Parser<'a, 's> {
             self.init = Some(k);
             if let Some(spans) = self.spans.as_deref_mut() {
                 for &i in &pending.map_spans {
-                    spans.set(i, Ref::Init(k as usize));
+                    spans.set(i, Ref::Map(k as usize));
                 }
             }
         }
@@ -398,27 +395,6 @@ impl<'a, 's> Parser<'a, 's> {
         self.out.keys.shrink_to_fit();
         Ok(self.out)
     }
-}
-
-/// The `BYTERANGE` attribute of an `EXT-X-MAP` attribute list `list`, with
-/// the comma that separates it from its neighbours (the one before it, else
-/// the one after), as a slice of `list`; empty if there is none.
-fn byte_range_attribute(list: &str) -> &str {
-    let Some((name, value)) = attributes(list).filter(|(n, _)| *n == "BYTERANGE").last() else {
-        return &list[..0];
-    };
-    let offset = |s: &str| s.as_ptr() as usize - list.as_ptr() as usize;
-    let (mut start, mut end) = (offset(name), offset(value) + value.len());
-    match list[..start].trim_end().strip_suffix(',') {
-        Some(before) => start = before.trim_end().len(),
-        None => {
-            let after = &list[end..];
-            if let Some(rest) = after.trim_start().strip_prefix(',') {
-                end = list.len() - rest.trim_start().len();
-            }
-        }
-    }
-    &list[start..end]
 }
 
 /// `len` bytes from `start` of the resource at `url`, which must not be empty

@@ -28,9 +28,10 @@ pub(crate) enum Ref {
     /// kithara does not serve, or an `EXT-X-BYTERANGE` (a served segment
     /// is its byte range, a resource of its own).
     DropLine,
-    /// Text left out of its line: the `BYTERANGE` attribute of an
-    /// `EXT-X-MAP` (the served init segment is its range).
-    Erase,
+    /// The attribute list of an `EXT-X-MAP` of init segment `k`: served
+    /// with its `URI` pointed elsewhere and without `BYTERANGE` (the served
+    /// init segment is its range).
+    Map(usize),
 }
 
 /// One URI (or a dropped line) as a byte range of the playlist text.
