@@ -34,7 +34,8 @@
 //! `-- warm 64KiB x16`). `KITHARA_BENCH_QUICK=1`: fewer, shorter rounds.
 //! `KITHARA_BENCH_DIR=/path`: where the caches go (default: the system temp
 //! dir). `KITHARA_BENCH_WRK=1`: the warm cells once more with `wrk -t1`
-//! (Debian's `wrk`) as the client, for proxy and nginx, as a cross-check. The summary is printed and saved as
+//! (Debian's `wrk`) as the client, for proxy and nginx, as a cross-check.
+//! The summary is printed and saved as
 //! `<criterion home>/kithara-proxy-summary.md`.
 
 mod client;
