@@ -115,3 +115,34 @@ fn a_memory_cache_reads_the_same_way() {
     r.read_to_end(&mut buf).unwrap();
     assert_eq!(buf, data[69_000..]);
 }
+
+/// `read_at` gives exactly the bytes asked for, anywhere in the resource,
+/// without moving the reader's position; past the end it fails. Through
+/// `fd`, the kernel sees the same bytes (what `sendfile` sends).
+#[test]
+fn positional_reads_are_exact_and_leave_the_position_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(dir.path());
+    let a = cache.asset(id(3));
+    let data = payload(3, 3 * 1024 * 1024 + 7);
+    a.put_atomic(&p("seg/x"), &data).unwrap();
+    let mut r = a.open(&p("seg/x")).unwrap().unwrap();
+    let mut first = [0u8; 10];
+    r.read_exact(&mut first).unwrap();
+    let len = data.len() as u64;
+    for (at, n) in [(0, 1), (10, 65_536), (len - 7, 7), (1 << 20, 2 << 20), (len, 0)] {
+        let got = r.read_at(at, n).unwrap();
+        assert_eq!(got, data[at as usize..(at + n) as usize], "{at}+{n}");
+    }
+    for (at, n) in [(len - 6, 7), (len + 1, 0), (u64::MAX, 2)] {
+        let e = r.read_at(at, n).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{at}+{n}");
+    }
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, data[10..], "the position did not move");
+    let fd = r.fd().expect("a file on disk");
+    let mut via_fd = vec![0u8; 100];
+    rustix::io::pread(fd, &mut via_fd[..], 5000).unwrap();
+    assert_eq!(via_fd, data[5000..5100]);
+}

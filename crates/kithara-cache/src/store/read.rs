@@ -30,6 +30,43 @@ pub(crate) fn append(file: &File, len: u64, buf: &mut Vec<u8>) -> io::Result<usi
     Ok(buf.len() - start)
 }
 
+/// Appends the `len` bytes at offset `at` of `file` to `buf` with
+/// positional reads (on unix the file's position is left alone) and returns how
+/// many it appended, fewer if the file ends sooner.
+pub(crate) fn append_at(file: &File, at: u64, len: u64, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let want = usize::try_from(len).map_err(|_| io::Error::other("resource larger than memory"))?;
+    buf.try_reserve_exact(want)?;
+    let start = buf.len();
+    while buf.len() < start + want {
+        let off = at + (buf.len() - start) as u64;
+        match pread(file, off, buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf.len() - start)
+}
+
+#[cfg(unix)]
+fn pread(file: &File, off: u64, buf: &mut Vec<u8>) -> io::Result<usize> {
+    Ok(rustix::io::pread(file, spare_capacity(buf), off)?)
+}
+
+// Elsewhere a seek and a read: the file's position moves.
+#[cfg(not(unix))]
+fn pread(file: &File, off: u64, buf: &mut Vec<u8>) -> io::Result<usize> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = file;
+    f.seek(SeekFrom::Start(off))?;
+    let start = buf.len();
+    buf.resize(buf.capacity(), 0);
+    let n = f.read(&mut buf[start..]);
+    buf.truncate(start + *n.as_ref().unwrap_or(&0));
+    n
+}
+
 /// Reads until `buf` is `end` long or the file ends.
 #[cfg(unix)]
 fn fill(file: &File, end: usize, buf: &mut Vec<u8>) -> io::Result<()> {

@@ -5,7 +5,7 @@ use std::io::{self, Cursor, Read, Seek, SeekFrom};
 
 use bytes::Bytes;
 
-use super::read::append;
+use super::read::{append, append_at};
 
 /// A cached resource open for reading: the version that was there when it
 /// was opened, [`len`](Self::len) bytes, even if the resource is replaced or
@@ -49,6 +49,40 @@ impl AssetReader {
     /// True for an empty resource.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The open file, for a caller that hands its bytes to the kernel
+    /// (`sendfile`); `None` for a resource held in memory. Reading through
+    /// it with positional reads leaves this reader's position alone.
+    #[cfg(unix)]
+    pub fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        match &self.body {
+            Body::File { file, .. } => Some(file.as_fd()),
+            Body::Mem(_) => None,
+        }
+    }
+
+    /// Exactly `n` bytes from offset `at`, without moving the position;
+    /// an error if the resource ends sooner.
+    pub fn read_at(&self, at: u64, n: u64) -> io::Result<Bytes> {
+        let short = || io::Error::new(io::ErrorKind::UnexpectedEof, "the resource is shorter");
+        if at.checked_add(n).is_none_or(|end| end > self.len) {
+            return Err(short());
+        }
+        match &self.body {
+            Body::Mem(c) => {
+                let (a, b) = (at as usize, (at + n) as usize);
+                Ok(c.get_ref().slice(a..b))
+            }
+            Body::File { file, .. } => {
+                let mut buf = Vec::new();
+                if append_at(file, at, n, &mut buf)? < n as usize {
+                    return Err(short());
+                }
+                Ok(Bytes::from(buf))
+            }
+        }
     }
 
     /// Reads the whole resource from the current position on.
