@@ -130,7 +130,13 @@ fn positional_reads_are_exact_and_leave_the_position_alone() {
     let mut first = [0u8; 10];
     r.read_exact(&mut first).unwrap();
     let len = data.len() as u64;
-    for (at, n) in [(0, 1), (10, 65_536), (len - 7, 7), (1 << 20, 2 << 20), (len, 0)] {
+    for (at, n) in [
+        (0, 1),
+        (10, 65_536),
+        (len - 7, 7),
+        (1 << 20, 2 << 20),
+        (len, 0),
+    ] {
         let got = r.read_at(at, n).unwrap();
         assert_eq!(got, data[at as usize..(at + n) as usize], "{at}+{n}");
     }

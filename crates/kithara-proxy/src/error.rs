@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use hyper::StatusCode;
+use http::StatusCode;
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +55,9 @@ pub(crate) enum Refusal {
     /// Only GET, HEAD and OPTIONS.
     #[error("method not allowed")]
     Method,
+    /// A request head over the size limit, or with too many headers.
+    #[error("request header fields too large")]
+    HeadersTooLarge,
     /// A `Range` that does not overlap the resource.
     #[error("range not satisfiable")]
     Range {
@@ -78,6 +81,7 @@ impl Refusal {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             Self::Method => StatusCode::METHOD_NOT_ALLOWED,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Offline(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,

@@ -29,9 +29,9 @@ pub(crate) struct Flights {
 }
 
 /// How a request gets a resource.
-pub(crate) enum Joined {
-    /// It is cached: serve the hit.
-    Cached,
+pub(crate) enum Joined<T> {
+    /// It is cached: serve the hit, open in `T`.
+    Cached(T),
     /// Follow a flight already under way.
     Follow(Arc<Flight>),
     /// Start this new flight, then follow it.
@@ -41,14 +41,14 @@ pub(crate) enum Joined {
 impl Flights {
     /// Join the flight for `key`; with none under way, `cached()` (asked
     /// under the same lock, so that a flight that lands in between is not
-    /// missed) decides between a hit and a new flight.
-    pub(crate) fn join(&self, key: &Key, cached: impl FnOnce() -> bool) -> Joined {
+    /// missed) opens the hit, or says there is none and a flight starts.
+    pub(crate) fn join<T>(&self, key: &Key, cached: impl FnOnce() -> Option<T>) -> Joined<T> {
         let mut map = self.map.lock();
         if let Some(f) = map.get(key) {
             return Joined::Follow(Arc::clone(f));
         }
-        if cached() {
-            return Joined::Cached;
+        if let Some(hit) = cached() {
+            return Joined::Cached(hit);
         }
         let flight = Arc::new(Flight {
             tx: watch::Sender::new(Progress::default()),

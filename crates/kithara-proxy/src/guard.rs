@@ -5,8 +5,8 @@
 
 use std::net::SocketAddr;
 
-use hyper::Method;
-use hyper::header::{self, HeaderMap, HeaderValue};
+use http::Method;
+use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::error::Refusal;
 

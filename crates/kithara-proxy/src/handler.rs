@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
 use kithara_cache::{AssetId, CachePath};
 use kithara_hls::{ResourceKind, Target, layout};
 
@@ -21,7 +20,7 @@ use crate::route::{Route, route};
 use crate::server::State;
 
 /// Answer `req`; never fails (a refusal is a response).
-pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(state: Arc<State>, req: Request<()>) -> Response<Body> {
     state.counters.request();
     let resp = match steps(&state, &req).await {
         Ok(resp) => resp,
@@ -33,7 +32,7 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
     resp
 }
 
-async fn steps(state: &Arc<State>, req: &Request<Incoming>) -> Result<Response<Body>, Refusal> {
+async fn steps(state: &Arc<State>, req: &Request<()>) -> Result<Response<Body>, Refusal> {
     let verb = guard::verb(req.method())?;
     state.hosts.check(req.headers())?;
     let route = route(req.uri().path(), req.uri().query(), &state.token)?;
@@ -60,7 +59,7 @@ async fn steps(state: &Arc<State>, req: &Request<Incoming>) -> Result<Response<B
 async fn play(
     state: &Arc<State>,
     raw: &str,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     head_only: bool,
 ) -> Result<Response<Body>, Refusal> {
     let url = kithara_hls::parse_url(raw).map_err(|e| Refusal::BadRequest(e.to_string()))?;
@@ -91,7 +90,7 @@ async fn resource(
     state: &Arc<State>,
     asset: &Arc<Asset>,
     path: &CachePath,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     head_only: bool,
 ) -> Result<Response<Body>, Refusal> {
     let mut found = asset.target(path);
@@ -147,7 +146,7 @@ fn serve_playlist(
     state: &State,
     asset: &Asset,
     loaded: &Loaded,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     head_only: bool,
 ) -> Result<Response<Body>, Refusal> {
     let prefix = format!("/{}/a/{}/", state.token, asset.id().to_hex());

@@ -45,6 +45,7 @@
 #![deny(missing_docs)]
 
 mod asset;
+mod conn;
 mod error;
 mod flight;
 mod guard;
@@ -57,7 +58,6 @@ mod playlist;
 mod respond;
 mod route;
 mod server;
-mod stall;
 mod stats;
 mod tee;
 mod upstream;

@@ -2,37 +2,59 @@
 //! types, and `Range` (one range per request; 206 with `Content-Range`,
 //! 416 when it cannot be met, 200 for what this proxy does not split).
 
+use std::fmt;
 use std::io;
 use std::ops::Range;
 
 use bytes::Bytes;
-use futures_util::{Stream, TryStreamExt};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::body::Frame;
-use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Response, StatusCode};
-use kithara_cache::CachePath;
+use futures_util::Stream;
+use futures_util::stream::BoxStream;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+use kithara_cache::{AssetReader, CachePath};
 use kithara_hls::ResourceKind;
 
 use crate::error::Refusal;
 use crate::guard;
 
 /// Every response's body.
-pub(crate) type Body = UnsyncBoxBody<Bytes, io::Error>;
+pub(crate) enum Body {
+    Empty,
+    /// Held in memory: a playlist, a key, a refusal.
+    Full(Bytes),
+    /// Bytes as they arrive (a flight); an error cuts the response.
+    Stream(BoxStream<'static, io::Result<Bytes>>),
+    /// A range of a cached file, sent from the page cache.
+    File(FileBody),
+}
+
+/// `range` of the cached resource open in `reader`.
+pub(crate) struct FileBody {
+    pub reader: AssetReader,
+    pub range: Range<u64>,
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Body::Empty => "Empty",
+            Body::Full(_) => "Full",
+            Body::Stream(_) => "Stream",
+            Body::File(_) => "File",
+        })
+    }
+}
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    Body::Full(bytes.into())
 }
 
 pub(crate) fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
+    Body::Empty
 }
 
 pub(crate) fn stream(s: impl Stream<Item = io::Result<Bytes>> + Send + 'static) -> Body {
-    StreamBody::new(s.map_ok(Frame::data)).boxed_unsync()
+    Body::Stream(Box::pin(s))
 }
 
 /// A response with the CORS headers every answer carries.

@@ -6,10 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use kithara_cache::AssetCache;
 use kithara_hls::KeyProcessor;
 use parking_lot::Mutex;
@@ -19,12 +15,11 @@ use tokio::task::JoinSet;
 use url::Url;
 
 use crate::asset::Assets;
+use crate::conn;
 use crate::error::ProxyError;
 use crate::flight::Flights;
 use crate::guard::Hosts;
-use crate::handler;
 use crate::options::{Limits, ProxyOptions};
-use crate::stall::Stall;
 use crate::stats::{Counters, ProxyStats};
 use crate::upstream::Upstream;
 
@@ -157,16 +152,9 @@ impl Proxy {
 
 /// Accept connections until told to stop, then drain them.
 async fn accept(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
-    let graceful = GracefulShutdown::new();
     // The connection tasks, aborted if the grace period runs out.
     let mut conns = JoinSet::new();
     let slots = Arc::new(Semaphore::new(state.limits.max_connections.max(1)));
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.limits.header_timeout)
-        .max_buf_size(state.limits.max_header_bytes.max(8192))
-        .keep_alive(true);
     loop {
         let slot = tokio::select! {
             slot = Arc::clone(&slots).acquire_owned() => match slot {
@@ -187,26 +175,17 @@ async fn accept(listener: TcpListener, state: Arc<State>, mut stop: watch::Recei
             _ = stop.wait_for(|s| *s) => break,
         };
         let _ = stream.set_nodelay(true);
-        let st = Arc::clone(&state);
-        let service = service_fn(move |req| {
-            let st = Arc::clone(&st);
-            async move { Ok::<_, std::convert::Infallible>(handler::handle(st, req).await) }
-        });
-        let io = Stall::new(stream, state.limits.write_timeout);
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+        let (st, stopping) = (Arc::clone(&state), stop.clone());
         while conns.try_join_next().is_some() {}
         conns.spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
+            conn::serve(stream, st, stopping).await;
+            tracing::trace!(%peer, "connection closed");
             drop(slot);
         });
     }
     drop(listener);
-    if tokio::time::timeout(GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drained = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(GRACE, drained).await.is_err() {
         tracing::warn!("responses still in flight after {GRACE:?}: cut off");
     }
     conns.abort_all();
