@@ -22,7 +22,12 @@ use crate::lock;
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 use crate::path::{CachePath, INDEX_FILE};
 use crate::stats::{AssetInfo, CacheStats};
-use crate::store::{AssetReader, Base, FsStore, InFlight, MemStore, Staged, Store};
+use crate::store::record;
+use crate::store::{AssetReader, Base, Found, FsStore, InFlight, MemStore, Staged, Store};
+
+/// How many times a read that raced a commit of the same resource (it
+/// opened the old file, the record is the new one's) reads again.
+const READ_TRIES: usize = 64;
 
 /// The stack of layers, outermost first.
 pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn EvictionPolicy>>;
@@ -34,7 +39,7 @@ pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn Evi
 /// and guard are dropped; dropping the last one persists the index.
 #[derive(Clone)]
 pub struct AssetCache {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// What every handle, writer and guard keeps alive: the shared state, the
@@ -44,6 +49,13 @@ pub(crate) struct Inner {
     flusher: Mutex<Option<Flusher>>,
     /// Held for the lifetime of the owner; the kernel releases it on exit.
     _lock: Option<File>,
+}
+
+/// How a cache was opened.
+struct Mode {
+    read_only: bool,
+    durability: Durability,
+    verify_reads: bool,
 }
 
 /// The state the flusher shares; it never owns the lock, so a flush in
@@ -61,6 +73,8 @@ pub(crate) struct Shared {
     /// Bytes staged and not committed yet, by every write: they count
     /// against `max_bytes` (the evicting layer holds the same counter).
     in_flight: InFlight,
+    /// Hits check digests, not only lengths.
+    verify_reads: bool,
 }
 
 impl Deref for Inner {
@@ -86,15 +100,12 @@ impl AssetCache {
         let mut store = IndexStore::new(Base::Fs(fs.clone()), index);
         let stored = store.max_bytes_setting();
         store.set_max_bytes(options.max_bytes.or(stored).unwrap_or(DEFAULT_MAX_BYTES));
-        let cache = Self::assemble(
-            store,
-            options.policy,
-            Some(fs),
-            false,
-            options.durability,
-            recovery,
-            Some(lock),
-        );
+        let mode = Mode {
+            read_only: false,
+            durability: options.durability,
+            verify_reads: options.verify_reads,
+        };
+        let cache = Self::assemble(store, options.policy, Some(fs), mode, recovery, Some(lock));
         // An index that cannot be written now (a full disk) is no reason
         // not to open: it is kept in memory and the flusher writes it later.
         if let Err(e) = cache.inner.save_index(true) {
@@ -117,12 +128,16 @@ impl AssetCache {
         let (index, recovery) = recover_index(&fs, false);
         let store = IndexStore::new(Base::Fs(fs.clone()), index);
         let policy: Box<dyn EvictionPolicy> = Box::new(crate::evict::LruPolicy::default());
+        let mode = Mode {
+            read_only: true,
+            durability: Durability::Buffered,
+            verify_reads: false,
+        };
         Ok(Self::assemble(
             store,
             policy,
             Some(fs),
-            true,
-            Durability::Buffered,
+            mode,
             recovery,
             None,
         ))
@@ -137,26 +152,27 @@ impl AssetCache {
         store.set_max_bytes(max_bytes);
         let policy: Box<dyn EvictionPolicy> = Box::new(crate::evict::LruPolicy::default());
         let recovery = RecoveryReport::default();
-        Self::assemble(
-            store,
-            policy,
-            None,
-            false,
-            Durability::Buffered,
-            recovery,
-            None,
-        )
+        let mode = Mode {
+            read_only: false,
+            durability: Durability::Buffered,
+            verify_reads: false,
+        };
+        Self::assemble(store, policy, None, mode, recovery, None)
     }
 
     fn assemble(
         store: IndexStore<Base>,
         policy: Box<dyn EvictionPolicy>,
         fs: Option<FsStore>,
-        read_only: bool,
-        durability: Durability,
+        mode: Mode,
         recovery: RecoveryReport,
         lock: Option<File>,
     ) -> Self {
+        let Mode {
+            read_only,
+            durability,
+            verify_reads,
+        } = mode;
         let max_bytes = AtomicU64::new(store.max_bytes());
         let in_flight = InFlight::default();
         let mut engine = EvictingStore::new(LeaseStore::new(store), policy, in_flight.clone());
@@ -178,6 +194,7 @@ impl AssetCache {
                     recovery,
                     save: Mutex::new(()),
                     in_flight,
+                    verify_reads,
                 }),
                 flusher: Mutex::new(None),
                 _lock: lock,
@@ -353,24 +370,41 @@ impl Shared {
 
     /// Opens a resource; on disk the open runs outside the engine lock and
     /// only the hit is recorded under it, so readers never wait on each
-    /// other's syscalls or on a commit.
+    /// other's syscalls or on a commit. A resource that fails its record
+    /// is a miss (see [`Shared::checked`]).
     pub(crate) fn open(
         &self,
         id: &AssetId,
         dir: Option<&str>,
         path: &CachePath,
     ) -> Result<Option<AssetReader>> {
-        match (dir, &self.fs) {
-            (Some(dir), Some(fs)) => Ok(self.hit_if(id, fs.open_at(dir, path)?)),
-            _ => {
-                let mut engine = self.engine.lock();
-                let reader = engine.open(id, path)?;
-                if reader.is_some() {
-                    engine.hit(id);
+        let (Some(dir), Some(fs)) = (dir, &self.fs) else {
+            let mut engine = self.engine.lock();
+            let reader = engine.open(id, path)?;
+            if reader.is_some() {
+                engine.hit(id);
+            }
+            return Ok(reader);
+        };
+        for _ in 0..READ_TRIES {
+            // A verified open reads the file through once, then hands it
+            // over rewound: the reader holds exactly the bytes hashed.
+            let (found, digest) = if self.verify_reads {
+                match fs.measure_at(dir, path)? {
+                    None => return Ok(None),
+                    Some(m) => (m.found, Some(m.measured.digest)),
                 }
-                Ok(reader)
+            } else {
+                match fs.open_at(dir, path)? {
+                    None => return Ok(None),
+                    Some(found) => (found, None),
+                }
+            };
+            if let Some(found) = self.checked(id, dir, path, found, digest) {
+                return Ok(found);
             }
         }
+        Ok(None)
     }
 
     /// Reads a whole resource; on disk like [`Shared::open`], in one read
@@ -390,16 +424,49 @@ impl Shared {
                 .map_err(|e| CacheError::io("read", path.to_string())(e))?;
             return Ok(Some(bytes));
         };
-        let bytes = self.hit_if(id, fs.read_at(dir, path)?);
-        Ok(bytes.map(Bytes::from))
+        for _ in 0..READ_TRIES {
+            let Some(found) = fs.read_at(dir, path)? else {
+                return Ok(None);
+            };
+            // Hashed outside the engine lock.
+            let digest = self.verify_reads.then(|| record::digest(&found.body));
+            if let Some(found) = self.checked(id, dir, path, found, digest) {
+                return Ok(found.map(Bytes::from));
+            }
+        }
+        Ok(None)
     }
 
-    /// Records a hit on `id` if `found` is something.
-    fn hit_if<T>(&self, id: &AssetId, found: Option<T>) -> Option<T> {
-        if found.is_some() {
-            self.engine.lock().hit(id);
+    /// Checks what a read found against the resource's record, under the
+    /// engine lock, and records the hit if it passes. A resource that
+    /// fails and is still the file in place is dropped (removed and
+    /// accounted; left in place when read-only): `Some(None)`, a miss.
+    /// `None` if the file was replaced since it was opened (a concurrent
+    /// commit): the caller reads again.
+    fn checked<T>(
+        &self,
+        id: &AssetId,
+        dir: &str,
+        path: &CachePath,
+        found: Found<T>,
+        digest: Option<u64>,
+    ) -> Option<Option<T>> {
+        let mut engine = self.engine.lock();
+        let Some(problem) = engine.inner().inner().check(id, path, found.len, digest) else {
+            engine.hit(id);
+            return Some(Some(found.body));
+        };
+        let fs = self.fs.as_ref()?;
+        if fs.ino_at(dir, path) != Some(found.ino) {
+            return None;
         }
-        found
+        tracing::warn!(asset = %id, %path, %problem, "resource fails its integrity record; dropped");
+        if !self.read_only
+            && let Err(e) = engine.remove_file(id, path)
+        {
+            tracing::warn!(asset = %id, %path, error = %e, "cannot remove a resource that failed its record");
+        }
+        Some(None)
     }
 
     /// Starts a write outside the engine lock; `dir` is the asset's

@@ -75,6 +75,7 @@ mod options;
 mod path;
 mod stats;
 mod store;
+mod verify;
 mod writer;
 
 pub use cache::AssetCache;
@@ -88,4 +89,5 @@ pub use options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
 pub use path::CachePath;
 pub use stats::{AssetInfo, CacheStats};
 pub use store::{AssetReader, WriterView};
+pub use verify::{BadResource, Problem, VerifyReport};
 pub use writer::AssetWriter;

@@ -30,6 +30,7 @@ pub struct CacheOptions {
     pub(crate) durability: Durability,
     pub(crate) flush_interval: Duration,
     pub(crate) policy: Box<dyn EvictionPolicy>,
+    pub(crate) verify_reads: bool,
 }
 
 impl CacheOptions {
@@ -41,6 +42,7 @@ impl CacheOptions {
             durability: Durability::default(),
             flush_interval: Duration::from_secs(1),
             policy: Box::new(LruPolicy::default()),
+            verify_reads: false,
         }
     }
 
@@ -66,6 +68,19 @@ impl CacheOptions {
         self
     }
 
+    /// Whether every hit also checks the digest of the bytes it read
+    /// against the resource's integrity record (default `false`: a hit
+    /// checks the length only, which costs no syscall). A resource that
+    /// fails is a miss: it is removed (accounted) and `read`/`open` return
+    /// `None`, so an online caller fetches it again; nothing rotted is ever
+    /// returned. Costs one pass of XXH3 over the bytes (tens of GB/s), and
+    /// for [`AssetHandle::open`](crate::AssetHandle::open) a read of the
+    /// whole resource before the reader is returned.
+    pub fn verify_reads(mut self, verify: bool) -> Self {
+        self.verify_reads = verify;
+        self
+    }
+
     /// The eviction policy (default [`LruPolicy`]).
     pub fn policy(mut self, policy: impl EvictionPolicy) -> Self {
         self.policy = Box::new(policy);
@@ -80,6 +95,7 @@ impl std::fmt::Debug for CacheOptions {
             .field("max_bytes", &self.max_bytes)
             .field("durability", &self.durability)
             .field("flush_interval", &self.flush_interval)
+            .field("verify_reads", &self.verify_reads)
             .finish_non_exhaustive()
     }
 }

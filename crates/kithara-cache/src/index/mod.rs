@@ -9,13 +9,16 @@ pub(crate) mod load;
 pub(crate) mod recover;
 pub(crate) mod state;
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::Result;
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
+use crate::store::record::Record;
 use crate::store::{AssetReader, Commit, Staged, Store};
+use crate::verify::Problem;
 
 use state::{Entry, SCHEMA_VERSION, State};
 
@@ -51,6 +54,10 @@ pub(crate) struct Index {
     recency_saved: Instant,
     /// The asset holding the newest tick, which no other asset shares.
     newest: Option<AssetId>,
+    /// The integrity record of every recorded resource, as the files carry
+    /// them (read by the scan, kept by each commit): a hit checks its
+    /// length here without a syscall. Never persisted in `state.json`.
+    records: IdMap<HashMap<CachePath, Record>>,
 }
 
 impl Index {
@@ -72,7 +79,14 @@ impl Index {
             recency_dirty: false,
             recency_saved: Instant::now(),
             newest: None,
+            records: IdMap::default(),
         }
+    }
+
+    /// The same index, knowing the records the scan found on disk.
+    pub(crate) fn with_records(mut self, records: IdMap<HashMap<CachePath, Record>>) -> Self {
+        self.records = records;
+        self
     }
 
     /// The tick of a new access of `id`. An asset that already holds the
@@ -191,6 +205,29 @@ impl<S: Store> IndexStore<S> {
     pub(crate) fn mark_dirty(&mut self) {
         self.index.dirty = true;
     }
+
+    /// What is wrong with a resource read as `len` bytes (with `digest`
+    /// when the reads are verified), by its record; `None` if nothing is
+    /// or it has no record (unverified).
+    pub(crate) fn check(
+        &self,
+        id: &AssetId,
+        path: &CachePath,
+        len: u64,
+        digest: Option<u64>,
+    ) -> Option<Problem> {
+        let record = self.index.records.get(id)?.get(path)?;
+        if record.len != len {
+            return Some(Problem::Length {
+                recorded: record.len,
+                found: len,
+            });
+        }
+        match digest {
+            Some(d) if d != record.digest => Some(Problem::Digest),
+            _ => None,
+        }
+    }
 }
 
 impl<S: Store> Store for IndexStore<S> {
@@ -216,7 +253,18 @@ impl<S: Store> Store for IndexStore<S> {
 
     fn commit(&mut self, staged: Staged) -> Result<Commit> {
         let id = staged.id;
+        let path = staged.path.clone();
         let commit = self.inner.commit(staged)?;
+        match commit.record {
+            Some(r) => {
+                self.index.records.entry(id).or_default().insert(path, r);
+            }
+            None => {
+                if let Some(records) = self.index.records.get_mut(&id) {
+                    records.remove(&path);
+                }
+            }
+        }
         let old = commit.old_len.unwrap_or(0);
         let new = commit.new_len;
         let entry = self.entry_mut(&id);
@@ -230,6 +278,15 @@ impl<S: Store> Store for IndexStore<S> {
 
     fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
         let removed = self.inner.remove_file(id, path)?;
+        // A recorded file was accounted at its recorded length, whatever
+        // it holds now (a file cut behind the cache's back).
+        let recorded = self
+            .index
+            .records
+            .get_mut(id)
+            .and_then(|r| r.remove(path))
+            .map(|r| r.len);
+        let removed = removed.map(|len| recorded.unwrap_or(len));
         if let (Some(len), Some(e)) = (removed, self.index.entries.get_mut(id)) {
             e.bytes = e.bytes.saturating_sub(len);
             e.files = e.files.saturating_sub(1);
@@ -243,6 +300,7 @@ impl<S: Store> Store for IndexStore<S> {
 
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
         self.inner.remove_all(id)?;
+        self.index.records.remove(id);
         if let Some(e) = self.index.entries.remove(id) {
             let index = &mut self.index;
             index.total_bytes = index.total_bytes.saturating_sub(e.bytes);

@@ -32,6 +32,14 @@ pub struct RecoveryReport {
     pub temp_files: u64,
     /// Entries that are not the cache's, left alone, with why.
     pub skipped: Vec<(PathBuf, &'static str)>,
+    /// Resources whose length differs from their integrity record (torn by
+    /// a power cut, or cut since): removed by an owner's open, refused by
+    /// reads in a read-only one.
+    pub torn: Vec<PathBuf>,
+    /// Resources without an integrity record (written by an older version,
+    /// or on a file system without extended attributes): served
+    /// unverified. Not a problem.
+    pub unverified: u64,
     /// Assets evicted by the open to fit `max_bytes` (a smaller limit, or
     /// a cache fuller than allowed after a crash), as they were, oldest
     /// first. Not a problem: the limit doing its job.
@@ -48,6 +56,7 @@ impl RecoveryReport {
             && self.sizes_corrected == 0
             && self.temp_files == 0
             && self.skipped.is_empty()
+            && self.torn.is_empty()
     }
 
     /// One line per problem, for people: [`repairs`](Self::repairs), then
@@ -88,6 +97,12 @@ impl RecoveryReport {
         }
         if self.temp_files > 0 {
             out.push(format!("{} leftover temp file(s)", self.temp_files));
+        }
+        for path in &self.torn {
+            out.push(format!(
+                "torn resource {}: its length differs from its record",
+                path.display()
+            ));
         }
         out
     }
@@ -147,8 +162,11 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
     let mut report = RecoveryReport {
         temp_files: scan.temps,
         skipped: scan.skipped,
+        torn: scan.torn,
+        unverified: scan.unverified,
         ..RecoveryReport::default()
     };
+    let records = scan.records;
     let state = match loaded {
         Loaded::Found(state) => Some(state),
         Loaded::Missing => {
@@ -213,5 +231,6 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
         tracing::warn!(problems = ?report.problems(), "cache index reconciled with the file system");
     }
     let dirty = !report.is_clean();
-    (Index::new(clock, stored_max, entries, dirty), report)
+    let index = Index::new(clock, stored_max, entries, dirty).with_records(records);
+    (index, report)
 }

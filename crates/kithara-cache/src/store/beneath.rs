@@ -80,10 +80,10 @@ impl Beneath {
         resolve(self.fd.as_fd(), rel, flags)
     }
 
-    /// The regular file at `rel` open for reading, with its length; `None`
-    /// if nothing (or a link) stands there. A FIFO, socket or device is
-    /// refused with `Unsupported`, without blocking.
-    pub(crate) fn open_file(&self, rel: &str) -> io::Result<Option<(File, u64)>> {
+    /// The regular file at `rel` open for reading, with its length and
+    /// inode number; `None` if nothing (or a link) stands there. A FIFO,
+    /// socket or device is refused with `Unsupported`, without blocking.
+    pub(crate) fn open_file(&self, rel: &str) -> io::Result<Option<(File, u64, u64)>> {
         let fd = match self.resolve(rel, READ_FLAGS) {
             Ok(fd) => fd,
             Err(e) if missing(e) => return Ok(None),
@@ -97,7 +97,11 @@ impl Beneath {
             ));
         }
         // Regular files ignore O_NONBLOCK; it was only there for the open.
-        Ok(Some((File::from(fd), stat.st_size as u64)))
+        Ok(Some((
+            File::from(fd),
+            stat.st_size as u64,
+            stat.st_ino as u64,
+        )))
     }
 
     /// What stands at `rel`.

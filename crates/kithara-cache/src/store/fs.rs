@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Seek};
 use std::mem;
 use std::path::{Path, PathBuf};
 use std::process;
@@ -27,6 +27,7 @@ use crate::options::Durability;
 use crate::path::{CachePath, TEMP_SUFFIX};
 use crate::store::beneath::{Beneath, Dir, Entry, split};
 use crate::store::read::append;
+use crate::store::record::{self, Record};
 use crate::store::staged::{Body, SyncDir, TempFile};
 use crate::store::{AssetReader, Commit, Staged, Store};
 
@@ -255,15 +256,68 @@ impl FsStore {
     /// there (or a link stands on the way). Needs no lock: a concurrent
     /// eviction renames the whole asset away, so this sees the file or
     /// nothing. A FIFO, socket or device is refused without blocking.
-    pub(crate) fn open_at(&self, asset: &str, path: &CachePath) -> Result<Option<AssetReader>> {
+    pub(crate) fn open_at(
+        &self,
+        asset: &str,
+        path: &CachePath,
+    ) -> Result<Option<Found<AssetReader>>> {
         Ok(self
             .open_regular(&Self::rel(asset, path))?
-            .map(|(f, len)| AssetReader::file(f, len)))
+            .map(|(f, len, ino)| Found {
+                body: AssetReader::file(f, len),
+                len,
+                ino,
+                _open: None,
+            }))
     }
 
     /// Reads a whole resource in one read sized by the length seen at open.
-    pub(crate) fn read_at(&self, asset: &str, path: &CachePath) -> Result<Option<Vec<u8>>> {
-        self.read_file(&Self::rel(asset, path))
+    pub(crate) fn read_at(&self, asset: &str, path: &CachePath) -> Result<Option<Found<Vec<u8>>>> {
+        let rel = Self::rel(asset, path);
+        let Some((f, len, ino)) = self.open_regular(&rel)? else {
+            return Ok(None);
+        };
+        let mut buf = Vec::new();
+        append(&f, len, &mut buf).map_err(CacheError::io("read", self.cfg.root.display(&rel)))?;
+        Ok(Some(Found {
+            len: buf.len() as u64,
+            body: buf,
+            ino,
+            _open: Some(f),
+        }))
+    }
+
+    /// The inode number of resource `path` of the asset at `asset`, if a
+    /// regular file stands there: whether a file read earlier is still the
+    /// one in place.
+    pub(crate) fn ino_at(&self, asset: &str, path: &CachePath) -> Option<u64> {
+        let found = self.cfg.root.open_file(&Self::rel(asset, path));
+        found.ok().flatten().map(|(_, _, ino)| ino)
+    }
+
+    /// Opens resource `path` of the asset at `asset` and measures it: the
+    /// file (rewound) as a reader, with the record attached to it and its
+    /// length and digest as read now.
+    pub(crate) fn measure_at(&self, asset: &str, path: &CachePath) -> Result<Option<Measured>> {
+        let rel = Self::rel(asset, path);
+        let Some((mut f, len, ino)) = self.open_regular(&rel)? else {
+            return Ok(None);
+        };
+        let io = CacheError::io("read", self.cfg.root.display(&rel));
+        let attached = record::read(&f);
+        let measured = record::measure(&mut f)
+            .and_then(|m| f.seek(std::io::SeekFrom::Start(0)).map(|_| m))
+            .map_err(io)?;
+        Ok(Some(Measured {
+            found: Found {
+                body: AssetReader::file(f, len),
+                len,
+                ino,
+                _open: None,
+            },
+            measured,
+            attached,
+        }))
     }
 
     /// Reads the whole file at `rel` (relative to the root); `None` if it is
@@ -271,7 +325,7 @@ impl FsStore {
     /// read (a planted FIFO must not block, a device must not be read until
     /// memory runs out).
     pub(crate) fn read_file(&self, rel: &str) -> Result<Option<Vec<u8>>> {
-        let Some((f, len)) = self.open_regular(rel)? else {
+        let Some((f, len, _)) = self.open_regular(rel)? else {
             return Ok(None);
         };
         let mut buf = Vec::new();
@@ -279,7 +333,7 @@ impl FsStore {
         Ok(Some(buf))
     }
 
-    fn open_regular(&self, rel: &str) -> Result<Option<(fs::File, u64)>> {
+    fn open_regular(&self, rel: &str) -> Result<Option<(fs::File, u64, u64)>> {
         self.cfg.root.open_file(rel).map_err(|e| {
             let path = self.cfg.root.display(rel);
             if e.kind() == ErrorKind::Unsupported {
@@ -334,7 +388,7 @@ impl Store for FsStore {
     }
 
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        self.open_at(&self.asset_rel(id), path)
+        Ok(self.open_at(&self.asset_rel(id), path)?.map(|f| f.body))
     }
 
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
@@ -348,6 +402,7 @@ impl Store for FsStore {
             path,
             body,
             replaces,
+            record,
             ..
         } = staged;
         let Body::File(mut t) = body else {
@@ -369,6 +424,7 @@ impl Store for FsStore {
         Ok(Commit {
             old_len,
             new_len,
+            record,
             evicted: Vec::new(),
         })
     }
@@ -451,6 +507,29 @@ impl FsStore {
             }
         }
     }
+}
+
+/// A file found by a read, with what the integrity check needs.
+pub(crate) struct Found<T> {
+    pub body: T,
+    /// Its length when it was opened.
+    pub len: u64,
+    /// Its inode number: whether it is still the file in place.
+    pub ino: u64,
+    /// The file, kept open until the check is over when the body does not
+    /// hold it: a closed file's inode number can be given to the next file
+    /// created, and the check would take that for this one.
+    pub _open: Option<fs::File>,
+}
+
+/// A resource read through once: what its bytes are now, and its record.
+pub(crate) struct Measured {
+    /// The file, rewound, as a reader.
+    pub found: Found<AssetReader>,
+    /// Its length and digest as read.
+    pub measured: Record,
+    /// The record attached to it, if any.
+    pub attached: Option<Record>,
 }
 
 /// `<prefix><pid>-<counter>-<nanos><suffix>`, hex numbers: unique in this

@@ -55,6 +55,7 @@ impl Store for MemStore {
         Ok(Commit {
             old_len: old.map(|b| b.len() as u64),
             new_len,
+            record: None,
             evicted: Vec::new(),
         })
     }

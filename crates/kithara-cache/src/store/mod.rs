@@ -11,6 +11,7 @@ mod fs;
 mod mem;
 mod read;
 mod reader;
+pub(crate) mod record;
 mod rename;
 mod scan;
 mod staged;
@@ -20,7 +21,7 @@ use crate::error::Result;
 use crate::id::AssetId;
 use crate::path::CachePath;
 
-pub(crate) use fs::FsStore;
+pub(crate) use fs::{Found, FsStore, is_temp_name};
 pub(crate) use mem::MemStore;
 pub use reader::AssetReader;
 pub(crate) use scan::Scan;
@@ -34,6 +35,8 @@ pub(crate) struct Commit {
     pub old_len: Option<u64>,
     /// Length of the file now visible.
     pub new_len: u64,
+    /// Its integrity record, if it has one.
+    pub record: Option<record::Record>,
     /// Assets evicted to make room (filled by the evicting layer).
     pub evicted: Vec<AssetId>,
 }

@@ -4,12 +4,15 @@
 //! sizes the index is reconciled against. Temp files of dead writers and
 //! half-deleted assets in `trash/` are removed when the caller owns the root.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::id::{AssetId, IdMap};
+use crate::path::CachePath;
 use crate::store::FsStore;
 use crate::store::fs::{ASSETS_DIR, TRASH_DIR, is_temp_name};
+use crate::store::record::{self, Record};
 
 /// Bytes and files of one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,6 +32,15 @@ pub(crate) struct Scan {
     pub temps: u64,
     /// Entries that are not the cache's and were left alone, with why.
     pub skipped: Vec<(PathBuf, &'static str)>,
+    /// The integrity record of every resource that has one.
+    pub records: IdMap<HashMap<CachePath, Record>>,
+    /// Resources whose length is not their record's: torn (a power cut
+    /// under a `Buffered` write) or cut since. Removed and not counted
+    /// when cleaning; counted (a hit refuses them) otherwise.
+    pub torn: Vec<PathBuf>,
+    /// Resources without a record (older versions wrote none): served
+    /// unverified.
+    pub unverified: u64,
 }
 
 impl FsStore {
@@ -83,8 +95,18 @@ impl FsStore {
                 match id {
                     Some(id) if entry.file_type().is_ok_and(|t| t.is_dir()) => {
                         let mut usage = Usage::default();
-                        scan.walk(&path, clean, &mut usage);
+                        let mut records = HashMap::new();
+                        let mut at = Walk {
+                            asset: &path,
+                            clean,
+                            usage: &mut usage,
+                            records: &mut records,
+                        };
+                        scan.walk(&path, &mut at);
                         scan.assets.insert(id, usage);
+                        if !records.is_empty() {
+                            scan.records.insert(id, records);
+                        }
                     }
                     Some(_) => scan.skip(path, "asset entry is not a directory"),
                     None => scan.skip(path, "not an asset directory"),
@@ -119,7 +141,7 @@ impl Scan {
         }
     }
 
-    fn walk(&mut self, dir: &Path, clean: bool, usage: &mut Usage) {
+    fn walk(&mut self, dir: &Path, at: &mut Walk<'_>) {
         let Ok(entries) = fs::read_dir(dir) else {
             self.skip(dir.to_path_buf(), "unreadable directory");
             return;
@@ -132,21 +154,12 @@ impl Scan {
                 continue;
             };
             if kind.is_dir() {
-                self.walk(&path, clean, usage);
+                self.walk(&path, at);
             } else if kind.is_file() && is_temp_name(&entry.file_name()) {
-                self.temp(&path, clean);
+                self.temp(&path, at.clean);
             } else if kind.is_file() {
                 match entry.metadata() {
-                    Ok(m) => {
-                        usage.bytes += m.len();
-                        usage.files += 1;
-                        let ms = m
-                            .modified()
-                            .ok()
-                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                        usage.newest_ms = usage.newest_ms.max(ms);
-                    }
+                    Ok(m) => self.file(path, &m, at),
                     Err(_) => self.skip(path, "cannot read file size"),
                 }
             } else {
@@ -154,6 +167,60 @@ impl Scan {
             }
         }
     }
+
+    /// A regular file of an asset: counted, with its record if it has one;
+    /// a file whose length is not its record's is torn.
+    fn file(&mut self, path: PathBuf, m: &fs::Metadata, at: &mut Walk<'_>) {
+        let found = record::read_at(&path);
+        let cache_path = path
+            .strip_prefix(at.asset)
+            .ok()
+            .and_then(|rel| rel.to_str())
+            .and_then(|rel| CachePath::parse(rel).ok());
+        if let Some(r) = found
+            && r.len != m.len()
+        {
+            tracing::warn!(path = %path.display(), recorded = r.len, found = m.len(), "resource length differs from its record");
+            if at.clean {
+                match fs::remove_file(&path) {
+                    Ok(()) => {
+                        self.torn.push(path);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot remove torn resource");
+                    }
+                }
+            }
+            self.torn.push(path);
+        }
+        match (found, cache_path) {
+            (Some(r), Some(p)) => {
+                at.records.insert(p, r);
+            }
+            (None, _) => self.unverified += 1,
+            // Not a name the cache serves: no hit will ask for it.
+            (Some(_), None) => {}
+        }
+        let usage = &mut *at.usage;
+        usage.bytes += m.len();
+        usage.files += 1;
+        let ms = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        usage.newest_ms = usage.newest_ms.max(ms);
+    }
+}
+
+/// Where a walk is: the asset's directory, whether it cleans, and what it
+/// has counted.
+struct Walk<'a> {
+    asset: &'a Path,
+    clean: bool,
+    usage: &'a mut Usage,
+    records: &'a mut HashMap<CachePath, Record>,
 }
 
 fn is_shard(name: &str) -> bool {

@@ -13,6 +13,7 @@ use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::path::CachePath;
 use crate::store::beneath::Dir;
+use crate::store::record::{self, Digest, Record};
 use crate::store::view::WriterView;
 
 const BUFFER: usize = 64 * 1024;
@@ -64,6 +65,20 @@ pub(crate) struct Staged {
     pub(crate) body: Body,
     /// Length of the file it replaces, once a layer has looked (saves a stat).
     pub(crate) replaces: Option<Option<u64>>,
+    /// The digest of the bytes so far (files only).
+    hash: Hash,
+    /// The record attached to the temp file by [`Staged::finish`]; `None`
+    /// in memory, or where the file system keeps no attributes.
+    pub(crate) record: Option<Record>,
+}
+
+/// The digest of a write in progress: a write in one piece is hashed in
+/// one call, one in pieces by a streaming state.
+enum Hash {
+    Once(Option<u64>),
+    Stream(Digest),
+    /// A second piece came to a write staged as one piece: no record.
+    Lost,
 }
 
 pub(crate) enum Body {
@@ -74,6 +89,11 @@ pub(crate) enum Body {
 
 impl Staged {
     pub(crate) fn file(id: AssetId, path: CachePath, temp: TempFile) -> Self {
+        let hash = if temp.buffered {
+            Hash::Stream(Digest::default())
+        } else {
+            Hash::Once(None)
+        };
         Self {
             id,
             path,
@@ -81,6 +101,8 @@ impl Staged {
             body: Body::File(temp),
             replaces: None,
             share: Share::default(),
+            hash,
+            record: None,
         }
     }
 
@@ -92,6 +114,8 @@ impl Staged {
             body: Body::Mem(Arc::new(RwLock::new(Vec::with_capacity(capacity)))),
             replaces: None,
             share: Share::default(),
+            hash: Hash::Lost,
+            record: None,
         }
     }
 
@@ -124,7 +148,15 @@ impl Staged {
     /// Appends bytes.
     pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         match &mut self.body {
-            Body::File(t) => t.write_bytes(bytes)?,
+            Body::File(t) => {
+                t.write_bytes(bytes)?;
+                match &mut self.hash {
+                    Hash::Once(None) => self.hash = Hash::Once(Some(record::digest(bytes))),
+                    Hash::Once(Some(_)) => self.hash = Hash::Lost,
+                    Hash::Stream(d) => d.update(bytes),
+                    Hash::Lost => {}
+                }
+            }
             Body::Mem(v) => v.write().extend_from_slice(bytes),
         }
         self.len += bytes.len() as u64;
@@ -159,13 +191,25 @@ impl Staged {
         }
     }
 
-    /// Flushes (and, with `Durability::Sync`, syncs) the data; runs before
-    /// the commit, outside any lock.
+    /// Flushes, attaches the integrity record (length and digest) to the
+    /// temp file, and with `Durability::Sync` syncs both; runs before the
+    /// commit, outside any lock.
     pub(crate) fn finish(&mut self) -> Result<()> {
-        match &mut self.body {
-            Body::File(t) => t.finish(),
-            Body::Mem(_) => Ok(()),
-        }
+        let Body::File(t) = &mut self.body else {
+            return Ok(());
+        };
+        let digest = match &self.hash {
+            Hash::Once(d) => Some(d.unwrap_or_else(|| record::digest(&[]))),
+            Hash::Stream(d) => Some(d.finish()),
+            Hash::Lost => None,
+        };
+        t.flush()?;
+        let record = digest.map(|digest| Record {
+            len: self.len,
+            digest,
+        });
+        self.record = record.filter(|r| record::attach(t.file.get_ref(), *r));
+        t.sync(self.record.is_some())
     }
 }
 
@@ -184,6 +228,8 @@ pub(crate) struct TempFile {
     pub(crate) temp: PathBuf,
     dest: PathBuf,
     sync: bool,
+    /// Written in pieces (a streaming writer), not in one call.
+    buffered: bool,
     renamed: bool,
 }
 
@@ -232,6 +278,7 @@ impl TempFile {
             name,
             dest_name,
             sync,
+            buffered,
             renamed: false,
         }
     }
@@ -244,16 +291,30 @@ impl TempFile {
 
     /// Flushes and, when asked for, syncs the data before any rename.
     pub(crate) fn finish(&mut self) -> Result<()> {
+        self.flush()?;
+        self.sync(false)
+    }
+
+    fn flush(&mut self) -> Result<()> {
         self.file
             .flush()
-            .map_err(CacheError::io("flush temp file", &self.temp))?;
-        if self.sync {
-            self.file
-                .get_ref()
-                .sync_data()
-                .map_err(CacheError::io("sync temp file", &self.temp))?;
+            .map_err(CacheError::io("flush temp file", &self.temp))
+    }
+
+    /// With `Durability::Sync`, syncs the data, and with `attributes` the
+    /// inode too (`fsync`): the record attribute is metadata that
+    /// `fdatasync` need not write.
+    fn sync(&mut self, attributes: bool) -> Result<()> {
+        if !self.sync {
+            return Ok(());
         }
-        Ok(())
+        let file = self.file.get_ref();
+        let synced = if attributes {
+            file.sync_all()
+        } else {
+            file.sync_data()
+        };
+        synced.map_err(CacheError::io("sync temp file", &self.temp))
     }
 
     /// Renames the temp file over its destination.
