@@ -48,11 +48,14 @@ pub enum Command {
     },
     /// Evict least-recently-used assets until the cache fits its limit
     Gc,
-    /// Check the index against the file system
+    /// Check the index against the file system and every resource against its length and digest (exit 3: problems found)
     Verify {
-        /// Fix what is wrong
+        /// Fix what is wrong: rebuild the index, remove exactly the bad resources
         #[arg(long)]
         repair: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Run a local caching HLS proxy that players stream through; prints its base URL
     Serve(ServeArgs),

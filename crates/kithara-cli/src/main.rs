@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         Command::Ls { json } => commands::ls::run(g, json),
         Command::Stats { json } => commands::stats::run(g, json),
         Command::Gc => commands::gc::run(g),
-        Command::Verify { repair } => commands::verify::run(g, repair),
+        Command::Verify { repair, json } => commands::verify::run(g, repair, json),
         Command::Rm { target } => commands::rm::run(g, &target),
         Command::Serve(args) => commands::serve::run(g, &args),
     };

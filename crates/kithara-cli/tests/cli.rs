@@ -230,7 +230,7 @@ fn verify_finds_and_repair_fixes_damage() {
     std::fs::write(adir.join(".dead-writer.kithara-tmp"), b"partial").unwrap();
 
     let out = kithara(dir.path()).arg("verify").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "3: problems found");
     let report = String::from_utf8(out.stdout).unwrap();
     assert!(report.contains("damaged"), "{report}");
     assert!(report.contains("temp file"), "{report}");

@@ -20,9 +20,10 @@ fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run kithara");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{cmd:?} panicked: {stderr}");
-    // 0 = ok, 1 = problems found / clean error; 101 would be a panic.
+    // 0 = ok, 1 = clean error, 2 = usage, 3 = problems found (verify);
+    // 101 would be a panic.
     assert!(
-        matches!(out.status.code(), Some(0..=2)),
+        matches!(out.status.code(), Some(0..=3)),
         "{cmd:?}: {} {stderr}",
         out.status
     );
