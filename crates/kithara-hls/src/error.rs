@@ -28,6 +28,15 @@ pub enum HlsError {
         /// The live media playlist.
         url: String,
     },
+    /// A followed live playlist brought no new segment for 3 target
+    /// durations (RFC 8216 §6.3.4 reload schedule).
+    #[error("live playlist stopped advancing for {} s: {url}", after.as_secs_f64())]
+    LiveStalled {
+        /// The live media playlist.
+        url: String,
+        /// How long it went without a new segment.
+        after: std::time::Duration,
+    },
     /// The server answered with a status that is not a success (after retries for 5xx).
     #[error("HTTP {status} for {url}")]
     Http {
@@ -218,6 +227,7 @@ impl HlsError {
         match self {
             HlsError::OfflineMiss { url }
             | HlsError::Live { url }
+            | HlsError::LiveStalled { url, .. }
             | HlsError::Http { url, .. }
             | HlsError::Network { url, .. }
             | HlsError::Redirect { url, .. }

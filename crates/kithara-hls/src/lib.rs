@@ -35,6 +35,7 @@ pub mod fuzzing;
 mod key;
 pub use key::{Key, process_key};
 pub mod layout;
+mod live;
 mod lookahead;
 mod mode;
 mod open;

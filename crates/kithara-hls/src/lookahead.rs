@@ -100,6 +100,11 @@ impl<F: ItemFetcher> Lookahead<F> {
         got
     }
 
+    /// The track grew (a live playlist): items `0..total` exist now.
+    pub(crate) fn grow(&mut self, total: usize) {
+        self.total = self.total.max(total);
+    }
+
     /// Abort every queued fetch and wait until each task has ended.
     pub(crate) async fn shutdown(&mut self) {
         let queued: Vec<Pending> = self.queue.drain(..).collect();

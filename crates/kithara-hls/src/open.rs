@@ -10,6 +10,7 @@ use crate::error::HlsError;
 use crate::fetch::{HttpClient, RetryPolicy};
 use crate::key::KeyManager;
 use crate::layout;
+use crate::live::LiveStart;
 use crate::mode::Stores;
 use crate::options::{HlsOptions, VariantSelect};
 use crate::playlist::{
@@ -37,6 +38,8 @@ pub(crate) struct Opened {
     pub top_path: CachePath,
     /// URL and cache path of the variant's media playlist when there is a master.
     pub media_playlist: Option<(Url, CachePath)>,
+    /// A live playlist to follow.
+    pub live: Option<LiveStart>,
 }
 
 /// Where a playlist's final URL is recorded when it was redirected.
@@ -193,11 +196,19 @@ pub(crate) fn select_variant(
 }
 
 /// What the playlists of an open give: the variants, the top playlist's
-/// cache path, the chosen variant's media playlist and its track.
-type Playlists = (Vec<VariantInfo>, CachePath, Option<(Url, CachePath)>, Track);
+/// cache path, the chosen variant's media playlist, its track, and for a
+/// live playlist where to follow it.
+struct Playlists {
+    variants: Vec<VariantInfo>,
+    top_path: CachePath,
+    media_playlist: Option<(Url, CachePath)>,
+    track: Track,
+    live: Option<LiveStart>,
+}
 
 /// Load the top playlist and the chosen variant's media playlist.
 async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Playlists, HlsError> {
+    let began = tokio::time::Instant::now();
     let (top, top_path, top_unstored) = load_top(loader, url, opts.max_segments).await?;
     let (variants, variant, (media, media_unstored), media_playlist) = match top {
         Playlist::Master(master) => {
@@ -211,16 +222,46 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
         Playlist::Media(media) => (Vec::new(), 0, (media, None), None),
     };
     if !media.ended {
-        let live = media_playlist.as_ref().map_or(url, |(u, _)| u);
-        return Err(HlsError::Live {
-            url: live.to_string(),
+        let (live_url, live_path) = media_playlist
+            .clone()
+            .unwrap_or_else(|| (url.clone(), top_path.clone()));
+        // A live playlist is always downloaded (a cached copy is never
+        // used), so this is its text; nothing of it is cached.
+        let text = match (&media_unstored, &top_unstored) {
+            (Some(u), _) | (None, Some(u)) => u.bytes.clone(),
+            (None, None) => return Err(HlsError::Internal("live playlist not downloaded")),
+        };
+        if !opts.follow_live {
+            return Err(HlsError::Live {
+                url: live_url.to_string(),
+            });
+        }
+        let live = LiveStart {
+            url: live_url,
+            path: live_path,
+            text,
+            target: std::time::Duration::from_secs(media.target_duration.max(1)),
+            began,
+            max_segments: opts.max_segments,
+        };
+        return Ok(Playlists {
+            variants,
+            top_path,
+            media_playlist,
+            track: Track::live(variant, &media)?,
+            live: Some(live),
         });
     }
     for unstored in [top_unstored, media_unstored].into_iter().flatten() {
         unstored.store(loader).await?;
     }
-    let track = Track::new(variant, media)?;
-    Ok((variants, top_path, media_playlist, track))
+    Ok(Playlists {
+        variants,
+        top_path,
+        media_playlist,
+        track: Track::new(variant, media)?,
+        live: None,
+    })
 }
 
 /// Open the asset of `url` with `opts`.
@@ -267,7 +308,13 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         opts.segment_durability,
     );
     // A failed open leaves nothing running: the writes it queued land first.
-    let (variants, top_path, media_playlist, track) = match playlists(&loader, &url, opts).await {
+    let Playlists {
+        variants,
+        top_path,
+        media_playlist,
+        track,
+        live,
+    } = match playlists(&loader, &url, opts).await {
         Ok(loaded) => loaded,
         Err(e) => {
             loader.quiesce().await;
@@ -278,7 +325,8 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         %url,
         asset = %asset_id,
         variant = track.variant,
-        segments = track.media.segments.len(),
+        segments = track.segment_count(),
+        live = live.is_some(),
         offline = opts.offline,
         "HLS session opened"
     );
@@ -294,6 +342,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         variants,
         top_path,
         media_playlist,
+        live,
     })
 }
 

@@ -116,6 +116,7 @@ pub struct HlsOptions {
     pub(crate) retries: u32,
     pub(crate) retry_backoff: Duration,
     pub(crate) id_with_query: bool,
+    pub(crate) follow_live: bool,
 }
 
 impl fmt::Debug for HlsOptions {
@@ -141,6 +142,7 @@ impl fmt::Debug for HlsOptions {
             .field("max_resource_bytes", &self.max_resource_bytes)
             .field("request_timeout", &self.request_timeout)
             .field("retries", &self.retries)
+            .field("follow_live", &self.follow_live)
             .finish_non_exhaustive()
     }
 }
@@ -165,6 +167,7 @@ impl Default for HlsOptions {
             retries: 3,
             retry_backoff: Duration::from_millis(200),
             id_with_query: false,
+            follow_live: true,
         }
     }
 }
@@ -284,6 +287,16 @@ impl HlsOptions {
     /// Keep the query of the playlist URL in the asset identity (default: dropped).
     pub fn asset_id_with_query(mut self, keep: bool) -> Self {
         self.id_with_query = keep;
+        self
+    }
+
+    /// Follow a live (or EVENT) playlist, one without `EXT-X-ENDLIST`
+    /// (default `true`): the session reloads it (RFC 8216 §6.3.4), reads
+    /// its segments as they appear and ends at `EXT-X-ENDLIST`. With
+    /// `false`, opening one is [`HlsError::Live`](crate::HlsError::Live)
+    /// and caches nothing.
+    pub fn follow_live(mut self, follow: bool) -> Self {
+        self.follow_live = follow;
         self
     }
 }

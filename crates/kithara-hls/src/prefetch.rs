@@ -103,6 +103,14 @@ impl HlsSession {
         F: FnMut(&PrefetchProgress) + Send,
     {
         let ctx = &self.ctx;
+        if ctx.track.is_live() {
+            // A live stream has no "everything" to fetch; nothing of it is
+            // cached (its playlists never are).
+            let url = self.media_playlist.as_ref().map_or(self.url(), |(u, _)| u);
+            return Err(HlsError::Live {
+                url: url.to_string(),
+            });
+        }
         let variant = ctx.track.variant;
         let keys = ctx.track.keys();
         let total = keys.len() + ctx.track.media_count();

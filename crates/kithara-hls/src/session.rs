@@ -12,6 +12,7 @@ use crate::BlockingReader;
 use crate::crypto::{DecryptError, decrypt_aes128_cbc};
 use crate::error::HlsError;
 use crate::key::Key;
+use crate::live::Follower;
 use crate::lookahead::{ItemFetcher, Lookahead};
 use crate::open::{Ctx, Opened, open};
 use crate::options::HlsOptions;
@@ -125,6 +126,8 @@ pub struct HlsSession {
     current: Option<Current>,
     /// Whether an item was loaded: the first load waits for the cache writes.
     loaded_once: bool,
+    /// The follower of a live playlist: the track grows behind the reader.
+    live: Option<Follower>,
 }
 
 impl std::fmt::Debug for HlsSession {
@@ -154,8 +157,9 @@ impl HlsSession {
             variants,
             top_path,
             media_playlist,
+            live,
         } = open(url.as_ref(), &options).await?;
-        let n = ctx.track.items.len();
+        let n = ctx.track.len();
         let sizes = (0..n).map(|i| ctx.track.size_hint(i)).collect();
         let lookahead = Lookahead::new(
             Arc::clone(&ctx),
@@ -163,6 +167,7 @@ impl HlsSession {
             options.lookahead_segments,
             options.lookahead_bytes,
         );
+        let live = live.map(|start| Follower::start(Arc::clone(&ctx), start));
         let mut s = Self {
             ctx,
             lookahead,
@@ -181,6 +186,7 @@ impl HlsSession {
             pos: 0,
             current: None,
             loaded_once: false,
+            live,
         };
         s.extend_offsets();
         Ok(s)
@@ -206,9 +212,18 @@ impl HlsSession {
         self.ctx.track.variant
     }
 
-    /// The number of media segments of the variant.
+    /// The number of media segments of the variant (so far, for a live
+    /// playlist).
     pub fn segment_count(&self) -> usize {
-        self.ctx.track.media.segments.len()
+        self.ctx.track.segment_count()
+    }
+
+    /// Whether the session follows a live (or EVENT) playlist: one without
+    /// `EXT-X-ENDLIST` when it was opened. Reads then wait for segments to
+    /// appear and end at `EXT-X-ENDLIST`
+    /// (see [`HlsOptions::follow_live`]).
+    pub fn is_live(&self) -> bool {
+        self.ctx.track.is_live()
     }
 
     /// Whether the session runs without network.
@@ -234,9 +249,11 @@ impl HlsSession {
         self.pos
     }
 
-    /// The stream length, once the size of every item is known.
+    /// The stream length, once the size of every item is known (for a live
+    /// playlist, once it has ended and been read to the end).
     pub fn len(&self) -> Option<u64> {
-        (self.known_items() == self.sizes.len()).then(|| self.offsets[self.known_items()])
+        (self.live.is_none() && self.known_items() == self.sizes.len())
+            .then(|| self.offsets[self.known_items()])
     }
 
     /// Whether the stream is known to be empty.
@@ -245,15 +262,43 @@ impl HlsSession {
     }
 
     /// The stream length, fetching forward (through the cache) until every
-    /// item's size is known.
+    /// item's size is known. For a live playlist this waits for its end.
     pub async fn content_length(&mut self) -> Result<u64, HlsError> {
         loop {
             if let Some(len) = self.len() {
                 return Ok(len);
             }
             let idx = self.known_items();
+            if idx == self.sizes.len() {
+                // A live stream at the end of what is known so far.
+                self.grow().await?;
+                continue;
+            }
             let start = self.offsets[idx];
             self.load(idx, start).await?;
+        }
+    }
+
+    /// A live stream read to the end of what is known: wait for more items
+    /// (`true`), or for its end (`false`, and the session is a VOD from
+    /// now on). A VOD has no more.
+    async fn grow(&mut self) -> Result<bool, HlsError> {
+        let Some(live) = &mut self.live else {
+            return Ok(false);
+        };
+        match live.more(self.sizes.len()).await? {
+            Some(n) => {
+                for i in self.sizes.len()..n {
+                    self.sizes.push(self.ctx.track.size_hint(i));
+                }
+                self.lookahead.grow(n);
+                self.extend_offsets();
+                Ok(true)
+            }
+            None => {
+                self.live = None;
+                Ok(false)
+            }
         }
     }
 
@@ -327,7 +372,11 @@ impl HlsSession {
                 }
             }
             match self.locate(self.pos) {
-                Located::End => return Ok(0),
+                Located::End => {
+                    if !self.grow().await? {
+                        return Ok(0);
+                    }
+                }
                 // Loading always makes progress: either the item holds the
                 // position, or its size becomes known and the next is located.
                 Located::Item(idx, start) => self.load(idx, start).await?,
@@ -371,6 +420,9 @@ impl HlsSession {
     /// and its queued cache writes land after its pin on the asset is gone
     /// (so an eviction may take them) and keep the cache open until then.
     pub async fn close(mut self) {
+        if let Some(live) = &mut self.live {
+            live.shutdown().await;
+        }
         self.lookahead.shutdown().await;
         self.ctx.loader.quiesce().await;
     }

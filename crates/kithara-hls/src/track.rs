@@ -1,11 +1,14 @@
 //! The chosen variant as the reader sees it: a list of items (init segments
 //! where they start to apply, then segments) that form one virtual byte stream.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use parking_lot::RwLock;
 
 use crate::error::HlsError;
 use crate::layout;
-use crate::playlist::{KeyRef, MediaPlaylist};
+use crate::playlist::{InitSegment, KeyRef, MediaPlaylist};
 use crate::resource::{Resource, ResourceKind};
 
 /// One piece of the virtual stream.
@@ -19,14 +22,48 @@ pub(crate) enum Item {
 
 /// The resources of one variant. Segment resources are built when asked
 /// for, not kept: a long VOD has thousands, each a URL and a cache path.
+///
+/// A live track keeps its items resolved instead ([`LiveTable`]): they come
+/// from successive reloads of a playlist whose window slides, so no one
+/// playlist holds them all.
 #[derive(Debug)]
 pub(crate) struct Track {
     pub variant: usize,
+    /// The VOD's playlist (empty for a live track).
     pub media: MediaPlaylist,
-    pub items: Vec<Item>,
+    items: Vec<Item>,
     init_res: Vec<Resource>,
     /// Where the variant's media live: `v{variant}`.
     dir: String,
+    /// `Some` for a live track: its items, appended as reloads bring them.
+    live: Option<RwLock<LiveTable>>,
+}
+
+/// One item of a live track, resolved.
+#[derive(Clone, Debug)]
+struct LiveItem {
+    res: Resource,
+    key: Option<KeyRef>,
+    hint: Option<u64>,
+}
+
+/// The items of a live track so far.
+#[derive(Debug, Default)]
+struct LiveTable {
+    items: Vec<LiveItem>,
+    /// How many of the items are segments.
+    segments: usize,
+    /// Every init segment seen, with its stable index (its cache name).
+    inits: HashMap<InitSegment, usize>,
+    /// The init segment in force after the last item.
+    current_init: Option<InitSegment>,
+    /// The sequence number after the last segment taken.
+    next_sequence: Option<u64>,
+}
+
+/// The plaintext size a clear byte range tells.
+fn hint(range: Option<&Range<u64>>, encrypted: bool) -> Option<u64> {
+    range.filter(|_| !encrypted).map(|r| r.end - r.start)
 }
 
 impl Track {
@@ -62,7 +99,106 @@ impl Track {
             items,
             init_res,
             dir,
+            live: None,
         })
+    }
+
+    /// A live track, starting with the segments of `first`.
+    pub(crate) fn live(variant: usize, first: &MediaPlaylist) -> Result<Self, HlsError> {
+        let track = Self {
+            variant,
+            media: MediaPlaylist::default(),
+            items: Vec::new(),
+            init_res: Vec::new(),
+            dir: layout::variant_dir(variant),
+            live: Some(RwLock::new(LiveTable::default())),
+        };
+        track.extend(first)?;
+        Ok(track)
+    }
+
+    /// Whether the track follows a live playlist.
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Append the segments of a reloaded live playlist that come after the
+    /// last one taken (by media sequence number), each after the init
+    /// segment it needs if that changed; returns how many segments were
+    /// added. Segments that left the window before a reload saw them are
+    /// skipped (logged).
+    pub(crate) fn extend(&self, playlist: &MediaPlaylist) -> Result<usize, HlsError> {
+        let Some(live) = &self.live else {
+            return Err(HlsError::Internal("a VOD track does not grow"));
+        };
+        let mut table = live.write();
+        let mut added = 0;
+        for (i, seg) in playlist.segments.iter().enumerate() {
+            let sequence = playlist.sequence(i);
+            if let Some(next) = table.next_sequence {
+                if sequence < next {
+                    continue;
+                }
+                if sequence > next {
+                    tracing::warn!(
+                        missed = sequence - next,
+                        sequence,
+                        "live segments left the playlist before a reload saw them"
+                    );
+                }
+            }
+            let init = seg.init.map(|k| &playlist.inits[k as usize]);
+            if let Some(init) = init
+                && table.current_init.as_ref() != Some(init)
+            {
+                let next_index = table.inits.len();
+                let k = *table.inits.entry(init.clone()).or_insert(next_index);
+                let res = Resource {
+                    kind: ResourceKind::Init,
+                    url: init.url.clone(),
+                    range: init.range.clone(),
+                    path: layout::init(&self.dir, k, &init.url)?,
+                };
+                table.items.push(LiveItem {
+                    hint: hint(res.range.as_ref(), init.key.is_some()),
+                    key: init.key.clone(),
+                    res,
+                });
+                table.current_init = Some(init.clone());
+            }
+            let url = playlist.segment_url(i)?;
+            let res = Resource {
+                kind: ResourceKind::Segment,
+                range: seg.range.clone(),
+                path: layout::segment(&self.dir, sequence, &url)?,
+                url,
+            };
+            table.items.push(LiveItem {
+                hint: hint(res.range.as_ref(), seg.key.is_some()),
+                key: playlist.segment_key(i),
+                res,
+            });
+            table.segments += 1;
+            table.next_sequence = Some(sequence.saturating_add(1));
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// The number of items (init segments and segments) so far.
+    pub(crate) fn len(&self) -> usize {
+        match &self.live {
+            Some(live) => live.read().items.len(),
+            None => self.items.len(),
+        }
+    }
+
+    /// The number of media segments so far.
+    pub(crate) fn segment_count(&self) -> usize {
+        match &self.live {
+            Some(live) => live.read().segments,
+            None => self.media.segments.len(),
+        }
     }
 
     /// The resource of segment `i`.
@@ -78,6 +214,14 @@ impl Track {
 
     /// The resource of item `idx` and the key that decrypts it.
     pub(crate) fn item(&self, idx: usize) -> Result<(Resource, Option<KeyRef>), HlsError> {
+        if let Some(live) = &self.live {
+            let table = live.read();
+            let item = table
+                .items
+                .get(idx)
+                .ok_or(HlsError::Internal("live item out of range"))?;
+            return Ok((item.res.clone(), item.key.clone()));
+        }
         Ok(match self.items[idx] {
             Item::Init(k) => (self.init_res[k].clone(), self.media.inits[k].key.clone()),
             Item::Segment(i) => (self.segment_resource(i)?, self.media.segment_key(i)),
@@ -87,6 +231,9 @@ impl Track {
     /// The plaintext size of item `idx` when the playlist alone tells it
     /// (a clear byte range).
     pub(crate) fn size_hint(&self, idx: usize) -> Option<u64> {
+        if let Some(live) = &self.live {
+            return live.read().items.get(idx).and_then(|item| item.hint);
+        }
         let (range, encrypted) = match self.items[idx] {
             Item::Init(k) => (&self.init_res[k].range, self.media.inits[k].key.is_some()),
             Item::Segment(i) => {
@@ -94,10 +241,7 @@ impl Track {
                 (&seg.range, seg.key.is_some())
             }
         };
-        match (range, encrypted) {
-            (Some(r), false) => Some(r.end - r.start),
-            _ => None,
-        }
+        hint(range.as_ref(), encrypted)
     }
 
     /// How many media resources there are (inits and segments).

@@ -1,22 +1,150 @@
 //! Live playlists (no `EXT-X-ENDLIST`) are never frozen into a snapshot: a
-//! session on one fails with `HlsError::Live` and caches nothing of it, and
-//! a cached live copy (as the proxy keeps them) is never read as final.
+//! session follows one (reloads, segments as they appear, the end at
+//! `EXT-X-ENDLIST`, a typed error when it stalls), or with
+//! `follow_live(false)` fails with `HlsError::Live`; a prefetch refuses one;
+//! nothing of a live playlist is cached, and a cached live copy (as the
+//! proxy keeps them) is never read as final.
+//!
+//! The origin's live head moves only when a test step says so; the
+//! session's own reload timer (target duration 1 s) is what waits.
 
 mod common;
 
-use common::{all_files, open_cache, persistent, read_vod, within};
+use common::{all_files, open_cache, persistent, read_at_least, read_vod, within};
 use kithara_cache::{AssetId, CachePath};
-use kithara_hls::HlsError;
+use kithara_hls::{HlsError, HlsSession, VariantSelect};
 use kithara_test_utils::{HlsOrigin, OriginConfig};
 
+const SEG: usize = 4096;
+
+fn live_origin(window: usize) -> HlsOrigin {
+    HlsOrigin::start(
+        OriginConfig::default()
+            .segments(6)
+            .segment_size(SEG)
+            .target_duration(1)
+            .live(window),
+    )
+    .unwrap()
+}
+
+/// The files of the asset of `url` under the cache at `root`.
+fn asset_files(root: &std::path::Path) -> Vec<String> {
+    all_files(root)
+        .into_iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "assets"))
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_playlist_is_refused_and_nothing_is_cached() {
+async fn a_live_playlist_is_followed_as_segments_appear_until_endlist() {
+    let origin = live_origin(3);
+    let expected = origin.expected_stream(1);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let mut s = within(HlsSession::open(
+        origin.master_url().as_str(),
+        persistent(&cache).variant(VariantSelect::Highest),
+    ))
+    .await
+    .unwrap();
+    assert!(s.is_live());
+    assert_eq!(s.segment_count(), 3);
+    // The three published segments.
+    let got = within(read_at_least(&mut s, 3 * SEG)).await.unwrap();
+    assert!(got == expected[..3 * SEG]);
+    // The fourth exists only once published: the read waits for a reload.
+    origin.advance(1);
+    let fourth = within(read_at_least(&mut s, SEG)).await.unwrap();
+    assert!(fourth == expected[3 * SEG..4 * SEG]);
+    assert_eq!(s.segment_count(), 4);
+    assert_eq!(s.len(), None, "a live stream has no length yet");
+    // The rest (the window of 3 slides by 2: nothing is missed), then the end.
+    origin.advance(2);
+    origin.end_live();
+    let mut rest = Vec::new();
+    within(s.read_to_end(&mut rest)).await.unwrap();
+    assert!(rest == expected[4 * SEG..]);
+    assert_eq!(s.len(), Some(expected.len() as u64));
+    assert_eq!(within(s.read(&mut [0u8; 16])).await.unwrap(), 0);
+    // Each segment was fetched once.
+    for i in 0..6 {
+        assert_eq!(
+            origin.requests(&format!("/v1/seg/{i}.ts")),
+            1,
+            "segment {i}"
+        );
+    }
+    within(s.close()).await;
+    drop(cache);
+    // Segments are cached by sequence number; the live playlists are not.
+    let files = asset_files(dir.path());
+    assert!(!files.iter().any(|f| f.ends_with(".m3u8")), "{files:?}");
+    let segs = files.iter().filter(|f| f.contains("/v1/seg/")).count();
+    assert_eq!(segs, 6, "{files:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
+    let origin = live_origin(2);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let url = origin.media_url(0);
+    let mut s = within(HlsSession::open(url.as_str(), persistent(&cache)))
+        .await
+        .unwrap();
+    let got = within(read_at_least(&mut s, 2 * SEG)).await.unwrap();
+    assert!(got == origin.expected_stream(0)[..2 * SEG]);
+    origin.reset_requests();
+    let err = within(s.read(&mut [0u8; 16])).await.unwrap_err();
+    match &err {
+        HlsError::LiveStalled { url: u, after } => {
+            assert_eq!(u, url.as_str());
+            assert!(after.as_secs() >= 3, "{after:?}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Reloads 1 s after the first load (it changed), then every 0.5 s
+    // (no change) until 3 s had passed without a new segment: at most 5.
+    let reloads = origin.requests("/v0/playlist.m3u8");
+    assert!((1..=5).contains(&reloads), "{reloads} reloads");
+    within(s.close()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefetch_refuses_a_live_playlist_and_caches_nothing() {
+    let origin = live_origin(3);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let s = within(HlsSession::open(
+        origin.master_url().as_str(),
+        persistent(&cache),
+    ))
+    .await
+    .unwrap();
+    let err = within(s.prefetch_all(|_| {})).await.unwrap_err();
+    assert!(
+        matches!(&err, HlsError::Live { url } if url == origin.media_url(1).as_str()),
+        "{err:?}"
+    );
+    within(s.close()).await;
+    drop(cache);
+    assert!(asset_files(dir.path()).is_empty());
+    assert_eq!(origin.requests("/v1/seg/0.ts"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_playlist_is_refused_without_follow_and_nothing_is_cached() {
     let origin = HlsOrigin::start(OriginConfig::default().segments(6).live(3)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
-    let err = within(read_vod(origin.master_url().as_str(), persistent(&cache)))
-        .await
-        .unwrap_err();
+    let err = within(read_vod(
+        origin.master_url().as_str(),
+        persistent(&cache).follow_live(false),
+    ))
+    .await
+    .unwrap_err();
     match &err {
         HlsError::Live { url } => assert_eq!(url, origin.media_url(1).as_str()),
         other => panic!("unexpected {other:?}"),
@@ -33,9 +161,12 @@ async fn a_live_playlist_is_refused_and_nothing_is_cached() {
     assert!(files.is_empty(), "{files:?}");
     // A top media playlist that is live, too.
     let cache = open_cache(dir.path());
-    let err = within(read_vod(origin.media_url(0).as_str(), persistent(&cache)))
-        .await
-        .unwrap_err();
+    let err = within(read_vod(
+        origin.media_url(0).as_str(),
+        persistent(&cache).follow_live(false),
+    ))
+    .await
+    .unwrap_err();
     assert!(matches!(err, HlsError::Live { .. }), "{err:?}");
 }
 
