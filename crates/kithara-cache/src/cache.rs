@@ -496,7 +496,7 @@ impl Shared {
     /// Commits a finished write, then makes the rename durable outside the lock.
     pub(crate) fn commit(&self, staged: Staged) -> Result<crate::store::Commit> {
         let dir = staged.synced_dir();
-        let commit = self.engine.lock().commit(staged);
+        let commit = self.engine.lock().commit(staged, &[]);
         if commit.as_ref().is_ok_and(|c| !c.evicted.is_empty()) {
             self.bury();
         }

@@ -74,3 +74,40 @@ fn scratch_cache() -> Option<(PathBuf, AssetCache)> {
     let cache = AssetCache::open(opts).ok()?;
     Some((root, cache))
 }
+
+/// Fails the move of the `after`-th next eviction victim (0: the next one)
+/// of the cache rooted at `root` out of place, once, as a failing disk
+/// would: the production commit runs, with one fault injected.
+pub fn fail_victim_move(root: &std::path::Path, after: usize) {
+    faults::arm(root, after);
+}
+
+/// Faults injected into the production store, per cache root (tests run
+/// side by side in one process).
+pub(crate) mod faults {
+    use std::io;
+    use std::path::{Path, PathBuf};
+
+    use parking_lot::Mutex;
+
+    static ARMED: Mutex<Vec<(PathBuf, usize)>> = Mutex::new(Vec::new());
+
+    pub(crate) fn arm(root: &Path, after: usize) {
+        ARMED.lock().push((root.to_path_buf(), after));
+    }
+
+    /// Called before each victim move of the store at `root`: fails the
+    /// one armed for it.
+    pub(crate) fn victim_move(root: &Path) -> io::Result<()> {
+        let mut armed = ARMED.lock();
+        let Some(at) = armed.iter().position(|(r, _)| r == root) else {
+            return Ok(());
+        };
+        if armed[at].1 > 0 {
+            armed[at].1 -= 1;
+            return Ok(());
+        }
+        armed.remove(at);
+        Err(io::Error::other("injected fault"))
+    }
+}

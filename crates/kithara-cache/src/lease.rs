@@ -126,8 +126,12 @@ impl<S: Store + Accounting> Store for LeaseStore<S> {
         self.inner.stage(id, path)
     }
 
-    fn commit(&mut self, staged: Staged) -> Result<Commit> {
-        self.inner.commit(staged)
+    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
+        // Checked before anything moves, as `remove_all` does.
+        if let Some(id) = evict.iter().find(|id| self.is_protected(id)) {
+            return Err(CacheError::AssetInUse { id: *id });
+        }
+        self.inner.commit(staged, evict)
     }
 
     // Removing one resource is not eviction: allowed on a leased asset.

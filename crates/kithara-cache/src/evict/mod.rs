@@ -106,8 +106,9 @@ where
         self.evict(victims)
     }
 
-    /// Makes room for `delta` more bytes in asset `id`, or fails having changed nothing.
-    fn make_room(&mut self, id: &AssetId, delta: u64, in_flight: u64) -> Result<Vec<AssetId>> {
+    /// The victims that make room for `delta` more bytes in asset `id`,
+    /// or `CacheFull`; removes nothing (the commit does, all or none).
+    fn make_room(&self, id: &AssetId, delta: u64, in_flight: u64) -> Result<Vec<AssetId>> {
         let total = self.inner.total_bytes().saturating_add(in_flight);
         let max = self.inner.max_bytes();
         if total.saturating_add(delta) <= max {
@@ -125,8 +126,7 @@ where
             });
         }
         let excess = total.saturating_add(delta) - max;
-        let victims = self.choose(excess, Some(id));
-        self.evict(victims)
+        Ok(self.choose(excess, Some(id)))
     }
 
     /// Victims in policy order whose bytes add up to at least `excess`.
@@ -202,7 +202,8 @@ where
         self.inner.stage(id, path)
     }
 
-    fn commit(&mut self, mut staged: Staged) -> Result<Commit> {
+    fn commit(&mut self, mut staged: Staged, evict: &[AssetId]) -> Result<Commit> {
+        debug_assert!(evict.is_empty(), "victims are chosen here, not above");
         let id = staged.id;
         let len = staged.len();
         // Other writes' staged bytes are on disk already: they count.
@@ -216,17 +217,21 @@ where
             .saturating_add(len)
             .saturating_add(others)
             <= self.inner.max_bytes();
-        let evicted = if fits && !self.last_replaced {
+        let victims = if fits && !self.last_replaced {
             Vec::new()
         } else {
             let replaces = self.inner.len(&id, &staged.path)?;
             staged.replaces = Some(replaces);
             self.make_room(&id, len.saturating_sub(replaces.unwrap_or(0)), others)?
         };
-        let mut commit = self.inner.commit(staged)?;
+        let commit = self.inner.commit(staged, &victims)?;
+        for victim in &commit.evicted {
+            self.policy.on_remove(victim);
+            self.evictions += 1;
+            tracing::info!(asset = %victim, "evicted asset");
+        }
         self.last_replaced = commit.old_len.is_some();
         self.accessed(&id);
-        commit.evicted = evicted;
         Ok(commit)
     }
 

@@ -202,6 +202,17 @@ impl<S: Store> IndexStore<S> {
         })
     }
 
+    /// Drops a removed asset's entry and records from the accounting.
+    fn forget(&mut self, id: &AssetId) {
+        self.index.records.remove(id);
+        if let Some(e) = self.index.entries.remove(id) {
+            let index = &mut self.index;
+            index.total_bytes = index.total_bytes.saturating_sub(e.bytes);
+            index.total_files = index.total_files.saturating_sub(e.files);
+            index.dirty = true;
+        }
+    }
+
     pub(crate) fn mark_dirty(&mut self) {
         self.index.dirty = true;
     }
@@ -251,10 +262,13 @@ impl<S: Store> Store for IndexStore<S> {
         self.inner.stage(id, path)
     }
 
-    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
         let id = staged.id;
         let path = staged.path.clone();
-        let commit = self.inner.commit(staged)?;
+        let commit = self.inner.commit(staged, evict)?;
+        for victim in &commit.evicted {
+            self.forget(victim);
+        }
         match commit.record {
             Some(r) => {
                 self.index.records.entry(id).or_default().insert(path, r);
@@ -300,13 +314,7 @@ impl<S: Store> Store for IndexStore<S> {
 
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
         self.inner.remove_all(id)?;
-        self.index.records.remove(id);
-        if let Some(e) = self.index.entries.remove(id) {
-            let index = &mut self.index;
-            index.total_bytes = index.total_bytes.saturating_sub(e.bytes);
-            index.total_files = index.total_files.saturating_sub(e.files);
-            index.dirty = true;
-        }
+        self.forget(id);
         Ok(())
     }
 }

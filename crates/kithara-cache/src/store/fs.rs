@@ -395,7 +395,7 @@ impl Store for FsStore {
         self.stage_at(id, path, &self.asset_rel(id), self.cfg.durability, true)
     }
 
-    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
         let new_len = staged.len();
         let Staged {
             id,
@@ -408,24 +408,41 @@ impl Store for FsStore {
         let Body::File(mut t) = body else {
             unreachable!("an FsStore stages files")
         };
-        let old_len = match replaces {
-            Some(known) => {
-                t.persist()?;
-                known
+        // Victims are moved into trash/ first (a rename each, undone by
+        // the reverse rename), buried only once the new file is in place.
+        let mut aside = Vec::with_capacity(evict.len());
+        for victim in evict {
+            match self.set_aside(victim) {
+                Ok(moved) => aside.extend(moved),
+                Err(e) => {
+                    self.put_back(aside);
+                    return Err(e);
+                }
             }
+        }
+        let old_len = match replaces {
+            Some(known) => t.persist().map(|()| known),
             // A new file: the rename itself says the name was free, no stat needed.
-            None if t.persist_new() => None,
-            None => {
-                let old = self.len(&id, &path)?;
-                t.persist()?;
-                old
+            None if t.persist_new() => Ok(None),
+            None => self
+                .len(&id, &path)
+                .and_then(|old| t.persist().map(|()| old)),
+        };
+        let old_len = match old_len {
+            Ok(old) => old,
+            Err(e) => {
+                self.put_back(aside);
+                return Err(e);
             }
         };
+        for moved in aside {
+            self.bury_later(moved);
+        }
         Ok(Commit {
             old_len,
             new_len,
             record,
-            evicted: Vec::new(),
+            evicted: evict.to_vec(),
         })
     }
 
@@ -451,6 +468,31 @@ impl Store for FsStore {
     }
 
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
+        // The rename is the eviction: atomic, and cheap enough for the engine
+        // lock. The slow delete happens in `bury`, after the lock is released.
+        if let Some(moved) = self.set_aside(id)? {
+            self.bury_later(moved);
+        }
+        Ok(())
+    }
+}
+
+/// An asset directory moved into `trash/` by an uncommitted eviction.
+pub(crate) struct Aside {
+    shard: Dir,
+    trash: Dir,
+    /// Its name in `assets/`, in the shard and in `trash/`.
+    shard_name: String,
+    name: String,
+    grave: String,
+}
+
+impl FsStore {
+    /// Moves the directory of asset `id` into `trash/` (a file or link
+    /// planted in its place is removed instead); `None` if there was
+    /// nothing to move. Undone by [`Self::put_back`], made final by
+    /// [`Self::bury_later`].
+    fn set_aside(&self, id: &AssetId) -> Result<Option<Aside>> {
         let rel = self.asset_rel(id);
         let (shard_rel, name) = split(&rel);
         let display = || self.cfg.root.display(&rel);
@@ -460,38 +502,62 @@ impl Store for FsStore {
             .dir(shard_rel)
             .map_err(|e| CacheError::io("inspect asset", display())(e))?
         else {
-            return Ok(());
+            return Ok(None);
         };
-        let name = OsStr::new(name);
-        match shard.entry(&rel[shard_rel.len() + 1..]) {
-            Ok(Entry::Missing) => return Ok(()),
+        match shard.entry(name) {
+            Ok(Entry::Missing) => return Ok(None),
             Ok(Entry::Dir) => {}
             // A file or link planted in place of the asset: remove the entry
             // itself, never its target.
             Ok(_) => {
                 return shard
-                    .remove_file(name)
-                    .map(drop)
+                    .remove_file(OsStr::new(name))
+                    .map(|_| None)
                     .map_err(CacheError::io("remove asset entry", display()));
             }
             Err(e) => return Err(CacheError::io("inspect asset", display())(e)),
         }
+        #[cfg(feature = "fuzzing")]
+        crate::fuzzing::faults::victim_move(self.root())
+            .map_err(CacheError::io("move asset to trash", display()))?;
         let trash = self.ensure_dir(TRASH_DIR, false)?;
         let grave = unique_name(&format!("{}-", id.hex().as_str()), "");
-        // The rename is the eviction: atomic, and cheap enough for the engine
-        // lock. The slow delete happens in `bury`, after the lock is released.
         shard
-            .rename_to(name, &trash, OsStr::new(&grave))
+            .rename_to(OsStr::new(name), &trash, OsStr::new(&grave))
             .map_err(CacheError::io("move asset to trash", display()))?;
+        Ok(Some(Aside {
+            shard,
+            trash,
+            shard_name: split(shard_rel).1.to_owned(),
+            name: name.to_owned(),
+            grave,
+        }))
+    }
+
+    /// Moves assets set aside back into place (a commit failed). A move
+    /// that fails too leaves the asset in `trash/`, which the next open
+    /// empties and whose entry it drops: logged, never half in place.
+    fn put_back(&self, aside: Vec<Aside>) {
+        for a in aside.into_iter().rev() {
+            if let Err(e) = a
+                .trash
+                .rename_to(OsStr::new(&a.grave), &a.shard, OsStr::new(&a.name))
+            {
+                tracing::error!(asset = %a.name, error = %e, "cannot put an evicted asset back; the next open drops it");
+            }
+        }
+    }
+
+    /// Makes a move into `trash/` final: deleted by the next [`Self::bury`].
+    fn bury_later(&self, a: Aside) {
         self.cfg
             .graves
             .lock()
-            .push(self.root().join(TRASH_DIR).join(grave));
+            .push(self.root().join(TRASH_DIR).join(&a.grave));
         if let Some(assets) = self.cfg.root.dir(ASSETS_DIR).ok().flatten() {
             // Fails while other assets share the shard directory; that is fine.
-            let _ = assets.remove_dir(OsStr::new(split(shard_rel).1));
+            let _ = assets.remove_dir(OsStr::new(&a.shard_name));
         }
-        Ok(())
     }
 }
 

@@ -40,7 +40,7 @@ impl Store for MemStore {
         Ok(Staged::memory(*id, path.clone(), 0))
     }
 
-    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
         let Staged { id, path, body, .. } = staged;
         let bytes = match body {
             // Views of the write may still hold the buffer: they keep a copy.
@@ -51,12 +51,16 @@ impl Store for MemStore {
             Body::File(t) => unreachable!("MemStore got a staged file {}", t.temp.display()),
         };
         let new_len = bytes.len() as u64;
+        // Nothing here can fail: the victims go, the bytes land.
+        for victim in evict {
+            self.assets.remove(victim);
+        }
         let old = self.assets.entry(id).or_default().insert(path, bytes);
         Ok(Commit {
             old_len: old.map(|b| b.len() as u64),
             new_len,
             record: None,
-            evicted: Vec::new(),
+            evicted: evict.to_vec(),
         })
     }
 

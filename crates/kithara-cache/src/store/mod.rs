@@ -37,7 +37,7 @@ pub(crate) struct Commit {
     pub new_len: u64,
     /// Its integrity record, if it has one.
     pub record: Option<record::Record>,
-    /// Assets evicted to make room (filled by the evicting layer).
+    /// Assets evicted in the same step (the `evict` the commit was given).
     pub evicted: Vec<AssetId>,
 }
 
@@ -56,8 +56,12 @@ pub(crate) trait Store {
     fn hit(&mut self, _id: &AssetId) {}
     /// Starts a write; nothing is visible until [`Store::commit`].
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged>;
-    /// Makes a finished [`Staged`] write visible, replacing any old version.
-    fn commit(&mut self, staged: Staged) -> Result<Commit>;
+    /// Makes a finished [`Staged`] write visible, replacing any old
+    /// version, and removes the assets in `evict` (chosen by the evicting
+    /// layer to make room; none from above it): all of it or, on an error,
+    /// none of it. A victim is moved out of place first and only buried
+    /// once the new file is in place, so a failure puts every victim back.
+    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit>;
     /// Removes one resource; returns the length it had, `None` if absent.
     fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>>;
     /// Removes an asset and everything in it.
@@ -76,7 +80,7 @@ pub(crate) trait Store {
         let mut staged = self.stage(id, path)?;
         staged.write_bytes(bytes)?;
         staged.finish()?;
-        self.commit(staged)
+        self.commit(staged, &[])
     }
 }
 
@@ -115,10 +119,10 @@ impl Store for Base {
         }
     }
 
-    fn commit(&mut self, staged: Staged) -> Result<Commit> {
+    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
         match self {
-            Base::Fs(s) => s.commit(staged),
-            Base::Mem(s) => s.commit(staged),
+            Base::Fs(s) => s.commit(staged, evict),
+            Base::Mem(s) => s.commit(staged, evict),
         }
     }
 
