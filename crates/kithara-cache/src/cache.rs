@@ -5,6 +5,7 @@ use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
@@ -19,7 +20,7 @@ use crate::index::recover::{RecoveryReport, reconcile};
 use crate::index::{Accounting, Index, IndexStore, load, unix_ms};
 use crate::lease::{LeaseKind, LeaseStore};
 use crate::lock;
-use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
+use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, DEFAULT_WRITE_LEASE, Durability};
 use crate::path::{CachePath, INDEX_FILE};
 use crate::stats::{AssetInfo, CacheStats};
 use crate::store::record;
@@ -56,6 +57,7 @@ struct Mode {
     read_only: bool,
     durability: Durability,
     verify_reads: bool,
+    write_lease: Duration,
 }
 
 /// The state the flusher shares; it never owns the lock, so a flush in
@@ -104,6 +106,7 @@ impl AssetCache {
             read_only: false,
             durability: options.durability,
             verify_reads: options.verify_reads,
+            write_lease: options.write_lease,
         };
         let cache = Self::assemble(store, options.policy, Some(fs), mode, recovery, Some(lock));
         // An index that cannot be written now (a full disk) is no reason
@@ -132,6 +135,7 @@ impl AssetCache {
             read_only: true,
             durability: Durability::Buffered,
             verify_reads: false,
+            write_lease: DEFAULT_WRITE_LEASE,
         };
         Ok(Self::assemble(
             store,
@@ -156,6 +160,7 @@ impl AssetCache {
             read_only: false,
             durability: Durability::Buffered,
             verify_reads: false,
+            write_lease: DEFAULT_WRITE_LEASE,
         };
         Self::assemble(store, policy, None, mode, recovery, None)
     }
@@ -172,10 +177,12 @@ impl AssetCache {
             read_only,
             durability,
             verify_reads,
+            write_lease,
         } = mode;
         let max_bytes = AtomicU64::new(store.max_bytes());
-        let in_flight = InFlight::default();
-        let mut engine = EvictingStore::new(LeaseStore::new(store), policy, in_flight.clone());
+        let in_flight = InFlight::new(write_lease);
+        let leases = LeaseStore::new(store, in_flight.clone());
+        let mut engine = EvictingStore::new(leases, policy, in_flight.clone());
         let mut recovery = recovery;
         if !read_only && let Some(fs) = &fs {
             // A cache reopened with a smaller limit, or fuller than allowed
@@ -489,7 +496,8 @@ impl Shared {
                 fs.stage_at(id, path, &fs.asset_rel(id), durability, whole.is_none())?
             }
         };
-        staged.count_in(&self.in_flight);
+        // A write in pieces is a writer the caller holds (and may leak).
+        staged.count_in(&self.in_flight, whole.is_none());
         Ok(staged)
     }
 

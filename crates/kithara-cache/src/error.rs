@@ -57,6 +57,15 @@ pub enum CacheError {
         /// The asset.
         id: AssetId,
     },
+    /// A streaming write was idle longer than its lease
+    /// ([`CacheOptions::write_lease`](crate::CacheOptions::write_lease)):
+    /// it stopped protecting its asset, so its commit is refused and
+    /// nothing is written.
+    #[error("write of {path} expired: idle longer than its lease; nothing was written")]
+    WriteExpired {
+        /// The resource being written.
+        path: String,
+    },
     /// Something in the cache directory is not what the cache put there.
     #[error("unexpected entry at {}: {reason}", path.display())]
     Unexpected {

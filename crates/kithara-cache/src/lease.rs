@@ -12,7 +12,7 @@ use crate::error::{CacheError, Result};
 use crate::id::{AssetId, IdMap};
 use crate::index::Accounting;
 use crate::path::CachePath;
-use crate::store::{AssetReader, Commit, Staged, Store};
+use crate::store::{AssetReader, Commit, InFlight, Staged, Store};
 
 /// Why an asset is leased.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,13 +39,16 @@ pub(crate) trait Protection {
 pub(crate) struct LeaseStore<S> {
     inner: S,
     leases: IdMap<Count>,
+    /// The writes in flight, whose leases expire (`store/in_flight.rs`).
+    in_flight: InFlight,
 }
 
 impl<S: Store + Accounting> LeaseStore<S> {
-    pub(crate) fn new(inner: S) -> Self {
+    pub(crate) fn new(inner: S, in_flight: InFlight) -> Self {
         Self {
             inner,
             leases: IdMap::default(),
+            in_flight,
         }
     }
 
@@ -94,12 +97,15 @@ impl<S: Store + Accounting> LeaseStore<S> {
 
 impl<S: Store + Accounting> Protection for LeaseStore<S> {
     fn is_protected(&self, id: &AssetId) -> bool {
-        self.leases.contains_key(id)
+        self.leases
+            .get(id)
+            .is_some_and(|c| c.pins > 0 || (c.writes > 0 && self.in_flight.protects(id)))
     }
 
     fn protected_bytes(&self) -> u64 {
         self.leases
             .keys()
+            .filter(|id| self.is_protected(id))
             .map(|id| self.inner.asset_bytes(id))
             .sum()
     }

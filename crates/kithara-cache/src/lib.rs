@@ -85,7 +85,7 @@ pub use guard::LeaseGuard;
 pub use handle::{AssetHandle, PutResult};
 pub use id::AssetId;
 pub use index::recover::RecoveryReport;
-pub use options::{CacheOptions, DEFAULT_MAX_BYTES, Durability};
+pub use options::{CacheOptions, DEFAULT_MAX_BYTES, DEFAULT_WRITE_LEASE, Durability};
 pub use path::CachePath;
 pub use stats::{AssetInfo, CacheStats};
 pub use store::{AssetReader, WriterView};

@@ -8,6 +8,9 @@ use crate::evict::{EvictionPolicy, LruPolicy};
 /// The size limit used when neither the options nor the index name one: 1 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
+/// How long a streaming writer holds its asset after its last write, by default.
+pub const DEFAULT_WRITE_LEASE: Duration = Duration::from_secs(600);
+
 /// How hard a write works to survive a power cut.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
@@ -31,6 +34,7 @@ pub struct CacheOptions {
     pub(crate) flush_interval: Duration,
     pub(crate) policy: Box<dyn EvictionPolicy>,
     pub(crate) verify_reads: bool,
+    pub(crate) write_lease: Duration,
 }
 
 impl CacheOptions {
@@ -43,6 +47,7 @@ impl CacheOptions {
             flush_interval: Duration::from_secs(1),
             policy: Box::new(LruPolicy::default()),
             verify_reads: false,
+            write_lease: DEFAULT_WRITE_LEASE,
         }
     }
 
@@ -81,6 +86,18 @@ impl CacheOptions {
         self
     }
 
+    /// How long a streaming writer ([`AssetWriter`](crate::AssetWriter))
+    /// holds its asset after its last write (default 10 minutes). While it
+    /// holds, the asset is not evicted and the staged bytes count against
+    /// `max_bytes`; past it (a writer leaked with `mem::forget`, or held by
+    /// a task that never ends) it does neither, and its commit fails with
+    /// [`CacheError::WriteExpired`](crate::CacheError::WriteExpired)
+    /// writing nothing. One-shot puts are not subject to it.
+    pub fn write_lease(mut self, lease: Duration) -> Self {
+        self.write_lease = lease;
+        self
+    }
+
     /// The eviction policy (default [`LruPolicy`]).
     pub fn policy(mut self, policy: impl EvictionPolicy) -> Self {
         self.policy = Box::new(policy);
@@ -96,6 +113,7 @@ impl std::fmt::Debug for CacheOptions {
             .field("durability", &self.durability)
             .field("flush_interval", &self.flush_interval)
             .field("verify_reads", &self.verify_reads)
+            .field("write_lease", &self.write_lease)
             .finish_non_exhaustive()
     }
 }

@@ -206,8 +206,15 @@ where
         debug_assert!(evict.is_empty(), "victims are chosen here, not above");
         let id = staged.id;
         let len = staged.len();
-        // Other writes' staged bytes are on disk already: they count.
-        let others = self.in_flight.get().saturating_sub(len);
+        // Past its lease the write no longer protected its asset, which
+        // may be gone: refused, as the caller's view of it is stale.
+        if staged.share.expired() {
+            return Err(CacheError::WriteExpired {
+                path: staged.path.to_string(),
+            });
+        }
+        // Other live writes' staged bytes are on disk already: they count.
+        let others = self.in_flight.bytes_except(&staged.share);
         // With room for all of it, what the write replaces cannot matter
         // here; the base learns that from the rename, and a new file then
         // costs no stat.
@@ -261,10 +268,11 @@ mod tests {
             Index::new(0, None, Default::default(), false),
         );
         index.set_max_bytes(max);
+        let in_flight = InFlight::default();
         EvictingStore::new(
-            LeaseStore::new(index),
+            LeaseStore::new(index, in_flight.clone()),
             LruPolicy::default(),
-            InFlight::default(),
+            in_flight,
         )
     }
 

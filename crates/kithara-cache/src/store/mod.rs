@@ -8,6 +8,7 @@
 
 mod beneath;
 mod fs;
+mod in_flight;
 mod mem;
 mod read;
 mod reader;
@@ -22,10 +23,11 @@ use crate::id::AssetId;
 use crate::path::CachePath;
 
 pub(crate) use fs::{Found, FsStore, is_temp_name};
+pub(crate) use in_flight::InFlight;
 pub(crate) use mem::MemStore;
 pub use reader::AssetReader;
 pub(crate) use scan::Scan;
-pub(crate) use staged::{InFlight, Staged};
+pub(crate) use staged::Staged;
 pub use view::WriterView;
 
 /// What a commit did.

@@ -5,7 +5,6 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
@@ -13,6 +12,7 @@ use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::path::CachePath;
 use crate::store::beneath::Dir;
+use crate::store::in_flight::{InFlight, Share};
 use crate::store::record::{self, Digest, Record};
 use crate::store::view::WriterView;
 
@@ -20,48 +20,12 @@ const BUFFER: usize = 64 * 1024;
 
 /// A write in progress: a uniquely named temp file beside its final name, or a
 /// buffer in memory. Dropping it without a commit leaves nothing behind.
-/// The bytes staged by every write of a cache and not committed yet: they
-/// are on disk (or in memory) already, so they count against `max_bytes`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct InFlight(Arc<AtomicU64>);
-
-impl InFlight {
-    pub(crate) fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// One write's share of [`InFlight`], given back when the write is
-/// committed or dropped.
-#[derive(Debug, Default)]
-struct Share {
-    all: Option<InFlight>,
-    mine: u64,
-}
-
-impl Share {
-    fn add(&mut self, n: u64) {
-        if let Some(all) = &self.all {
-            all.0.fetch_add(n, Ordering::Relaxed);
-            self.mine += n;
-        }
-    }
-}
-
-impl Drop for Share {
-    fn drop(&mut self) {
-        if let Some(all) = &self.all {
-            all.0.fetch_sub(self.mine, Ordering::Relaxed);
-        }
-    }
-}
-
 pub(crate) struct Staged {
     pub(crate) id: AssetId,
     pub(crate) path: CachePath,
     len: u64,
     /// Counted in the cache's in-flight bytes until the commit is over.
-    share: Share,
+    pub(crate) share: Share,
     pub(crate) body: Body,
     /// Length of the file it replaces, once a layer has looked (saves a stat).
     pub(crate) replaces: Option<Option<u64>>,
@@ -131,12 +95,10 @@ impl Staged {
         }
     }
 
-    /// Count this write's bytes in `all` (the cache's in-flight bytes).
-    pub(crate) fn count_in(&mut self, all: &InFlight) {
-        self.share = Share {
-            all: Some(all.clone()),
-            mine: 0,
-        };
+    /// Count this write in `all` (the cache's writes in flight); a
+    /// streaming write's hold `expires` after a time without writes.
+    pub(crate) fn count_in(&mut self, all: &InFlight, expires: bool) {
+        self.share = all.share(self.id, expires);
         self.share.add(self.len);
     }
 
