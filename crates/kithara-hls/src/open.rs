@@ -16,6 +16,7 @@ use crate::options::{HlsOptions, VariantSelect};
 use crate::playlist::{
     MediaPlaylist, Playlist, VariantInfo, parse_media, parse_playlist, parse_session_url,
 };
+use crate::refresh::Refresh;
 use crate::resource::{Extras, Loader, Resource, ResourceKind};
 use crate::source::StatsCounters;
 use crate::track::Track;
@@ -25,6 +26,8 @@ pub(crate) struct Ctx {
     pub loader: Loader,
     pub keys: KeyManager,
     pub track: Track,
+    /// Fetches the media playlist again when a URL of it expired.
+    pub refresh: Refresh,
     pub lookahead_segments: usize,
 }
 
@@ -64,20 +67,20 @@ async fn cached_base(loader: &Loader, path: &CachePath, url: &Url) -> Result<Url
 
 /// A downloaded playlist not stored yet: stored once the media playlist is
 /// known to be a VOD, so that a live stream leaves nothing in the cache.
-struct Unstored {
-    url: Url,
-    path: CachePath,
-    final_url: Url,
-    bytes: Bytes,
+pub(crate) struct Unstored {
+    pub url: Url,
+    pub path: CachePath,
+    pub final_url: Url,
+    pub bytes: Bytes,
     /// The top playlist's URL, recorded as the asset's source.
-    source: Option<Url>,
+    pub source: Option<Url>,
 }
 
 impl Unstored {
     /// Store the playlist and its final URL if redirected, in one job: the
     /// side file lands first, so a cached playlist never resolves against
     /// the wrong base; the source is recorded once both are written.
-    async fn store(self, loader: &Loader) -> Result<(), HlsError> {
+    pub(crate) async fn store(self, loader: &Loader) -> Result<(), HlsError> {
         let mut files = Vec::with_capacity(2);
         if self.final_url != self.url {
             files.push((
@@ -330,11 +333,15 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         offline = opts.offline,
         "HLS session opened"
     );
+    let (media_url, media_path) = media_playlist
+        .clone()
+        .unwrap_or_else(|| (url.clone(), top_path.clone()));
     Ok(Opened {
         ctx: Arc::new(Ctx {
             loader,
             keys,
             track,
+            refresh: Refresh::new(playlist_res(&media_url, media_path), opts.max_segments),
             lookahead_segments: opts.lookahead_segments,
         }),
         url,

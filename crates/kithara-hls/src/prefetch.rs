@@ -11,6 +11,7 @@ use crate::error::HlsError;
 use crate::key::KeyManager;
 use crate::open::Ctx;
 use crate::options::{HlsOptions, VariantSelect};
+use crate::refresh::with_fresh_urls;
 use crate::resource::{Extras, Resource, ResourceKind};
 use crate::session::{HlsSession, ResourceInfo};
 use crate::source::Source;
@@ -45,15 +46,46 @@ pub struct PrefetchSummary {
     pub bytes: u64,
 }
 
-async fn fetch_media(ctx: Arc<Ctx>, res: Resource) -> Result<(Resource, Source, u64), HlsError> {
-    if ctx.loader.exists(&res).await? {
-        ctx.loader.stats().already_cached();
-        return Ok((res, Source::Cache, 0));
-    }
-    let resp = ctx.loader.download(&res, Extras::default()).await?;
-    let n = resp.bytes.len() as u64;
-    ctx.loader.store(&res, resp.bytes).await?;
-    Ok((res, Source::Network, n))
+/// Media resource `m` of the track, unless cached; built again with fresh
+/// URLs if its URL expired.
+async fn fetch_media(ctx: Arc<Ctx>, m: usize) -> Result<(Resource, Source, u64), HlsError> {
+    let ctx = &*ctx;
+    with_fresh_urls(ctx, || async move {
+        let res = ctx.track.media_resource(m)?;
+        if ctx.loader.exists(&res).await? {
+            ctx.loader.stats().already_cached();
+            return Ok((res, Source::Cache, 0));
+        }
+        let resp = ctx.loader.download(&res, Extras::default()).await?;
+        let n = resp.bytes.len() as u64;
+        ctx.loader.store(&res, resp.bytes).await?;
+        Ok((res, Source::Network, n))
+    })
+    .await
+}
+
+/// Key `k` of the track (in [`Track::keys`](crate::track::Track::keys)
+/// order), cached if it was not; built again with fresh URLs if its URL
+/// expired. Returns its URL, where it came from and the bytes downloaded.
+async fn fetch_key(ctx: &Ctx, k: usize) -> Result<(Url, Source, u64), HlsError> {
+    with_fresh_urls(ctx, || async move {
+        let key = ctx
+            .track
+            .keys()
+            .into_iter()
+            .nth(k)
+            .ok_or(HlsError::Internal("key index out of range"))?;
+        let res = KeyManager::resource(&key.url)?;
+        if ctx.loader.exists(&res).await? {
+            ctx.loader.stats().already_cached();
+            return Ok((key.url, Source::Cache, 0));
+        }
+        let before = ctx.loader.stats().snapshot().bytes_from_network;
+        ctx.keys.get(&ctx.loader, &key).await?;
+        let after = ctx.loader.stats().snapshot().bytes_from_network;
+        Ok((key.url, Source::Network, after.saturating_sub(before)))
+    })
+    .await
 }
 
 impl HlsSession {
@@ -153,36 +185,23 @@ impl HlsSession {
         };
         ctx.loader.flush().await;
         refused()?;
-        for key in keys {
-            let res = KeyManager::resource(&key.url)?;
-            if ctx.loader.exists(&res).await? {
-                ctx.loader.stats().already_cached();
-                report(ResourceKind::Key, &key.url, Source::Cache, 0, &mut summary);
-            } else {
-                let before = ctx.loader.stats().snapshot().bytes_from_network;
-                ctx.keys.get(&ctx.loader, &key).await?;
-                let after = ctx.loader.stats().snapshot().bytes_from_network;
+        for k in 0..keys.len() {
+            let (url, source, bytes) = fetch_key(ctx, k).await?;
+            if source == Source::Network {
                 refused()?;
-                report(
-                    ResourceKind::Key,
-                    &key.url,
-                    Source::Network,
-                    after.saturating_sub(before),
-                    &mut summary,
-                );
             }
+            report(ResourceKind::Key, &url, source, bytes, &mut summary);
         }
         let limit = ctx.lookahead_segments.max(1);
-        // Built one at a time: a long VOD's resources are not all held at once.
-        let mut pending = ctx.track.media_resources();
+        // Built one at a time (in the task): a long VOD's resources are not
+        // all held at once.
+        let mut pending = 0..ctx.track.media_count();
         let mut set = JoinSet::new();
         loop {
             while set.len() < limit {
                 match pending.next() {
                     None => break,
-                    Some(Ok(res)) => set.spawn(fetch_media(Arc::clone(ctx), res)),
-                    // Fails below like a fetch, after the running ones end.
-                    Some(Err(e)) => set.spawn(async move { Err(e) }),
+                    Some(m) => set.spawn(fetch_media(Arc::clone(ctx), m)),
                 };
             }
             let Some(joined) = set.join_next().await else {

@@ -17,6 +17,7 @@ use crate::lookahead::{ItemFetcher, Lookahead};
 use crate::open::{Ctx, Opened, open};
 use crate::options::HlsOptions;
 use crate::playlist::VariantInfo;
+use crate::refresh::with_fresh_urls;
 use crate::resource::ResourceKind;
 use crate::source::{Fetched, SessionStats, Source};
 
@@ -31,15 +32,23 @@ impl ItemFetcher for Ctx {
 /// with (bad padding) may be corrupt: it is replaced (`KeyManager::
 /// replace_cached`) and the item decrypted once more.
 pub(crate) async fn fetch_item(ctx: &Ctx, idx: usize) -> Result<Fetched, HlsError> {
-    let (res, key_ref) = ctx.track.item(idx)?;
-    let key = match &key_ref {
-        Some(k) => Some((k, ctx.keys.get(&ctx.loader, k).await?)),
-        None => None,
-    };
-    let fetched = ctx.loader.load_media(&res).await?;
+    let (res, key, fetched) = with_fresh_urls(ctx, || async move {
+        let (res, key_ref) = ctx.track.item(idx)?;
+        let key = match key_ref {
+            Some(k) => {
+                let usable = ctx.keys.get(&ctx.loader, &k).await?;
+                Some((k, usable))
+            }
+            None => None,
+        };
+        let fetched = ctx.loader.load_media(&res).await?;
+        Ok((res, key, fetched))
+    })
+    .await?;
     let Some((key_ref, key)) = key else {
         return Ok(fetched);
     };
+    let key_ref = &key_ref;
     // Kept for a second attempt only when the key may be the culprit.
     let again = key.from_cache.then(|| fetched.bytes.clone());
     let plain = match decrypt(key.key, key_ref.iv, fetched.bytes).await? {

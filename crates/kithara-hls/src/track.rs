@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use parking_lot::RwLock;
+use url::Url;
 
 use crate::error::HlsError;
 use crate::layout;
@@ -37,6 +38,10 @@ pub(crate) struct Track {
     dir: String,
     /// `Some` for a live track: its items, appended as reloads bring them.
     live: Option<RwLock<LiveTable>>,
+    /// The playlist fetched again after a URL expired
+    /// ([`refresh`](crate::refresh)): where it has a segment of the same
+    /// sequence number, its URLs are used instead of `media`'s.
+    fresh: RwLock<Option<MediaPlaylist>>,
 }
 
 /// One item of a live track, resolved.
@@ -59,6 +64,12 @@ struct LiveTable {
     current_init: Option<InitSegment>,
     /// The sequence number after the last segment taken.
     next_sequence: Option<u64>,
+}
+
+/// The index in `fresh` of the segment with `sequence`.
+fn fresh_index(fresh: &MediaPlaylist, sequence: u64) -> Option<usize> {
+    let j = usize::try_from(sequence.checked_sub(fresh.first_sequence)?).ok()?;
+    (j < fresh.segments.len()).then_some(j)
 }
 
 /// The plaintext size a clear byte range tells.
@@ -100,6 +111,7 @@ impl Track {
             init_res,
             dir,
             live: None,
+            fresh: RwLock::new(None),
         })
     }
 
@@ -112,6 +124,7 @@ impl Track {
             init_res: Vec::new(),
             dir: layout::variant_dir(variant),
             live: Some(RwLock::new(LiveTable::default())),
+            fresh: RwLock::new(None),
         };
         track.extend(first)?;
         Ok(track)
@@ -201,15 +214,62 @@ impl Track {
         }
     }
 
-    /// The resource of segment `i`.
-    fn segment_resource(&self, i: usize) -> Result<Resource, HlsError> {
-        let url = self.media.segment_url(i)?;
-        Ok(Resource {
+    /// Use the URLs of `fresh`, the VOD's playlist fetched again, from now
+    /// on; returns how many segments it maps (by media sequence number).
+    pub(crate) fn refresh(&self, fresh: MediaPlaylist) -> usize {
+        let mapped = (0..self.media.segments.len())
+            .filter(|&i| fresh_index(&fresh, self.media.sequence(i)).is_some())
+            .count();
+        *self.fresh.write() = Some(fresh);
+        mapped
+    }
+
+    /// The URL and key of segment `i`: from the refreshed playlist if it
+    /// has the segment's sequence number, else from the original.
+    fn segment_parts(&self, i: usize) -> Result<(Url, Option<KeyRef>), HlsError> {
+        let sequence = self.media.sequence(i);
+        if let Some(fresh) = &*self.fresh.read()
+            && let Some(j) = fresh_index(fresh, sequence)
+        {
+            return Ok((fresh.segment_url(j)?, fresh.segment_key(j)));
+        }
+        Ok((self.media.segment_url(i)?, self.media.segment_key(i)))
+    }
+
+    /// Init segment `k` (URL from the refreshed playlist when it has as
+    /// many init segments) and its key.
+    fn init_parts(&self, k: usize) -> (Resource, Option<KeyRef>) {
+        let mut res = self.init_res[k].clone();
+        let mut key = self.media.inits[k].key.clone();
+        if let Some(fresh) = &*self.fresh.read()
+            && fresh.inits.len() == self.media.inits.len()
+        {
+            res.url = fresh.inits[k].url.clone();
+            key = fresh.inits[k].key.clone();
+        }
+        (res, key)
+    }
+
+    /// The resource of segment `i` and the key that decrypts it.
+    fn segment_resource(&self, i: usize) -> Result<(Resource, Option<KeyRef>), HlsError> {
+        let (url, key) = self.segment_parts(i)?;
+        let res = Resource {
             kind: ResourceKind::Segment,
             range: self.media.segments[i].range.clone(),
             path: layout::segment(&self.dir, self.media.sequence(i), &url)?,
             url,
-        })
+        };
+        Ok((res, key))
+    }
+
+    /// Media resource `m` (inits first, then segments; see
+    /// [`media_count`](Self::media_count)), built from the current URLs.
+    pub(crate) fn media_resource(&self, m: usize) -> Result<Resource, HlsError> {
+        match m.checked_sub(self.init_res.len()) {
+            None => Ok(self.init_parts(m).0),
+            Some(i) if i < self.media.segments.len() => Ok(self.segment_resource(i)?.0),
+            Some(_) => Err(HlsError::Internal("media resource out of range")),
+        }
     }
 
     /// The resource of item `idx` and the key that decrypts it.
@@ -222,10 +282,10 @@ impl Track {
                 .ok_or(HlsError::Internal("live item out of range"))?;
             return Ok((item.res.clone(), item.key.clone()));
         }
-        Ok(match self.items[idx] {
-            Item::Init(k) => (self.init_res[k].clone(), self.media.inits[k].key.clone()),
-            Item::Segment(i) => (self.segment_resource(i)?, self.media.segment_key(i)),
-        })
+        match self.items[idx] {
+            Item::Init(k) => Ok(self.init_parts(k)),
+            Item::Segment(i) => self.segment_resource(i),
+        }
     }
 
     /// The plaintext size of item `idx` when the playlist alone tells it
@@ -252,35 +312,43 @@ impl Track {
     /// Every media resource (inits, then segments), each once, built as the
     /// iterator advances.
     pub(crate) fn media_resources(&self) -> impl Iterator<Item = Result<Resource, HlsError>> {
-        let inits = self.init_res.iter().cloned().map(Ok);
-        let segs = (0..self.media.segments.len()).map(|i| self.segment_resource(i));
-        inits.chain(segs)
+        (0..self.media_count()).map(|m| self.media_resource(m))
     }
 
     /// The distinct keys (by URL), in order of first use; each with the IV of
-    /// the first resource it decrypts.
+    /// the first resource it decrypts. From the refreshed playlist once
+    /// there is one.
     pub(crate) fn keys(&self) -> Vec<KeyRef> {
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for key in self.media.inits.iter().filter_map(|i| i.key.as_ref()) {
-            if seen.insert(&key.url) {
-                out.push(key.clone());
-            }
+        match &*self.fresh.read() {
+            Some(fresh) => keys_of(fresh),
+            None => keys_of(&self.media),
         }
-        let mut used = vec![false; self.media.keys.len()];
-        for (i, seg) in self.media.segments.iter().enumerate() {
-            let Some(k) = seg.key.map(|k| k as usize) else {
-                continue;
-            };
-            if !used[k] {
-                used[k] = true;
-                if seen.insert(&self.media.keys[k].url)
-                    && let Some(key) = self.media.segment_key(i)
-                {
-                    out.push(key);
-                }
-            }
-        }
-        out
     }
+}
+
+/// The distinct keys of `media` (by URL), in order of first use; each with
+/// the IV of the first resource it decrypts.
+fn keys_of(media: &MediaPlaylist) -> Vec<KeyRef> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for key in media.inits.iter().filter_map(|i| i.key.as_ref()) {
+        if seen.insert(&key.url) {
+            out.push(key.clone());
+        }
+    }
+    let mut used = vec![false; media.keys.len()];
+    for (i, seg) in media.segments.iter().enumerate() {
+        let Some(k) = seg.key.map(|k| k as usize) else {
+            continue;
+        };
+        if !used[k] {
+            used[k] = true;
+            if seen.insert(&media.keys[k].url)
+                && let Some(key) = media.segment_key(i)
+            {
+                out.push(key);
+            }
+        }
+    }
+    out
 }
