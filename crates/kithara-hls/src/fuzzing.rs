@@ -41,7 +41,7 @@ pub enum Parsed {
 /// second parse of the same bytes gives another result.
 pub fn parse_playlist(bytes: &[u8]) -> Parsed {
     let url = Url::parse(PLAYLIST_URL).expect("PLAYLIST_URL is a URL");
-    let first = playlist::parse_playlist(&url, bytes, MAX_SEGMENTS);
+    let first = playlist::parse_playlist(&url, bytes, MAX_SEGMENTS, &[]);
     let parsed = match &first {
         Err(_) => Parsed::Refused,
         Ok(Playlist::Master(master)) => {
@@ -57,7 +57,7 @@ pub fn parse_playlist(bytes: &[u8]) -> Parsed {
             }
         }
     };
-    let second = playlist::parse_playlist(&url, bytes, MAX_SEGMENTS);
+    let second = playlist::parse_playlist(&url, bytes, MAX_SEGMENTS, &[]);
     match (&first, &second) {
         (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "errors differ"),
         (Ok(Playlist::Master(a)), Ok(Playlist::Master(b))) => assert_eq!(a, b),
@@ -94,7 +94,7 @@ fn check_map(url: &Url, bytes: &[u8], parsed: Parsed) {
         assert_fetchable(&target.url, "target");
     }
     let proxy = Url::parse("http://127.0.0.1:1/t/v0/playlist.m3u8").expect("a URL");
-    let again = playlist::parse_playlist(&proxy, text.as_bytes(), MAX_SEGMENTS);
+    let again = playlist::parse_playlist(&proxy, text.as_bytes(), MAX_SEGMENTS, &[]);
     let reparsed = match again {
         Ok(Playlist::Master(m)) => Parsed::Master {
             variants: m.variants.len(),

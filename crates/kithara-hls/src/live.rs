@@ -27,7 +27,7 @@ use url::Url;
 
 use crate::error::HlsError;
 use crate::open::Ctx;
-use crate::playlist::{MediaPlaylist, parse_media};
+use crate::playlist::{MediaPlaylist, Vars, parse_media};
 use crate::resource::{Extras, Resource, ResourceKind};
 
 /// How many target durations without a new segment make a stall.
@@ -47,6 +47,8 @@ pub(crate) struct LiveStart {
     pub began: Instant,
     /// The playlist size bound.
     pub max_segments: usize,
+    /// The master's variables, for `EXT-X-DEFINE:IMPORT`.
+    pub imports: Vars,
 }
 
 /// Where the follower is.
@@ -136,6 +138,7 @@ async fn follow(ctx: Arc<Ctx>, start: LiveStart, tx: watch::Sender<Feed>) {
         mut target,
         began,
         max_segments,
+        imports,
     } = start;
     let res = Resource {
         kind: ResourceKind::Playlist,
@@ -155,7 +158,7 @@ async fn follow(ctx: Arc<Ctx>, start: LiveStart, tx: watch::Sender<Feed>) {
         began = Instant::now();
         let loaded = async {
             let resp = ctx.loader.download(&res, Extras::default()).await?;
-            let playlist = parse_media(&resp.final_url, &resp.bytes, max_segments)?;
+            let playlist = parse_media(&resp.final_url, &resp.bytes, max_segments, &imports)?;
             Ok::<(Bytes, MediaPlaylist), HlsError>((resp.bytes, playlist))
         }
         .await;

@@ -14,7 +14,7 @@ use crate::live::LiveStart;
 use crate::mode::Stores;
 use crate::options::{HlsOptions, VariantSelect};
 use crate::playlist::{
-    MediaPlaylist, Playlist, VariantInfo, parse_media, parse_playlist, parse_session_url,
+    MediaPlaylist, Playlist, VariantInfo, Vars, parse_media, parse_playlist, parse_session_url,
 };
 use crate::refresh::Refresh;
 use crate::resource::{Extras, Loader, Resource, ResourceKind};
@@ -121,7 +121,7 @@ async fn load_top(
         let res = playlist_res(url, path.clone());
         if let Some(bytes) = loader.cached(&res).await? {
             let base = cached_base(loader, &path, url).await?;
-            let playlist = parse_playlist(&base, &bytes, max_entries)?;
+            let playlist = parse_playlist(&base, &bytes, max_entries, &[])?;
             if !usable(&playlist) {
                 continue;
             }
@@ -131,7 +131,7 @@ async fn load_top(
     }
     let res = playlist_res(url, layout::top(true));
     let resp = loader.download(&res, Extras::default()).await?;
-    let playlist = parse_playlist(&resp.final_url, &resp.bytes, max_entries)?;
+    let playlist = parse_playlist(&resp.final_url, &resp.bytes, max_entries, &[])?;
     let path = layout::top(matches!(playlist, Playlist::Master(_)));
     let unstored = Unstored {
         url: url.clone(),
@@ -149,17 +149,18 @@ async fn load_media(
     url: &Url,
     path: &CachePath,
     max_entries: usize,
+    imports: &Vars,
 ) -> Result<(MediaPlaylist, Option<Unstored>), HlsError> {
     let res = playlist_res(url, path.clone());
     if let Some(bytes) = loader.cached(&res).await? {
         let base = cached_base(loader, path, url).await?;
-        let media = parse_media(&base, &bytes, max_entries)?;
+        let media = parse_media(&base, &bytes, max_entries, imports)?;
         if media.ended {
             return Ok((media, None));
         }
     }
     let resp = loader.download(&res, Extras::default()).await?;
-    let media = parse_media(&resp.final_url, &resp.bytes, max_entries)?;
+    let media = parse_media(&resp.final_url, &resp.bytes, max_entries, imports)?;
     let unstored = Unstored {
         url: url.clone(),
         path: path.clone(),
@@ -207,19 +208,23 @@ struct Playlists {
     media_playlist: Option<(Url, CachePath)>,
     track: Track,
     live: Option<LiveStart>,
+    /// The master's variables, which the media playlist may import.
+    imports: Vars,
 }
 
 /// Load the top playlist and the chosen variant's media playlist.
 async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Playlists, HlsError> {
     let began = tokio::time::Instant::now();
     let (top, top_path, top_unstored) = load_top(loader, url, opts.max_segments).await?;
+    let mut imports = Vars::new();
     let (variants, variant, (media, media_unstored), media_playlist) = match top {
         Playlist::Master(master) => {
             let variants = master.variants;
+            imports = master.defines;
             let idx = select_variant(&variants, opts.variant, url)?;
             let vurl = variants[idx].url.clone();
             let path = layout::playlist(&layout::variant_dir(idx))?;
-            let media = load_media(loader, &vurl, &path, opts.max_segments).await?;
+            let media = load_media(loader, &vurl, &path, opts.max_segments, &imports).await?;
             (variants, idx, media, Some((vurl, path)))
         }
         Playlist::Media(media) => (Vec::new(), 0, (media, None), None),
@@ -246,6 +251,7 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
             target: std::time::Duration::from_secs(media.target_duration.max(1)),
             began,
             max_segments: opts.max_segments,
+            imports: imports.clone(),
         };
         return Ok(Playlists {
             variants,
@@ -253,6 +259,7 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
             media_playlist,
             track: Track::live(variant, &media)?,
             live: Some(live),
+            imports,
         });
     }
     for unstored in [top_unstored, media_unstored].into_iter().flatten() {
@@ -264,6 +271,7 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
         media_playlist,
         track: Track::new(variant, media)?,
         live: None,
+        imports,
     })
 }
 
@@ -317,6 +325,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         media_playlist,
         track,
         live,
+        imports,
     } = match playlists(&loader, &url, opts).await {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -341,7 +350,11 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
             loader,
             keys,
             track,
-            refresh: Refresh::new(playlist_res(&media_url, media_path), opts.max_segments),
+            refresh: Refresh::new(
+                playlist_res(&media_url, media_path),
+                opts.max_segments,
+                imports,
+            ),
             lookahead_segments: opts.lookahead_segments,
         }),
         url,

@@ -47,19 +47,21 @@ pub struct PrefetchSummary {
 }
 
 /// Media resource `m` of the track, unless cached; built again with fresh
-/// URLs if its URL expired.
-async fn fetch_media(ctx: Arc<Ctx>, m: usize) -> Result<(Resource, Source, u64), HlsError> {
+/// URLs if its URL expired. `None` for a gap.
+async fn fetch_media(ctx: Arc<Ctx>, m: usize) -> Result<Option<(Resource, Source, u64)>, HlsError> {
     let ctx = &*ctx;
     with_fresh_urls(ctx, || async move {
-        let res = ctx.track.media_resource(m)?;
+        let Some(res) = ctx.track.media_resource(m)? else {
+            return Ok(None);
+        };
         if ctx.loader.exists(&res).await? {
             ctx.loader.stats().already_cached();
-            return Ok((res, Source::Cache, 0));
+            return Ok(Some((res, Source::Cache, 0)));
         }
         let resp = ctx.loader.download(&res, Extras::default()).await?;
         let n = resp.bytes.len() as u64;
         ctx.loader.store(&res, resp.bytes).await?;
-        Ok((res, Source::Network, n))
+        Ok(Some((res, Source::Network, n)))
     })
     .await
 }
@@ -145,7 +147,7 @@ impl HlsSession {
         }
         let variant = ctx.track.variant;
         let keys = ctx.track.keys();
-        let total = keys.len() + ctx.track.media_count();
+        let total = keys.len() + ctx.track.media_count() - ctx.track.gaps();
         let mut summary = PrefetchSummary::default();
         let mut done = 0;
         let mut report = |kind, url: &Url, source, bytes, summary: &mut PrefetchSummary| {
@@ -212,7 +214,10 @@ impl HlsSession {
                 .and_then(|r| r)
                 .and_then(|ok| refused().map(|()| ok));
             match joined {
-                Ok((res, source, bytes)) => report(res.kind, &res.url, source, bytes, &mut summary),
+                Ok(Some((res, source, bytes))) => {
+                    report(res.kind, &res.url, source, bytes, &mut summary)
+                }
+                Ok(None) => {} // a gap
                 Err(e) => {
                     // Leave nothing running behind (atomic writes: an aborted
                     // download never reaches the cache).

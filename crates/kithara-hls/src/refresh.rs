@@ -8,6 +8,7 @@
 //! used as it is. Cached segments are named by sequence number, so they stay
 //! valid.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,7 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::error::HlsError;
 use crate::open::{Ctx, Unstored};
-use crate::playlist::parse_media;
+use crate::playlist::{Vars, parse_media};
 use crate::resource::{Extras, Resource};
 
 /// Whether `e` is what an expired signed URL answers.
@@ -34,36 +35,56 @@ pub(crate) struct Refresh {
     /// The media playlist (the top playlist when a media playlist was opened).
     playlist: Resource,
     max_segments: usize,
+    /// The master's variables, for `EXT-X-DEFINE:IMPORT`.
+    imports: Vars,
     /// Bumped by each refresh: a fetch that failed with the URLs of an older
     /// generation retries without fetching the playlist again.
     generation: AtomicU64,
     /// One refresh at a time.
     lock: Mutex<()>,
+    /// The URLs whose failure caused a refresh: one that fails again with
+    /// URLs as fresh as the last refresh gave is refused for good, so a
+    /// resource the CDN really refuses costs one refetch, not one per fetch
+    /// in flight.
+    tried: parking_lot::Mutex<HashSet<String>>,
 }
 
 impl Refresh {
-    pub(crate) fn new(playlist: Resource, max_segments: usize) -> Self {
+    pub(crate) fn new(playlist: Resource, max_segments: usize, imports: Vars) -> Self {
         Self {
             playlist,
             max_segments,
+            imports,
             generation: AtomicU64::new(0),
             lock: Mutex::new(()),
+            tried: parking_lot::Mutex::new(HashSet::new()),
         }
     }
 
     /// Fetch the playlist again unless a refresh happened since
-    /// `generation`; `cause` is returned when the new playlist cannot stand
-    /// in for the old (not a VOD, or not one segment in common).
+    /// `generation` (then the caller just retries); `cause` is returned
+    /// when its URL already caused a refresh, or when the new playlist
+    /// cannot stand in for the old (not a VOD, or not one segment in
+    /// common).
     async fn run(&self, ctx: &Ctx, generation: u64, cause: &HlsError) -> Result<(), HlsError> {
         let _one = self.lock.lock().await;
         if self.generation.load(Ordering::Acquire) != generation {
             return Ok(());
         }
+        let url = cause.url().unwrap_or_default().to_owned();
+        if !self.tried.lock().insert(url) {
+            return Err(cause.clone());
+        }
         let resp = ctx
             .loader
             .download(&self.playlist, Extras::default())
             .await?;
-        let fresh = parse_media(&resp.final_url, &resp.bytes, self.max_segments)?;
+        let fresh = parse_media(
+            &resp.final_url,
+            &resp.bytes,
+            self.max_segments,
+            &self.imports,
+        )?;
         if !fresh.ended {
             return Err(cause.clone());
         }

@@ -82,6 +82,9 @@ impl Track {
         let mut items = Vec::with_capacity(media.segments.len() + media.inits.len());
         let mut current_init = None;
         for (i, seg) in media.segments.iter().enumerate() {
+            if seg.gap {
+                continue; // missing (`EXT-X-GAP`): never requested
+            }
             if seg.init.is_some() && seg.init != current_init {
                 if let Some(k) = seg.init {
                     items.push(Item::Init(k as usize));
@@ -263,13 +266,20 @@ impl Track {
     }
 
     /// Media resource `m` (inits first, then segments; see
-    /// [`media_count`](Self::media_count)), built from the current URLs.
-    pub(crate) fn media_resource(&self, m: usize) -> Result<Resource, HlsError> {
+    /// [`media_count`](Self::media_count)), built from the current URLs;
+    /// `None` for a gap (`EXT-X-GAP`), which is never requested.
+    pub(crate) fn media_resource(&self, m: usize) -> Result<Option<Resource>, HlsError> {
         match m.checked_sub(self.init_res.len()) {
-            None => Ok(self.init_parts(m).0),
-            Some(i) if i < self.media.segments.len() => Ok(self.segment_resource(i)?.0),
+            None => Ok(Some(self.init_parts(m).0)),
+            Some(i) if self.media.segments.get(i).is_some_and(|s| s.gap) => Ok(None),
+            Some(i) if i < self.media.segments.len() => Ok(Some(self.segment_resource(i)?.0)),
             Some(_) => Err(HlsError::Internal("media resource out of range")),
         }
+    }
+
+    /// How many media resources are gaps (never requested).
+    pub(crate) fn gaps(&self) -> usize {
+        self.media.segments.iter().filter(|s| s.gap).count()
     }
 
     /// The resource of item `idx` and the key that decrypts it.
@@ -312,7 +322,7 @@ impl Track {
     /// Every media resource (inits, then segments), each once, built as the
     /// iterator advances.
     pub(crate) fn media_resources(&self) -> impl Iterator<Item = Result<Resource, HlsError>> {
-        (0..self.media_count()).map(|m| self.media_resource(m))
+        (0..self.media_count()).filter_map(|m| self.media_resource(m).transpose())
     }
 
     /// The distinct keys (by URL), in order of first use; each with the IV of

@@ -11,6 +11,7 @@ use kithara_cache::CachePath;
 use url::Url;
 
 use super::attributes::attributes;
+use super::define::substitute;
 use super::parse::{parse_text, text};
 use super::spans::{Ref, Spans};
 use super::{MasterPlaylist, MediaPlaylist, Playlist, RenditionInfo, VariantInfo};
@@ -52,7 +53,10 @@ impl PlaylistMap {
     /// playlist; ignored for a master). At most `max_entries` segments or
     /// variants.
     pub fn parse(url: &Url, dir: &str, body: &[u8], max_entries: usize) -> Result<Self, HlsError> {
-        let text = text(url, body)?.to_owned();
+        // Served substituted: the `EXT-X-DEFINE` lines go (a player could
+        // not resolve a `QUERYPARAM` against the proxy's URL).
+        let (text, _) = substitute(url, text(url, body)?, &[])?;
+        let text = text.into_owned();
         let mut spans = Spans::default();
         let body = parse_text(url, &text, max_entries, Some(&mut spans))?;
         // Recorded line by line, but within a line in the order the tag's
@@ -278,6 +282,32 @@ low/index.m3u8?token=abc
 #EXT-X-STREAM-INF:BANDWIDTH=256000
 https://other.example/high.m3u8
 ";
+
+    /// A proxy serves a playlist with variables substituted and without
+    /// its `EXT-X-DEFINE` lines (a `QUERYPARAM` would not resolve against
+    /// the proxy's URL); gap segments are still named like any segment.
+    #[test]
+    fn variables_are_served_substituted() {
+        let m = map(
+            "https://cdn.example/t/v0.m3u8?tok=abc",
+            "v0",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-DEFINE:QUERYPARAM=\"tok\"\n\
+             #EXT-X-DEFINE:NAME=\"k\",VALUE=\"key\"\n\
+             #EXT-X-KEY:METHOD=AES-128,URI=\"{$k}.bin?t={$tok}\"\n\
+             #EXTINF:4,\na.ts?t={$tok}\n#EXT-X-GAP\n#EXTINF:4,\nb.ts\n#EXT-X-ENDLIST\n",
+        );
+        let out = m.rewrite(|p| format!("/x/{p}")).unwrap();
+        let key = layout::key(&url("https://cdn.example/t/key.bin?t=abc")).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:4\n\
+                 #EXT-X-KEY:METHOD=AES-128,URI=\"/x/{key}\"\n\
+                 #EXTINF:4,\n/x/v0/seg/000000.ts\n#EXT-X-GAP\n#EXTINF:4,\n/x/v0/seg/000001.ts\n\
+                 #EXT-X-ENDLIST\n"
+            )
+        );
+    }
 
     #[test]
     fn a_master_is_rewritten_uri_by_uri() {

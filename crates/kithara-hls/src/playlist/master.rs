@@ -30,7 +30,13 @@ const MEDIA_TAGS: [&str; 6] = [
 
 /// URI-bearing master tags kithara does not serve (their URIs would lead a
 /// player past a proxy): a proxy drops these lines.
-const UNSERVED_TAGS: [&str; 2] = ["#EXT-X-SESSION-DATA:", "#EXT-X-CONTENT-STEERING:"];
+/// `EXT-X-DEFINE` lines go too: a proxy serves the text substituted
+/// (`define.rs`).
+const UNSERVED_TAGS: [&str; 3] = [
+    "#EXT-X-SESSION-DATA:",
+    "#EXT-X-CONTENT-STEERING:",
+    "#EXT-X-DEFINE:",
+];
 
 /// Parse the master playlist `text` (it starts with `#EXTM3U`) served at
 /// `url`, recording URI positions into `spans` when given.

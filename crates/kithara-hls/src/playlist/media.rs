@@ -26,12 +26,14 @@ use super::{InitSegment, KeyRef, MediaPlaylist, Segment, SegmentKey};
 use crate::error::HlsError;
 
 /// Tags of master playlists, which make a media playlist invalid.
-const MASTER_TAGS: [&str; 5] = [
+/// (`EXT-X-SESSION-KEY` is not one of them: servers put it in media
+/// playlists too, and it only announces a key the segments' own
+/// `EXT-X-KEY` names again, so it is ignored.)
+const MASTER_TAGS: [&str; 4] = [
     "#EXT-X-MEDIA:",
     "#EXT-X-STREAM-INF:",
     "#EXT-X-I-FRAME-STREAM-INF:",
     "#EXT-X-SESSION-DATA:",
-    "#EXT-X-SESSION-KEY:",
 ];
 
 /// URI-bearing tags of low-latency HLS, whose partial segments kithara does
@@ -113,6 +115,8 @@ struct Pending<'a> {
     /// Whether any segment tag was seen (a playlist may not end on one).
     open: bool,
     has_duration: bool,
+    /// `EXT-X-GAP`: the segment is missing.
+    gap: bool,
     range: Option<ByteRange>,
     /// The `EXT-X-MAP`, with the keys in force where it appeared.
     map: Option<(MapTag<'a>, Keys<'a>)>,
@@ -229,6 +233,13 @@ impl<'a, 's> Parser<'a, 's> {
             self.pending.open = true;
         } else if tag("#EXT-X-PROGRAM-DATE-TIME:").is_some() {
             self.pending.open = true;
+        } else if line == "#EXT-X-GAP" {
+            self.pending.gap = true;
+            self.pending.open = true;
+        } else if line.starts_with("#EXT-X-DEFINE:") {
+            // Substituted before parsing (`define.rs`); a proxy serves the
+            // substituted text without them.
+            self.record(line, Ref::DropLine)?;
         } else if let Some(v) = tag("#EXT-X-TARGETDURATION:") {
             self.out.target_duration = v
                 .parse::<u64>()
@@ -300,6 +311,7 @@ impl<'a, 's> Parser<'a, 's> {
             range,
             key,
             init: self.init,
+            gap: pending.gap,
         });
         Ok(())
     }
@@ -474,11 +486,45 @@ mod tests {
         for tag in [
             "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"x\"",
             "#EXT-X-SESSION-DATA:DATA-ID=\"x\",VALUE=\"y\"",
-            "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"k\"",
         ] {
             let text = with_head(&format!("{tag}\n#EXTINF:4,\na.ts\n"));
             assert!(is_playlist_error(&media(&text)), "{tag}");
         }
+    }
+
+    /// RFC 8216 §6.3.1: what the client does not understand is ignored: an
+    /// `EXT-X-SESSION-KEY` in a media playlist, unknown tags, unknown
+    /// attributes, low-latency and date tags.
+    #[test]
+    fn what_the_client_does_not_use_is_ignored() {
+        let text = with_head(
+            "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"k\"\n\
+             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.0\n\
+             #EXT-X-PART-INF:PART-TARGET=0.33\n#EXT-X-NEW-THING:A=1\n\
+             #EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n\
+             #EXT-X-KEY:METHOD=AES-128,URI=\"k\",FUTURE-ATTR=\"x\",KEYFORMAT=\"identity\"\n\
+             #EXT-X-PART:DURATION=0.33,URI=\"a.part0.ts\"\n\
+             #EXTINF:4,\na.ts\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"b.part0.ts\"\n\
+             #EXT-X-RENDITION-REPORT:URI=\"../v1/i.m3u8\",LAST-MSN=1\n",
+        );
+        let m = media(&text).unwrap();
+        assert_eq!(m.segments.len(), 1);
+        assert_eq!(m.segment_url(0).unwrap().path(), "/track/v0/a.ts");
+        assert!(m.segment_key(0).is_some());
+    }
+
+    #[test]
+    fn a_gap_marks_its_segment_only() {
+        let m = media(&with_head(
+            "#EXTINF:4,\na.ts\n#EXT-X-GAP\n#EXTINF:4,\nb.ts\n#EXTINF:4,\nc.ts\n",
+        ))
+        .unwrap();
+        let gaps: Vec<_> = m.segments.iter().map(|s| s.gap).collect();
+        assert_eq!(gaps, [false, true, false]);
+        // A gap tag must be followed by its segment.
+        assert!(is_playlist_error(&media(&with_head(
+            "#EXTINF:4,\na.ts\n#EXT-X-GAP\n"
+        ))));
     }
 
     #[test]

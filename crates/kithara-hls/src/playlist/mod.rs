@@ -5,6 +5,7 @@
 //! path of everything it references, for serving it again.
 
 mod attributes;
+mod define;
 mod map;
 mod master;
 mod media;
@@ -21,6 +22,7 @@ use url::Url;
 
 use crate::crypto::sequence_iv;
 use crate::error::HlsError;
+pub(crate) use define::Vars;
 pub use map::{PlaylistMap, Target};
 pub(crate) use numbers::MAX_BYTE_OFFSET;
 pub(crate) use parse::{parse_media, parse_playlist};
@@ -70,6 +72,8 @@ pub(crate) struct MasterPlaylist {
     pub renditions: Vec<RenditionInfo>,
     /// `EXT-X-I-FRAME-STREAM-INF` playlists.
     pub iframes: Vec<Url>,
+    /// Its `EXT-X-DEFINE` variables, which its media playlists may `IMPORT`.
+    pub defines: Vars,
 }
 
 /// A parsed playlist: either kind.
@@ -109,6 +113,8 @@ pub(crate) struct Segment {
     pub key: Option<u32>,
     /// Index into [`MediaPlaylist::inits`] of the init segment that applies.
     pub init: Option<u32>,
+    /// `EXT-X-GAP`: the segment is missing; it is never requested.
+    pub gap: bool,
 }
 
 /// An `EXT-X-KEY` (identity format, AES-128) that applies to segments.

@@ -3,6 +3,7 @@
 
 use url::Url;
 
+use super::define::substitute;
 use super::master::parse_master_text;
 use super::media::parse_media_text;
 use super::numbers::check_numbers;
@@ -52,13 +53,21 @@ fn check_quotes(url: &Url, text: &str) -> Result<(), HlsError> {
     Ok(())
 }
 
-/// Parse either kind of playlist served at `url` (its final URL after redirects).
+/// Parse either kind of playlist served at `url` (its final URL after
+/// redirects), its variables substituted (`imports`: the master playlist's,
+/// for a media playlist's `EXT-X-DEFINE:IMPORT`).
 pub(crate) fn parse_playlist(
     url: &Url,
     body: &[u8],
     max_entries: usize,
+    imports: &[(String, String)],
 ) -> Result<Playlist, HlsError> {
-    parse_text(url, text(url, body)?, max_entries, None)
+    let (text, vars) = substitute(url, text(url, body)?, imports)?;
+    let mut playlist = parse_text(url, &text, max_entries, None)?;
+    if let Playlist::Master(master) = &mut playlist {
+        master.defines = vars;
+    }
+    Ok(playlist)
 }
 
 /// Parse the playlist `text` (see [`text`]), recording URI spans if asked.
@@ -83,8 +92,9 @@ pub(crate) fn parse_media(
     url: &Url,
     body: &[u8],
     max_entries: usize,
+    imports: &[(String, String)],
 ) -> Result<MediaPlaylist, HlsError> {
-    match parse_playlist(url, body, max_entries)? {
+    match parse_playlist(url, body, max_entries, imports)? {
         Playlist::Media(m) => Ok(m),
         Playlist::Master(_) => Err(bad(
             url,
@@ -103,7 +113,7 @@ mod tests {
     }
 
     fn media(text: &str) -> Result<MediaPlaylist, HlsError> {
-        parse_media(&url(), text.as_bytes(), 1000)
+        parse_media(&url(), text.as_bytes(), 1000, &[])
     }
 
     const MASTER: &str = "#EXTM3U
@@ -116,7 +126,8 @@ https://other.example.com/high/index.m3u8
 
     #[test]
     fn master_variants_are_resolved_in_order() {
-        let Playlist::Master(m) = parse_playlist(&url(), MASTER.as_bytes(), 10).unwrap() else {
+        let Playlist::Master(m) = parse_playlist(&url(), MASTER.as_bytes(), 10, &[]).unwrap()
+        else {
             panic!("expected master");
         };
         let v = m.variants;
@@ -132,7 +143,7 @@ https://other.example.com/high/index.m3u8
             v[1].url.as_str(),
             "https://other.example.com/high/index.m3u8"
         );
-        let err = parse_playlist(&url(), MASTER.as_bytes(), 1).unwrap_err();
+        let err = parse_playlist(&url(), MASTER.as_bytes(), 1, &[]).unwrap_err();
         assert!(matches!(err, HlsError::Playlist { .. }), "{err}");
     }
 
@@ -140,7 +151,7 @@ https://other.example.com/high/index.m3u8
     fn master_with_file_variant_is_rejected() {
         let text = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nfile:///etc/passwd\n";
         assert!(matches!(
-            parse_playlist(&url(), text.as_bytes(), 10),
+            parse_playlist(&url(), text.as_bytes(), 10, &[]),
             Err(HlsError::UnsupportedScheme { .. })
         ));
     }
@@ -339,7 +350,7 @@ s0.m4s
                 "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n",
                 1,
             );
-            let got = parse_playlist(&url(), body.as_bytes(), 1000);
+            let got = parse_playlist(&url(), body.as_bytes(), 1000, &[]);
             assert!(
                 matches!(got, Err(HlsError::Playlist { .. })),
                 "{body:?}: unexpected {got:?}"
@@ -364,7 +375,7 @@ s0.m4s
             "#EXT-X-MAP:URI=\"i\",BYTERANGE=\"1@0\",BYTERANGE=\"18446744073709551615@5\"\n",
         ] {
             let text = format!("{head}{tail}");
-            match parse_playlist(&url(), text.as_bytes(), 10) {
+            match parse_playlist(&url(), text.as_bytes(), 10, &[]) {
                 Err(HlsError::Playlist { reason, .. }) => {
                     assert!(!reason.contains("parser failed"), "{tail:?}: {reason}");
                 }
@@ -373,7 +384,7 @@ s0.m4s
         }
         // The rest of the `#EXTM3U` line is read as a line of its own.
         let text = "#EXTM3U#EXT-X-DATERANGE:DURATION=-1\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n";
-        match parse_playlist(&url(), text.as_bytes(), 10) {
+        match parse_playlist(&url(), text.as_bytes(), 10, &[]) {
             Err(HlsError::Playlist { reason, .. }) => {
                 assert!(!reason.contains("parser failed"), "{reason}");
             }
@@ -420,7 +431,7 @@ s0.m4s
             );
         }
         assert!(matches!(
-            parse_playlist(&url(), &[0xff, 0xfe, 0x00], 10),
+            parse_playlist(&url(), &[0xff, 0xfe, 0x00], 10, &[]),
             Err(HlsError::Playlist { .. })
         ));
         let sample_aes = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"k\"\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n";
@@ -431,13 +442,13 @@ s0.m4s
         let many: String = std::iter::once("#EXTM3U\n#EXT-X-TARGETDURATION:4\n".to_owned())
             .chain((0..5).map(|i| format!("#EXTINF:4,\ns{i}.ts\n")))
             .collect();
-        assert!(parse_media(&url(), many.as_bytes(), 5).is_ok());
+        assert!(parse_media(&url(), many.as_bytes(), 5, &[]).is_ok());
         assert!(matches!(
-            parse_media(&url(), many.as_bytes(), 4),
+            parse_media(&url(), many.as_bytes(), 4, &[]),
             Err(HlsError::Playlist { .. })
         ));
         assert!(matches!(
-            parse_media(&url(), MASTER.as_bytes(), 10),
+            parse_media(&url(), MASTER.as_bytes(), 10, &[]),
             Err(HlsError::Playlist { .. })
         ));
     }
