@@ -168,8 +168,14 @@ impl Beneath {
                 Err(Errno::NOENT) => {
                     match rustix::fs::mkdirat(&cur.fd, part, Mode::from_raw_mode(0o777)) {
                         Ok(()) => gained.push((
-                            Dir {
-                                fd: rustix::io::dup(&cur.fd)?,
+                            {
+                                note!(|rel| Some(crate::fuzzing::power::Op::Mkdir(rel(
+                                    cur.fd.as_fd(),
+                                    Some(OsStr::new(part))
+                                )?)));
+                                Dir {
+                                    fd: rustix::io::dup(&cur.fd)?,
+                                }
                             },
                             at.clone(),
                         )),
@@ -207,35 +213,76 @@ impl Dir {
         }
     }
 
+    /// The regular file `name` open for reading; `None` if it is not there
+    /// or is not a regular file (never through a link, never blocking).
+    pub(crate) fn open_file(&self, name: &OsStr) -> io::Result<Option<File>> {
+        let fd = match rustix::fs::openat(&self.fd, name, READ_FLAGS, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) if missing(e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let stat = rustix::fs::fstat(&fd)?;
+        Ok(
+            (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile)
+                .then(|| File::from(fd)),
+        )
+    }
+
     /// Create a new file `name` (never an existing one, never through a
     /// link), open for reading and writing.
     pub(crate) fn create_new(&self, name: &OsStr) -> io::Result<File> {
         let flags =
             OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o666))?;
+        note!(|rel| Some(crate::fuzzing::power::Op::Create(rel(
+            self.fd.as_fd(),
+            Some(name)
+        )?)));
         Ok(File::from(fd))
     }
 
     /// Rename `from` to `to`, both in this directory, replacing `to`.
     pub(crate) fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
-        Ok(rustix::fs::renameat(&self.fd, from, &self.fd, to)?)
+        rustix::fs::renameat(&self.fd, from, &self.fd, to)?;
+        self.noted_rename(from, self, to);
+        Ok(())
+    }
+
+    /// Records a rename done (`fuzzing` feature only).
+    fn noted_rename(&self, _from: &OsStr, _to_dir: &Dir, _to: &OsStr) {
+        note!(|rel| Some(crate::fuzzing::power::Op::Rename(
+            rel(self.fd.as_fd(), Some(_from))?,
+            rel(_to_dir.fd.as_fd(), Some(_to))?
+        )));
     }
 
     /// Rename `from` to `to` only if nothing has that name. `false` if
     /// something does, or if this system or file system cannot tell.
     pub(crate) fn rename_if_new(&self, from: &OsStr, to: &OsStr) -> bool {
-        super::rename::if_new_at(self.fd.as_fd(), from, to)
+        let renamed = super::rename::if_new_at(self.fd.as_fd(), from, to);
+        if renamed {
+            self.noted_rename(from, self, to);
+        }
+        renamed
     }
 
     /// Rename `name` into `to_dir` as `to`.
     pub(crate) fn rename_to(&self, name: &OsStr, to_dir: &Dir, to: &OsStr) -> io::Result<()> {
-        Ok(rustix::fs::renameat(&self.fd, name, &to_dir.fd, to)?)
+        rustix::fs::renameat(&self.fd, name, &to_dir.fd, to)?;
+        self.noted_rename(name, to_dir, to);
+        Ok(())
     }
 
     /// Remove the file (or link) `name`; `false` if it was not there.
     pub(crate) fn remove_file(&self, name: &OsStr) -> io::Result<bool> {
         match rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                note!(|rel| Some(crate::fuzzing::power::Op::Unlink(rel(
+                    self.fd.as_fd(),
+                    Some(name)
+                )?)));
+                Ok(true)
+            }
             Err(e) if missing(e) => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -243,12 +290,28 @@ impl Dir {
 
     /// Remove the empty directory `name`.
     pub(crate) fn remove_dir(&self, name: &OsStr) -> io::Result<()> {
-        Ok(rustix::fs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR)?)
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR)?;
+        note!(|rel| Some(crate::fuzzing::power::Op::Rmdir(rel(
+            self.fd.as_fd(),
+            Some(name)
+        )?)));
+        Ok(())
     }
 
     /// Make the directory's entries durable.
     pub(crate) fn sync(&self) -> io::Result<()> {
-        Ok(rustix::fs::fsync(&self.fd)?)
+        rustix::fs::fsync(&self.fd)?;
+        note!(|rel| Some(crate::fuzzing::power::Op::SyncDir(rel(
+            self.fd.as_fd(),
+            None
+        )?)));
+        Ok(())
+    }
+
+    /// The descriptor (for recording operations on files in it).
+    #[cfg(all(feature = "fuzzing", target_os = "linux"))]
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 

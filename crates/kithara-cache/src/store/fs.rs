@@ -7,7 +7,7 @@
 //! (atomic), then deleted; a crash in between leaves only trash, which the
 //! next open deletes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs;
@@ -52,6 +52,12 @@ struct Config {
     /// durable in their parent: created and synced by this process, or
     /// synced once by a `Sync` write that depends on them.
     durable: Mutex<HashSet<String>>,
+    /// Files renamed in by `Buffered` writes and never synced, by the
+    /// directory (relative to the root) they are in. Syncing a directory
+    /// makes its entries durable, these included: a power cut could then
+    /// bring one back by name, without its data and without the record
+    /// that would tell. So a directory is synced only after them.
+    unsynced: Mutex<HashMap<String, Vec<OsString>>>,
 }
 
 impl FsStore {
@@ -64,6 +70,7 @@ impl FsStore {
                 durability,
                 graves: Mutex::new(Vec::new()),
                 durable: Mutex::new(HashSet::new()),
+                unsynced: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -114,8 +121,9 @@ impl FsStore {
         // would never sync them.
         if sync || self.sync() {
             for (parent, child) in gained.iter().rev() {
-                let synced = parent
-                    .sync()
+                let synced = self
+                    .sync_unsynced(split(child).0, parent)
+                    .and_then(|()| parent.sync())
                     .map_err(CacheError::io("sync directory", self.cfg.root.display(rel)));
                 if synced.is_ok() {
                     self.cfg.durable.lock().insert(child.clone());
@@ -134,6 +142,13 @@ impl FsStore {
     /// created them without a sync, and a power cut would take the new
     /// file with them.
     pub(crate) fn make_durable(&self, into: &SyncDir) -> Result<()> {
+        if let Ok(Some(dir)) = self.cfg.root.dir(into.rel()) {
+            self.sync_unsynced(into.rel(), &dir)
+                .map_err(CacheError::io(
+                    "sync file",
+                    self.cfg.root.display(into.rel()),
+                ))?;
+        }
         into.sync()?;
         let mut at = into.rel();
         while !at.is_empty() {
@@ -148,13 +163,44 @@ impl FsStore {
                     .ok_or_else(|| {
                         CacheError::io("open directory", display())(ErrorKind::NotFound.into())
                     })?;
-                dir.sync()
+                self.sync_unsynced(parent, &dir)
+                    .and_then(|()| dir.sync())
                     .map_err(CacheError::io("sync directory", display()))?;
                 self.cfg.durable.lock().insert(at.to_owned());
             }
             at = parent;
         }
         Ok(())
+    }
+
+    /// Syncs the files `Buffered` writes renamed into `dir` (at `rel`)
+    /// since it was last synced, before a sync of `dir` makes their names
+    /// durable. A file gone or replaced since is skipped (a replacement
+    /// is synced by its own write or listed itself).
+    fn sync_unsynced(&self, rel: &str, dir: &Dir) -> std::io::Result<()> {
+        let Some(names) = self.cfg.unsynced.lock().remove(rel) else {
+            return Ok(());
+        };
+        for name in names {
+            if let Some(file) = dir.open_file(&name)? {
+                file.sync_all()?;
+                note!(|rel| Some(crate::fuzzing::power::Op::SyncFile {
+                    path: rel(dir.fd(), Some(&name))?,
+                    attrs: true,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes a file a `Buffered` write renamed into the directory at `rel`.
+    fn renamed_unsynced(&self, rel: &str, name: OsString) {
+        self.cfg
+            .unsynced
+            .lock()
+            .entry(rel.to_owned())
+            .or_default()
+            .push(name);
     }
 
     /// Starts a write of resource `path` of the asset at `asset` (see
@@ -435,6 +481,9 @@ impl Store for FsStore {
                 return Err(e);
             }
         };
+        if let Some(name) = t.unsynced_name() {
+            self.renamed_unsynced(t.rel_dir(), name);
+        }
         for moved in aside {
             self.bury_later(moved);
         }
@@ -550,13 +599,24 @@ impl FsStore {
 
     /// Makes a move into `trash/` final: deleted by the next [`Self::bury`].
     fn bury_later(&self, a: Aside) {
+        // Its folders are gone with it: a later write to the asset creates
+        // new ones, whose entries are not durable yet (they were kept as
+        // durable here, and a Sync write then skipped their syncs: found by
+        // the power-cut simulation), and its unsynced files are gone.
+        let prefix = format!("{ASSETS_DIR}/{}/{}", a.shard_name, a.name);
+        let inside = |rel: &str| rel == prefix || rel.starts_with(&format!("{prefix}/"));
+        self.cfg.unsynced.lock().retain(|rel, _| !inside(rel));
+        self.cfg.durable.lock().retain(|rel| !inside(rel));
         self.cfg
             .graves
             .lock()
             .push(self.root().join(TRASH_DIR).join(&a.grave));
-        if let Some(assets) = self.cfg.root.dir(ASSETS_DIR).ok().flatten() {
+        if let Some(assets) = self.cfg.root.dir(ASSETS_DIR).ok().flatten()
             // Fails while other assets share the shard directory; that is fine.
-            let _ = assets.remove_dir(OsStr::new(&a.shard_name));
+            && assets.remove_dir(OsStr::new(&a.shard_name)).is_ok()
+        {
+            let shard = format!("{ASSETS_DIR}/{}", a.shard_name);
+            self.cfg.durable.lock().remove(&shard);
         }
     }
 }
@@ -567,6 +627,8 @@ impl FsStore {
     pub(crate) fn bury(&self) {
         let graves = mem::take(&mut *self.cfg.graves.lock());
         for grave in graves {
+            #[cfg(all(feature = "fuzzing", target_os = "linux"))]
+            crate::fuzzing::power::note_path(&grave, crate::fuzzing::power::Op::RemoveTree);
             // remove_dir_all never follows symlinks, so nothing outside the cache is touched.
             if let Err(e) = fs::remove_dir_all(&grave) {
                 tracing::warn!(path = %grave.display(), error = %e, "cannot delete evicted asset; the next open will");

@@ -6,6 +6,18 @@
 //! visible atomically. Layers above the base intercept `commit`, `open` and
 //! `remove_all` to keep the index, the leases and the eviction order.
 
+/// Records a file-system operation for the power-cut simulation
+/// (`fuzzing/power.rs`): compiled only with the `fuzzing` feature on Linux,
+/// a no-op unless a test armed the recorder on its thread.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        #[cfg(all(feature = "fuzzing", target_os = "linux"))]
+        {
+            crate::fuzzing::power::note($($arg)*);
+        }
+    };
+}
+
 mod beneath;
 mod fs;
 mod in_flight;

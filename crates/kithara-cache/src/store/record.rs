@@ -30,7 +30,7 @@ pub(crate) struct Record {
 
 /// The attribute's name.
 #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-const NAME: &str = "user.kithara.rec";
+pub(crate) const NAME: &str = "user.kithara.rec";
 /// Format version, then the length and the digest, little-endian.
 const VERSION: u8 = 1;
 const ENCODED: usize = 17;
@@ -131,6 +131,15 @@ pub(crate) fn read(file: &File) -> Option<Record> {
 #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
 pub(crate) fn read(_file: &File) -> Option<Record> {
     Record::decode(&[])
+}
+
+/// The raw attribute attached to an open file (the power-cut recorder
+/// copies it as it is).
+#[cfg(all(feature = "fuzzing", target_os = "linux"))]
+pub(crate) fn attached(file: &File) -> Option<Vec<u8>> {
+    let mut buf = [0u8; ENCODED + 1];
+    let n = rustix::fs::fgetxattr(file, NAME, &mut buf).ok()?;
+    Some(buf[..n].to_vec())
 }
 
 /// The record attached to the file at `path` (never through a link: the

@@ -171,6 +171,14 @@ impl Staged {
             digest,
         });
         self.record = record.filter(|r| record::attach(t.file.get_ref(), *r));
+        #[cfg(all(feature = "fuzzing", target_os = "linux"))]
+        if self.record.is_some() {
+            let value = record::attached(t.file.get_ref());
+            note!(|rel| Some(crate::fuzzing::power::Op::Attr(
+                rel(t.dir.fd(), Some(&t.name))?,
+                value?
+            )));
+        }
         t.sync(self.record.is_some())
     }
 }
@@ -248,7 +256,12 @@ impl TempFile {
     pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         self.file
             .write_all(bytes)
-            .map_err(CacheError::io("write temp file", &self.temp))
+            .map_err(CacheError::io("write temp file", &self.temp))?;
+        note!(|rel| Some(crate::fuzzing::power::Op::Append(
+            rel(self.dir.fd(), Some(&self.name))?,
+            bytes.to_vec()
+        )));
+        Ok(())
     }
 
     /// Flushes and, when asked for, syncs the data before any rename.
@@ -276,7 +289,23 @@ impl TempFile {
         } else {
             file.sync_data()
         };
-        synced.map_err(CacheError::io("sync temp file", &self.temp))
+        synced.map_err(CacheError::io("sync temp file", &self.temp))?;
+        note!(|rel| Some(crate::fuzzing::power::Op::SyncFile {
+            path: rel(self.dir.fd(), Some(&self.name))?,
+            attrs: attributes,
+        }));
+        Ok(())
+    }
+
+    /// Where its directory is, relative to the root.
+    pub(crate) fn rel_dir(&self) -> &str {
+        &self.rel_dir
+    }
+
+    /// The destination's name if the file was renamed into place without
+    /// a sync (a `Buffered` write).
+    pub(crate) fn unsynced_name(&self) -> Option<OsString> {
+        (self.renamed && !self.sync).then(|| self.dest_name.clone())
     }
 
     /// Renames the temp file over its destination.

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+#[cfg(target_os = "linux")]
+pub mod power;
+
 use crate::cache::AssetCache;
 use crate::id::AssetId;
 use crate::index::load::{Loaded, parse};
