@@ -19,7 +19,7 @@ use crate::playlist::{
 use crate::refresh::Refresh;
 use crate::resource::{Extras, Loader, Resource, ResourceKind};
 use crate::source::StatsCounters;
-use crate::track::Track;
+use crate::track::{Track, is_recording};
 
 /// Everything a session shares with its tasks.
 pub(crate) struct Ctx {
@@ -43,6 +43,9 @@ pub(crate) struct Opened {
     pub media_playlist: Option<(Url, CachePath)>,
     /// A live playlist to follow.
     pub live: Option<LiveStart>,
+    /// A live stream's downloaded top playlist, not cached: a recording
+    /// stores it with the recorded media playlist.
+    pub live_top: Option<Unstored>,
 }
 
 /// Where a playlist's final URL is recorded when it was redirected.
@@ -106,9 +109,14 @@ fn playlist_res(url: &Url, path: CachePath) -> Resource {
 
 /// Whether a cached playlist may be used: a live media playlist is never
 /// final (it must be fetched again to be read), so a cached copy of one
-/// (the proxy caches them) counts as a miss.
-fn usable(playlist: &Playlist) -> bool {
-    !matches!(playlist, Playlist::Media(m) if !m.ended)
+/// (the proxy caches them) counts as a miss; so does a recording of one
+/// (`HlsSession::record_live`) online, where the live playlist is followed
+/// again; offline the recording plays.
+fn usable(loader: &Loader, bytes: &[u8], playlist: &Playlist) -> bool {
+    match playlist {
+        Playlist::Master(_) => true,
+        Playlist::Media(m) => m.ended && (loader.is_offline() || !is_recording(bytes)),
+    }
 }
 
 /// The top playlist: cached as `master.m3u8` or `media.m3u8`, else downloaded.
@@ -122,7 +130,7 @@ async fn load_top(
         if let Some(bytes) = loader.cached(&res).await? {
             let base = cached_base(loader, &path, url).await?;
             let playlist = parse_playlist(&base, &bytes, max_entries, &[])?;
-            if !usable(&playlist) {
+            if !usable(loader, &bytes, &playlist) {
                 continue;
             }
             loader.record_source(&path, url).await?;
@@ -155,7 +163,7 @@ async fn load_media(
     if let Some(bytes) = loader.cached(&res).await? {
         let base = cached_base(loader, path, url).await?;
         let media = parse_media(&base, &bytes, max_entries, imports)?;
-        if media.ended {
+        if media.ended && (loader.is_offline() || !is_recording(&bytes)) {
             return Ok((media, None));
         }
     }
@@ -208,6 +216,8 @@ struct Playlists {
     media_playlist: Option<(Url, CachePath)>,
     track: Track,
     live: Option<LiveStart>,
+    /// A live stream's downloaded master playlist (not cached).
+    live_top: Option<Unstored>,
     /// The master's variables, which the media playlist may import.
     imports: Vars,
 }
@@ -259,6 +269,8 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
             media_playlist,
             track: Track::live(variant, &media)?,
             live: Some(live),
+            // A top media playlist is the recording itself.
+            live_top: top_unstored.filter(|_| media_unstored.is_some()),
             imports,
         });
     }
@@ -271,6 +283,7 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
         media_playlist,
         track: Track::new(variant, media)?,
         live: None,
+        live_top: None,
         imports,
     })
 }
@@ -325,6 +338,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         media_playlist,
         track,
         live,
+        live_top,
         imports,
     } = match playlists(&loader, &url, opts).await {
         Ok(loaded) => loaded,
@@ -363,6 +377,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         top_path,
         media_playlist,
         live,
+        live_top,
     })
 }
 

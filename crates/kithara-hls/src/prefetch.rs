@@ -54,16 +54,23 @@ async fn fetch_media(ctx: Arc<Ctx>, m: usize) -> Result<Option<(Resource, Source
         let Some(res) = ctx.track.media_resource(m)? else {
             return Ok(None);
         };
-        if ctx.loader.exists(&res).await? {
-            ctx.loader.stats().already_cached();
-            return Ok(Some((res, Source::Cache, 0)));
-        }
-        let resp = ctx.loader.download(&res, Extras::default()).await?;
-        let n = resp.bytes.len() as u64;
-        ctx.loader.store(&res, resp.bytes).await?;
-        Ok(Some((res, Source::Network, n)))
+        let (source, n) = store_missing(ctx, &res).await?;
+        Ok(Some((res, source, n)))
     })
     .await
+}
+
+/// Download `res` into the cache unless it is there: where it came from
+/// and the bytes downloaded.
+pub(crate) async fn store_missing(ctx: &Ctx, res: &Resource) -> Result<(Source, u64), HlsError> {
+    if ctx.loader.exists(res).await? {
+        ctx.loader.stats().already_cached();
+        return Ok((Source::Cache, 0));
+    }
+    let resp = ctx.loader.download(res, Extras::default()).await?;
+    let n = resp.bytes.len() as u64;
+    ctx.loader.store(res, resp.bytes).await?;
+    Ok((Source::Network, n))
 }
 
 /// Key `k` of the track (in [`Track::keys`](crate::track::Track::keys)

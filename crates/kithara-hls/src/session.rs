@@ -5,7 +5,7 @@ use std::io::SeekFrom;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kithara_cache::AssetId;
+use kithara_cache::{AssetId, CachePath};
 use url::Url;
 
 use crate::BlockingReader;
@@ -14,9 +14,12 @@ use crate::error::HlsError;
 use crate::key::Key;
 use crate::live::Follower;
 use crate::lookahead::{ItemFetcher, Lookahead};
+use crate::open::Unstored;
 use crate::open::{Ctx, Opened, open};
 use crate::options::HlsOptions;
 use crate::playlist::VariantInfo;
+use crate::prefetch::{PrefetchProgress, PrefetchSummary};
+use crate::record;
 use crate::refresh::with_fresh_urls;
 use crate::resource::ResourceKind;
 use crate::source::{Fetched, SessionStats, Source};
@@ -137,6 +140,8 @@ pub struct HlsSession {
     loaded_once: bool,
     /// The follower of a live playlist: the track grows behind the reader.
     live: Option<Follower>,
+    /// A live stream's downloaded master, for a recording to store.
+    live_top: Option<Unstored>,
 }
 
 impl std::fmt::Debug for HlsSession {
@@ -167,6 +172,7 @@ impl HlsSession {
             top_path,
             media_playlist,
             live,
+            live_top,
         } = open(url.as_ref(), &options).await?;
         let n = ctx.track.len();
         let sizes = (0..n).map(|i| ctx.track.size_hint(i)).collect();
@@ -196,6 +202,7 @@ impl HlsSession {
             current: None,
             loaded_once: false,
             live,
+            live_top,
         };
         s.extend_offsets();
         Ok(s)
@@ -419,6 +426,38 @@ impl HlsSession {
         let target = target.ok_or(HlsError::InvalidSeek)?;
         self.pos = target;
         Ok(target)
+    }
+
+    /// Record a live stream into the cache: follow it for `duration` (or to
+    /// its `EXT-X-ENDLIST`), fetching every key, init segment and segment as
+    /// it appears, then store a VOD playlist of what was fetched, marked as
+    /// a recording: offline the recording plays; online a recording is
+    /// never used (the live playlist is followed again). Call it on a fresh
+    /// session, instead of reading. On a VOD it is
+    /// [`prefetch_all`](Self::prefetch_all). If the stream fails early
+    /// (stalled, a failed reload or fetch), what was recorded is stored and
+    /// the error returned.
+    pub async fn record_live<F>(
+        &mut self,
+        duration: std::time::Duration,
+        progress: F,
+    ) -> Result<PrefetchSummary, HlsError>
+    where
+        F: FnMut(&PrefetchProgress) + Send,
+    {
+        let Some(follower) = &mut self.live else {
+            return self.prefetch_all(progress).await;
+        };
+        let media = match &self.media_playlist {
+            Some((url, path)) => (url.clone(), CachePath::parse(path)?),
+            None => (self.url.clone(), CachePath::parse(&self.top_path)?),
+        };
+        let target = record::Target {
+            media,
+            source: self.url.clone(),
+            top: self.live_top.take(),
+        };
+        record::record(&self.ctx, follower, target, duration, progress).await
     }
 
     /// End the session and wait until nothing it started is still running:

@@ -7,6 +7,7 @@ use std::ops::Range;
 use parking_lot::RwLock;
 use url::Url;
 
+use crate::crypto::sequence_iv;
 use crate::error::HlsError;
 use crate::layout;
 use crate::playlist::{InitSegment, KeyRef, MediaPlaylist};
@@ -50,6 +51,8 @@ struct LiveItem {
     res: Resource,
     key: Option<KeyRef>,
     hint: Option<u64>,
+    /// A segment's media sequence number (`None` for an init segment).
+    sequence: Option<u64>,
 }
 
 /// The items of a live track so far.
@@ -64,6 +67,21 @@ struct LiveTable {
     current_init: Option<InitSegment>,
     /// The sequence number after the last segment taken.
     next_sequence: Option<u64>,
+    /// The last `EXT-X-TARGETDURATION` seen.
+    target_duration: u64,
+}
+
+/// The comment line that marks a media playlist as a recording of a live
+/// one: online it is never used (the live playlist is followed again),
+/// offline it plays.
+pub(crate) const RECORDING: &str = "## kithara: a recording of a live playlist";
+
+/// Whether a cached media playlist is a recording of a live one.
+pub(crate) fn is_recording(text: &[u8]) -> bool {
+    // Written as the line after `#EXTM3U`.
+    text.split(|&b| b == b'\n')
+        .nth(1)
+        .is_some_and(|line| line.trim_ascii() == RECORDING.as_bytes())
 }
 
 /// The index in `fresh` of the segment with `sequence`.
@@ -148,6 +166,7 @@ impl Track {
             return Err(HlsError::Internal("a VOD track does not grow"));
         };
         let mut table = live.write();
+        table.target_duration = playlist.target_duration;
         let mut added = 0;
         for (i, seg) in playlist.segments.iter().enumerate() {
             let sequence = playlist.sequence(i);
@@ -179,6 +198,7 @@ impl Track {
                     hint: hint(res.range.as_ref(), init.key.is_some()),
                     key: init.key.clone(),
                     res,
+                    sequence: None,
                 });
                 table.current_init = Some(init.clone());
             }
@@ -193,12 +213,79 @@ impl Track {
                 hint: hint(res.range.as_ref(), seg.key.is_some()),
                 key: playlist.segment_key(i),
                 res,
+                sequence: Some(sequence),
             });
             table.segments += 1;
             table.next_sequence = Some(sequence.saturating_add(1));
             added += 1;
         }
         Ok(added)
+    }
+
+    /// A VOD media playlist of the first `items` items of a live track (what
+    /// a recording fetched), marked as a recording ([`RECORDING`]).
+    /// Segments keep their sequence numbers (so their cache names); those
+    /// the recording missed are `EXT-X-GAP`s. `EXTINF` is the target
+    /// duration (the segment table keeps no durations). `None` for a VOD
+    /// track or no segment.
+    pub(crate) fn recording(&self, items: usize) -> Option<String> {
+        use std::fmt::Write as _;
+        let table = self.live.as_ref()?.read();
+        let items = &table.items[..items.min(table.items.len())];
+        let first = items.iter().find_map(|i| i.sequence)?;
+        let t = table.target_duration.max(1);
+        let mut out = format!(
+            "#EXTM3U\n{RECORDING}\n#EXT-X-TARGETDURATION:{t}\n\
+             #EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+        );
+        // The key in force as written: its URL and explicit IV, if any.
+        let mut key: Option<(String, Option<[u8; 16]>)> = None;
+        let mut next = first;
+        for item in items {
+            let want = item.key.as_ref().map(|k| {
+                let explicit = match item.sequence {
+                    Some(seq) if k.iv == sequence_iv(seq) => None,
+                    _ => Some(k.iv),
+                };
+                (k.url.to_string(), explicit)
+            });
+            if want != key {
+                match &want {
+                    None => out.push_str("#EXT-X-KEY:METHOD=NONE\n"),
+                    Some((url, iv)) => {
+                        let _ = write!(out, "#EXT-X-KEY:METHOD=AES-128,URI=\"{url}\"");
+                        if let Some(iv) = iv {
+                            let _ = write!(out, ",IV=0x{}", hex::encode(iv));
+                        }
+                        out.push('\n');
+                    }
+                }
+                key = want;
+            }
+            let range = item
+                .res
+                .range
+                .as_ref()
+                .map(|r| format!("{}@{}", r.end - r.start, r.start));
+            let Some(seq) = item.sequence else {
+                let _ = write!(out, "#EXT-X-MAP:URI=\"{}\"", item.res.url);
+                if let Some(range) = range {
+                    let _ = write!(out, ",BYTERANGE=\"{range}\"");
+                }
+                out.push('\n');
+                continue;
+            };
+            for _missed in next..seq {
+                let _ = writeln!(out, "#EXTINF:{t},\n#EXT-X-GAP\n{}", item.res.url);
+            }
+            if let Some(range) = range {
+                let _ = writeln!(out, "#EXT-X-BYTERANGE:{range}");
+            }
+            let _ = writeln!(out, "#EXTINF:{t},\n{}", item.res.url);
+            next = seq.saturating_add(1);
+        }
+        out.push_str("#EXT-X-ENDLIST\n");
+        Some(out)
     }
 
     /// The number of items (init segments and segments) so far.

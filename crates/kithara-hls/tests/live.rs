@@ -11,6 +11,8 @@
 mod common;
 
 use common::{all_files, open_cache, persistent, read_at_least, read_vod, within};
+use std::time::Duration;
+
 use kithara_cache::{AssetId, CachePath};
 use kithara_hls::{HlsError, HlsSession, VariantSelect};
 use kithara_test_utils::{HlsOrigin, OriginConfig};
@@ -218,4 +220,79 @@ async fn a_cached_live_copy_is_fetched_again_and_replaced_once_ended() {
     .await
     .unwrap();
     assert!(offline == got);
+}
+
+/// `record_live` for no time at all: what the playlist lists now is
+/// fetched and stored as a recording, which plays offline; online the
+/// recording is not used, the live playlist is followed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_plays_offline_and_is_not_used_online() {
+    let origin = live_origin(3);
+    let expected = origin.expected_stream(1);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let master = origin.master_url();
+    let mut s = within(HlsSession::open(master.as_str(), persistent(&cache)))
+        .await
+        .unwrap();
+    let summary = within(s.record_live(Duration::ZERO, |_| {})).await.unwrap();
+    assert_eq!(summary.downloaded, 3);
+    within(s.close()).await;
+    let offline = read_vod(master.as_str(), persistent(&cache).offline(true))
+        .await
+        .unwrap();
+    assert!(offline == expected[..3 * SEG]);
+    // Online, the live playlist again.
+    let s = within(HlsSession::open(master.as_str(), persistent(&cache)))
+        .await
+        .unwrap();
+    assert!(s.is_live());
+    within(s.close()).await;
+}
+
+/// A recording follows the stream to its `EXT-X-ENDLIST` (well before the
+/// time it was given), fetching segments as they are published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_ends_at_endlist_with_every_segment() {
+    let origin = live_origin(3);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let master = origin.master_url();
+    let mut s = within(HlsSession::open(master.as_str(), persistent(&cache)))
+        .await
+        .unwrap();
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let recording = tokio::spawn(async move {
+        let r = s
+            .record_live(Duration::from_secs(3600), move |p| {
+                let _ = seen_tx.send(p.url.path().to_owned());
+            })
+            .await;
+        s.close().await;
+        r
+    });
+    // Step by step: the next segments are published once the recording
+    // has fetched the ones before.
+    for _ in 0..3 {
+        within(seen.recv()).await.unwrap();
+    }
+    origin.advance(2);
+    for _ in 0..2 {
+        within(seen.recv()).await.unwrap();
+    }
+    origin.advance(1);
+    origin.end_live();
+    let summary = within(recording).await.unwrap().unwrap();
+    assert_eq!(summary.downloaded, 6);
+    for i in 0..6 {
+        assert_eq!(
+            origin.requests(&format!("/v1/seg/{i}.ts")),
+            1,
+            "segment {i}"
+        );
+    }
+    let offline = read_vod(master.as_str(), persistent(&cache).offline(true))
+        .await
+        .unwrap();
+    assert!(offline == origin.expected_stream(1));
 }
