@@ -5,7 +5,7 @@ mod common;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use common::{asset_dir, disk_usage, holding, id, open, p, temp_files};
-use kithara_cache::{AssetCache, CacheOptions, Durability};
+use kithara_cache::{AssetCache, CacheError, CacheOptions, Durability};
 
 #[test]
 fn put_then_read_returns_the_bytes_and_the_file_is_where_the_layout_says() {
@@ -129,10 +129,19 @@ fn buffered_and_sync_durability_store_the_same_bytes() {
 fn a_directory_where_a_file_belongs_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (cache, a) = holding(dir.path(), "v0/x", b"x");
+    let asset = asset_dir(dir.path(), &id(1));
+    // Each error names the entry in the way, by its full path (a bare
+    // `contains("x")` would match any path with an x in it).
     let err = a.put_atomic(&p("v0"), b"file over dir").unwrap_err();
-    assert!(err.to_string().contains("v0"), "{err}");
+    assert!(
+        matches!(&err, CacheError::Unexpected { path, .. } if *path == asset.join("v0")),
+        "{err:?}"
+    );
     let err = a.put_atomic(&p("v0/x/y"), b"below a file").unwrap_err();
-    assert!(err.to_string().contains("x"), "{err}");
+    assert!(
+        matches!(&err, CacheError::Unexpected { path, .. } if *path == asset.join("v0/x")),
+        "{err:?}"
+    );
     assert!(temp_files(dir.path()).is_empty());
     assert_eq!(cache.stats().unwrap().total_bytes, 1);
 }
@@ -156,8 +165,9 @@ fn removing_one_resource_updates_the_accounting_even_on_a_pinned_asset() {
     assert_eq!(disk_usage(dir.path()), (1000, 1));
     let err = a.remove(&p("v0/seg")).unwrap_err();
     assert!(
-        err.to_string().contains("seg"),
-        "a directory is not a resource: {err}"
+        matches!(&err, CacheError::Unexpected { path, .. }
+            if *path == asset_dir(dir.path(), &id(1)).join("v0/seg")),
+        "a directory is not a resource: {err:?}"
     );
     drop((_playing, a, cache));
     let reopened = open(dir.path(), 1 << 20);

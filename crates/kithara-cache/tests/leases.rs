@@ -58,12 +58,10 @@ fn pins_are_not_persisted_across_a_restart() {
         // What a restart would read while the pin is held: nothing pinned.
         let index = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
         assert!(!index.contains("pin"), "{index}");
-        let seen = AssetCache::open_read_only(dir.path()).unwrap();
-        assert_eq!(seen.stats().unwrap().pinned_assets, 0);
     }
+    // A new cache has no pins by construction (they live in memory); what
+    // can fail is whether the old pin still protects the asset: it must not.
     let cache = open(dir.path(), 2000);
-    assert_eq!(cache.stats().unwrap().pinned_assets, 0);
-    assert!(cache.assets().unwrap().iter().all(|a| !a.pinned));
     let put = cache.asset(id(2)).put_atomic(&p("a"), &[0; 1500]).unwrap();
     assert_eq!(put.evicted, vec![id(1)]);
 }

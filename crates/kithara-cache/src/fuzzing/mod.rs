@@ -78,6 +78,14 @@ fn scratch_cache() -> Option<(PathBuf, AssetCache)> {
     Some((root, cache))
 }
 
+/// One step of the background flusher, run now on this thread: writes the
+/// index if sizes or entries changed, or if only recency did and a minute
+/// has passed since it was last written. Tests check what a step writes
+/// without waiting for the thread.
+pub fn flusher_tick(cache: &AssetCache) -> crate::Result<()> {
+    cache.inner.save_index(false)
+}
+
 /// Fails the move of the `after`-th next eviction victim (0: the next one)
 /// of the cache rooted at `root` out of place, once, as a failing disk
 /// would: the production commit runs, with one fault injected.
