@@ -80,6 +80,10 @@ pub struct FetchArgs {
     /// Extra query parameter for key requests, k=v (repeatable)
     #[arg(long = "key-query", value_name = "K=V")]
     pub key_queries: Vec<String>,
+    /// Record a live playlist for DURATION (90s, 5m, 1h) instead of refusing
+    /// it; the recording plays with `read --offline` (a VOD is fetched whole)
+    #[arg(long = "live-for", value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub live_for: Option<std::time::Duration>,
 }
 
 /// `kithara serve`.

@@ -5,6 +5,7 @@
 mod args;
 mod cache_dir;
 mod commands;
+mod duration;
 mod error;
 mod progress;
 mod session;

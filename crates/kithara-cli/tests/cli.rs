@@ -379,6 +379,38 @@ fn read_to_a_file_leaves_nothing_partial_on_failure() {
         .success();
 }
 
+/// `--live-for` records instead of refusing: for no time at all, what the
+/// live playlist lists now, which then plays offline.
+#[test]
+fn fetch_live_for_records_a_live_stream_that_plays_offline() {
+    let origin = HlsOrigin::start(OriginConfig::default().segments(4).live(2)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = origin.master_url().to_string();
+    kithara(dir.path())
+        .args(["fetch", "--live-for", "0s", &url])
+        .assert()
+        .success();
+    let offline = kithara(dir.path())
+        .args(["read", &url, "--offline"])
+        .output()
+        .unwrap();
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert_eq!(offline.stdout, origin.expected_stream(1)[..2 * 4096]);
+    let all = kithara(dir.path())
+        .args(["fetch", "--live-for", "1m", "--variant", "all", &url])
+        .output()
+        .unwrap();
+    assert!(!all.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&all.stderr).trim(),
+        "error: --live-for records one variant: choose it with --variant"
+    );
+}
+
 #[test]
 fn fetch_refuses_a_live_playlist_and_caches_nothing() {
     let origin = HlsOrigin::start(OriginConfig::default().segments(4).live(2)).unwrap();
