@@ -8,6 +8,7 @@
 
 use std::env;
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use kithara_hls::{
     CacheMode, HlsOptions, HlsSession, KeyContext, KeyProcessorError, SessionStats, VariantSelect,
     prefetch_all_variants,
 };
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig, files_recursive};
+use kithara_origin::{Encryption, HlsOrigin, IvMode, OriginConfig};
 
 use crate::args::Global;
 use crate::error::CliError;
@@ -183,4 +184,20 @@ fn report(label: &str, run: &Run) {
         human(s.bytes_from_cache),
         s.cache_misses,
     );
+}
+
+/// Every regular file below `dir`, recursively (symlinks not followed).
+fn files_recursive(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_file() => files.push(entry.path()),
+                Ok(t) if t.is_dir() => dirs.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    files
 }

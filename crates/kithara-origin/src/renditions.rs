@@ -6,8 +6,8 @@
 
 use url::Url;
 
-use super::playlist::{self, IFRAMES_PATH, Track};
-use super::server::{HlsOrigin, expected_stream};
+use crate::playlist::{self, IFRAMES_PATH, Track};
+use crate::server::{HlsOrigin, expected_stream};
 
 impl HlsOrigin {
     /// Number of alternate audio renditions.

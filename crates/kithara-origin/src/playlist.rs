@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 
 use url::Url;
 
-use super::config::{Encryption, IvMode, OriginConfig};
-use super::content::{FIXED_IV, TrackContent};
+use crate::config::{Encryption, IvMode, OriginConfig};
+use crate::content::{FIXED_IV, TrackContent};
 
 /// Path of the master playlist.
 pub(crate) const MASTER_PATH: &str = "/master.m3u8";

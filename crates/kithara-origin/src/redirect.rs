@@ -9,9 +9,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use url::Url;
 
-use super::config::OriginConfig;
-use super::response::status_response;
-use super::server::HlsOrigin;
+use crate::config::OriginConfig;
+use crate::response::status_response;
+use crate::server::HlsOrigin;
 
 /// The path that redirects.
 pub(crate) const REDIRECT_PATH: &str = "/redir/master.m3u8";

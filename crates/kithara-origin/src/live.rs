@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 
-use super::common::lock;
-use super::config::OriginConfig;
-use super::faults::Fault;
-use super::playlist::MediaView;
-use super::response::{MPEGURL, bytes_response};
-use super::server::HlsOrigin;
+use crate::common::lock;
+use crate::config::OriginConfig;
+use crate::faults::Fault;
+use crate::playlist::MediaView;
+use crate::response::{MPEGURL, bytes_response};
+use crate::server::HlsOrigin;
 
 /// The publication state shared by all tracks.
 #[derive(Debug)]

@@ -12,14 +12,16 @@ use std::sync::Arc;
 use axum::Router;
 use url::Url;
 
-use super::common::lock;
-use super::config::OriginConfig;
-use super::content::{self, TrackContent};
-use super::faults::Hold;
-use super::handler::{Shared, handle};
-use super::playlist::{self, MASTER_PATH, Track};
-use super::runtime::{Bound, ServerThread};
-use super::static_dir::DirOrigin;
+#[cfg(feature = "faults")]
+use crate::common::lock;
+use crate::config::OriginConfig;
+use crate::content::{self, TrackContent};
+#[cfg(feature = "faults")]
+use crate::faults::Hold;
+use crate::handler::{Shared, handle};
+use crate::playlist::{self, MASTER_PATH, Track};
+use crate::runtime::{Bound, ServerThread};
+use crate::static_dir::DirOrigin;
 
 /// A loopback HLS origin on `127.0.0.1:<ephemeral port>`.
 ///
@@ -241,6 +243,7 @@ impl HlsOrigin {
     /// `/v{v}/all.ts`, any variant or rendition) succeed, every further
     /// media-segment request gets 500. `Some(0)` fails the very next one.
     /// `None` heals. Playlists, init segments and the key are not affected.
+    #[cfg(feature = "faults")]
     pub fn set_fail_after(&self, n: Option<usize>) {
         *lock(&self.shared.fail_after) = n;
     }
@@ -250,6 +253,7 @@ impl HlsOrigin {
     /// full `Content-Length`, send (and flush) the first `after` bytes, then
     /// wait until the returned [`Hold`] is released or dropped, then send
     /// the rest. A later `hold` of the same path replaces this one.
+    #[cfg(feature = "faults")]
     pub fn hold(&self, path: &str, after: usize) -> Hold {
         self.shared.common.hold(path, after)
     }
@@ -258,6 +262,7 @@ impl HlsOrigin {
     /// ignored; any resource) announce the full `Content-Length`, send
     /// `after` bytes, then abort the connection (an origin that dies
     /// mid-body). `None` heals. A cut wins over a [`hold`](Self::hold).
+    #[cfg(feature = "faults")]
     pub fn cut(&self, path: &str, after: Option<usize>) {
         self.shared.common.cut(path, after);
     }
@@ -265,6 +270,7 @@ impl HlsOrigin {
     /// Forces `status` for every request of `path` (query ignored; a full
     /// URL is accepted), before any other processing; `None` removes the
     /// override. A status that is not a valid HTTP code becomes 500.
+    #[cfg(feature = "faults")]
     pub fn set_status(&self, path: &str, status: Option<u16>) {
         self.shared.common.set_status(path, status);
     }

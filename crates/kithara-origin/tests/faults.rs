@@ -4,7 +4,7 @@
 mod common;
 
 use common::{get, get_ok, get_with, open};
-use kithara_test_utils::{HlsOrigin, OriginConfig};
+use kithara_origin::{HlsOrigin, OriginConfig};
 
 fn start(config: OriginConfig) -> HlsOrigin {
     HlsOrigin::start(config).expect("origin starts")

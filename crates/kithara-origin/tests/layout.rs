@@ -4,7 +4,7 @@
 mod common;
 
 use common::{attributes, decrypt, get, get_ok, get_with, parse_master, parse_media};
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_origin::{Encryption, HlsOrigin, IvMode, OriginConfig};
 
 fn start(config: OriginConfig) -> HlsOrigin {
     HlsOrigin::start(config).expect("origin starts")

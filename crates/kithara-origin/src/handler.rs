@@ -1,24 +1,28 @@
 //! Request handling of the generated HLS origin: its state, what a path
 //! names, and the response to every request.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+#[cfg(feature = "faults")]
+use std::sync::Mutex;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use bytes::Bytes;
 
-use super::common::{Common, lock};
-use super::config::OriginConfig;
-use super::content::{self, TrackContent};
-use super::faults::Fault;
-use super::live::{self, Live};
-use super::playlist::{self, IFRAMES_PATH, KEY_PATH, MASTER_PATH, Track};
-use super::redirect::{self, REDIRECT_PATH};
-use super::response::{MPEGURL, bytes_response, status_response};
-use super::signing::Tokens;
+use crate::common::Common;
+#[cfg(feature = "faults")]
+use crate::common::lock;
+use crate::config::OriginConfig;
+use crate::content::{self, TrackContent};
+use crate::faults::Fault;
+use crate::live::{self, Live};
+use crate::playlist::{self, IFRAMES_PATH, KEY_PATH, MASTER_PATH, Track};
+use crate::redirect::{self, REDIRECT_PATH};
+use crate::response::{MPEGURL, bytes_response, status_response};
+use crate::signing::Tokens;
 
-/// State shared by the [`HlsOrigin`](super::server::HlsOrigin) handle and
+/// State shared by the [`HlsOrigin`](crate::server::HlsOrigin) handle and
 /// the request handlers.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -28,6 +32,7 @@ pub(crate) struct Shared {
     pub(crate) audio: Vec<TrackContent>,
     pub(crate) live: Live,
     pub(crate) tokens: Tokens,
+    #[cfg(feature = "faults")]
     pub(crate) fail_after: Mutex<Option<usize>>,
 }
 
@@ -59,6 +64,7 @@ impl Shared {
             variants,
             audio,
             config,
+            #[cfg(feature = "faults")]
             fail_after: Mutex::new(None),
         }
     }
@@ -72,6 +78,7 @@ impl Shared {
     }
 
     /// Consumes one unit of the segment budget; `false` means fail.
+    #[cfg(feature = "faults")]
     fn take_segment_budget(&self) -> bool {
         let mut budget = lock(&self.fail_after);
         match *budget {
@@ -223,12 +230,17 @@ async fn segment_response(
     headers: &HeaderMap,
     fault: Option<Fault>,
 ) -> Response {
-    if !shared.take_segment_budget() {
-        return status_response(StatusCode::INTERNAL_SERVER_ERROR);
+    #[cfg(feature = "faults")]
+    {
+        if !shared.take_segment_budget() {
+            return status_response(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        if let Some(delay) = shared.config.segment_delay {
+            tokio::time::sleep(delay).await;
+        }
     }
-    if let Some(delay) = shared.config.segment_delay {
-        tokio::time::sleep(delay).await;
-    }
+    #[cfg(not(feature = "faults"))]
+    let _ = shared;
     bytes_response(body, "video/mp2t", headers, fault)
 }
 

@@ -6,8 +6,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::faults::Fault;
-use super::range::{RangeRequest, parse_range};
+use crate::faults::Fault;
+use crate::range::{RangeRequest, parse_range};
 
 /// Content type of playlists.
 pub(crate) const MPEGURL: &str = "application/vnd.apple.mpegurl";

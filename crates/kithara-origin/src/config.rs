@@ -1,5 +1,6 @@
 //! Configuration of the loopback origin (a consuming builder).
 
+#[cfg(feature = "faults")]
 use std::time::Duration;
 
 /// How the IV of an AES-128 encrypted segment is chosen (RFC 8216 §5.2).
@@ -43,6 +44,7 @@ pub struct OriginConfig {
     pub(crate) wrapped_key: bool,
     pub(crate) key_queries: Vec<(String, String)>,
     pub(crate) key_headers: Vec<(String, String)>,
+    #[cfg(feature = "faults")]
     pub(crate) segment_delay: Option<Duration>,
     pub(crate) byte_ranges: bool,
     pub(crate) media_sequence: u64,
@@ -65,6 +67,7 @@ impl Default for OriginConfig {
             wrapped_key: false,
             key_queries: Vec::new(),
             key_headers: Vec::new(),
+            #[cfg(feature = "faults")]
             segment_delay: None,
             byte_ranges: false,
             media_sequence: 0,
@@ -149,6 +152,7 @@ impl OriginConfig {
 
     /// Sleep (asynchronously) this long before serving each media segment
     /// body (`seg/{i}.ts` and `all.ts`). Default: no delay.
+    #[cfg(feature = "faults")]
     #[must_use]
     pub fn segment_delay(mut self, delay: std::time::Duration) -> Self {
         self.segment_delay = Some(delay);

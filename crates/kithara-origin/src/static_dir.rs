@@ -13,10 +13,11 @@ use axum::response::Response;
 use bytes::Bytes;
 use url::Url;
 
-use super::common::Common;
-use super::faults::Hold;
-use super::response::{MPEGURL, bytes_response, status_response};
-use super::runtime::{Bound, ServerThread};
+use crate::common::Common;
+#[cfg(feature = "faults")]
+use crate::faults::Hold;
+use crate::response::{MPEGURL, bytes_response, status_response};
+use crate::runtime::{Bound, ServerThread};
 
 /// A loopback origin on `127.0.0.1:<ephemeral port>` that serves the
 /// regular files under one directory, read at request time.
@@ -39,7 +40,7 @@ use super::runtime::{Bound, ServerThread};
 /// connections are refused.
 ///
 /// ```
-/// use kithara_test_utils::DirOrigin;
+/// use kithara_origin::DirOrigin;
 ///
 /// let dir = tempfile::tempdir()?;
 /// std::fs::write(dir.path().join("index.m3u8"), "#EXTM3U\n")?;
@@ -140,6 +141,7 @@ impl DirOrigin {
     /// Forces `status` for every request of `path` (query ignored), before
     /// any other processing; `None` removes the override. A status that is
     /// not a valid HTTP code becomes 500.
+    #[cfg(feature = "faults")]
     pub fn set_status(&self, path: &str, status: Option<u16>) {
         self.state.common.set_status(path, status);
     }
@@ -147,12 +149,14 @@ impl DirOrigin {
     /// Holds back the body of `path` after `after` bytes until the
     /// returned [`Hold`] is released or dropped; as
     /// [`HlsOrigin::hold`](crate::HlsOrigin::hold).
+    #[cfg(feature = "faults")]
     pub fn hold(&self, path: &str, after: usize) -> Hold {
         self.state.common.hold(path, after)
     }
 
     /// While `Some(after)`, bodies of `path` stop after `after` bytes and
     /// the connection is aborted; as [`HlsOrigin::cut`](crate::HlsOrigin::cut).
+    #[cfg(feature = "faults")]
     pub fn cut(&self, path: &str, after: Option<usize>) {
         self.state.common.cut(path, after);
     }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{get, get_ok, parse_media};
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_origin::{Encryption, HlsOrigin, IvMode, OriginConfig};
 use url::Url;
 
 fn start(config: OriginConfig) -> HlsOrigin {

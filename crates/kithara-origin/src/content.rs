@@ -9,8 +9,8 @@ use aes::Aes128;
 use bytes::Bytes;
 use cbc::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 
-use super::config::{Encryption, IvMode, OriginConfig};
-use super::playlist::Track;
+use crate::config::{Encryption, IvMode, OriginConfig};
+use crate::playlist::Track;
 
 /// The real AES-128 key (16 readable bytes).
 pub(crate) const RAW_KEY: [u8; 16] = *b"kithara-test-key";

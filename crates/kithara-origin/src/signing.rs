@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::Uri;
 
-use super::server::HlsOrigin;
+use crate::server::HlsOrigin;
 
 /// The token generation, when signing is on.
 #[derive(Debug)]

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{get, get_with, open, open_target};
-use kithara_test_utils::{DirOrigin, HlsOrigin};
+use kithara_origin::{DirOrigin, HlsOrigin};
 
 /// A temporary tree: `outside.txt` next to the served `root/`.
 fn tree() -> (tempfile::TempDir, std::path::PathBuf) {

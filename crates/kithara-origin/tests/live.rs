@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Media, decrypt, get, get_ok, get_with, parse_media};
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_origin::{Encryption, HlsOrigin, IvMode, OriginConfig};
 use url::Url;
 
 fn start(config: OriginConfig) -> HlsOrigin {

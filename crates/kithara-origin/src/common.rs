@@ -9,8 +9,10 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use url::Url;
 
-use super::faults::{Fault, Faults, Hold};
-use super::response::status_response;
+use crate::faults::Fault;
+#[cfg(feature = "faults")]
+use crate::faults::{Faults, Hold};
+use crate::response::status_response;
 
 /// Counters, status overrides and faults of one origin.
 #[derive(Debug)]
@@ -18,7 +20,9 @@ pub(crate) struct Common {
     pub(crate) base: Url,
     total: AtomicUsize,
     stats: Mutex<Stats>,
+    #[cfg(feature = "faults")]
     statuses: Mutex<HashMap<String, u16>>,
+    #[cfg(feature = "faults")]
     faults: Faults,
 }
 
@@ -34,7 +38,9 @@ impl Common {
             base,
             total: AtomicUsize::new(0),
             stats: Mutex::new(Stats::default()),
+            #[cfg(feature = "faults")]
             statuses: Mutex::new(HashMap::new()),
+            #[cfg(feature = "faults")]
             faults: Faults::default(),
         }
     }
@@ -54,10 +60,13 @@ impl Common {
         if method != Method::GET && method != Method::HEAD {
             return Some(status_response(StatusCode::METHOD_NOT_ALLOWED));
         }
-        let code = lock(&self.statuses).get(path).copied()?;
-        Some(status_response(
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        ))
+        #[cfg(feature = "faults")]
+        if let Some(code) = lock(&self.statuses).get(path).copied() {
+            return Some(status_response(
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            ));
+        }
+        None
     }
 
     /// The fault to apply to a successful response body for `path`; never
@@ -66,7 +75,13 @@ impl Common {
         if method == Method::HEAD {
             return None;
         }
-        self.faults.get(path)
+        #[cfg(feature = "faults")]
+        return self.faults.get(path);
+        #[cfg(not(feature = "faults"))]
+        {
+            let _ = path;
+            None
+        }
     }
 
     fn record(&self, path: &str) {
@@ -96,6 +111,7 @@ impl Common {
         self.total.store(0, Ordering::SeqCst);
     }
 
+    #[cfg(feature = "faults")]
     pub(crate) fn set_status(&self, path: &str, status: Option<u16>) {
         let key = normalize_path(path);
         let mut statuses = lock(&self.statuses);
@@ -105,10 +121,12 @@ impl Common {
         };
     }
 
+    #[cfg(feature = "faults")]
     pub(crate) fn hold(&self, path: &str, after: usize) -> Hold {
         self.faults.hold(normalize_path(path), after)
     }
 
+    #[cfg(feature = "faults")]
     pub(crate) fn cut(&self, path: &str, after: Option<usize>) {
         self.faults.cut(normalize_path(path), after);
     }
