@@ -21,6 +21,45 @@ use crate::resource::{Extras, Loader, Resource, ResourceKind};
 /// An AES-128 key (16 bytes).
 pub type Key = [u8; 16];
 
+/// How errors and logs name a key URL: as it is, except an inline `data:`
+/// URI, which holds the key itself.
+pub(crate) fn key_name(url: &Url) -> String {
+    if url.scheme() == "data" {
+        "data: URI (inline key)".to_owned()
+    } else {
+        url.to_string()
+    }
+}
+
+/// The bytes of an inline `data:` key URI (RFC 2397: base64 with
+/// `;base64`, else percent-encoded). Errors never show the bytes.
+fn data_bytes(url: &Url) -> Result<Bytes, HlsError> {
+    let bad = |reason: &str| HlsError::Key {
+        url: key_name(url),
+        reason: reason.to_owned(),
+    };
+    let (meta, data) = url
+        .path()
+        .split_once(',')
+        .ok_or_else(|| bad("data: URI without a comma"))?;
+    if meta.to_ascii_lowercase().ends_with(";base64") {
+        use base64::Engine as _;
+        let text: String = percent_encoding::percent_decode_str(data)
+            .decode_utf8()
+            .map_err(|_| bad("data: URI is not base64"))?
+            .split_ascii_whitespace()
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(Bytes::from)
+            .map_err(|_| bad("data: URI is not base64"))
+    } else {
+        Ok(Bytes::from(
+            percent_encoding::percent_decode_str(data).collect::<Vec<u8>>(),
+        ))
+    }
+}
+
 /// Run `processor` (if any) on the `raw` key bytes a key server sent, off
 /// the async workers (a processor may block: DRM, HSM), and check that the
 /// result is a 16-byte AES-128 key. What a session caches and decrypts
@@ -31,7 +70,7 @@ pub async fn process_key(
     raw: Bytes,
     ctx: KeyContext,
 ) -> Result<Key, HlsError> {
-    let url = ctx.key_url.to_string();
+    let url = key_name(&ctx.key_url);
     let bad = |reason: String| HlsError::Key {
         url: url.clone(),
         reason,
@@ -159,11 +198,11 @@ impl KeyManager {
         }
         if loader.is_offline() {
             return Err(HlsError::CachedKey {
-                url: key.url.to_string(),
+                url: key_name(&key.url),
                 reason,
             });
         }
-        tracing::warn!(url = %key.url, %reason, "cached key unusable: fetching it again");
+        tracing::warn!(url = %key_name(&key.url), %reason, "cached key unusable: fetching it again");
         let fresh = self.fetch(loader, key).await?;
         state.key = Some(UsableKey {
             key: fresh,
@@ -196,11 +235,11 @@ impl KeyManager {
                     let reason = format!("cached key is {} bytes, expected 16", cached.len());
                     if loader.is_offline() {
                         return Err(HlsError::CachedKey {
-                            url: key.url.to_string(),
+                            url: key_name(&key.url),
                             reason,
                         });
                     }
-                    tracing::warn!(url = %key.url, %reason, "cached key unusable: fetching it again");
+                    tracing::warn!(url = %key_name(&key.url), %reason, "cached key unusable: fetching it again");
                 }
             }
         }
@@ -213,23 +252,28 @@ impl KeyManager {
     /// Download, process and cache (over any cached copy) the key.
     async fn fetch(&self, loader: &Loader, key: &KeyRef) -> Result<Key, HlsError> {
         let res = Self::resource(&key.url)?;
-        let raw = loader
-            .download(
-                &res,
-                Extras {
-                    query: &self.query,
-                    headers: Some(&self.headers),
-                },
-            )
-            .await?
-            .bytes;
+        let raw = if key.url.scheme() == "data" {
+            // In the playlist itself: no request, offline too.
+            data_bytes(&key.url)?
+        } else {
+            loader
+                .download(
+                    &res,
+                    Extras {
+                        query: &self.query,
+                        headers: Some(&self.headers),
+                    },
+                )
+                .await?
+                .bytes
+        };
         let ctx = KeyContext {
             key_url: key.url.clone(),
             iv: Some(key.iv),
         };
         let out = process_key(self.processor.as_ref(), raw, ctx).await?;
         loader.store(&res, Bytes::copy_from_slice(&out)).await?;
-        tracing::debug!(url = %key.url, "key fetched, processed and cached");
+        tracing::debug!(url = %key_name(&key.url), "key fetched, processed and cached");
         Ok(out)
     }
 }
@@ -237,6 +281,20 @@ impl KeyManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_keys_decode_and_errors_do_not_show_them() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let key = b"0123456789abcdef";
+        let b64 = url("data:application/octet-stream;base64,MDEyMzQ1Njc4OWFiY2RlZg==");
+        assert_eq!(&data_bytes(&b64).unwrap()[..], key);
+        let pct = url("data:,0123456789abcde%66");
+        assert_eq!(&data_bytes(&pct).unwrap()[..], key);
+        let err = data_bytes(&url("data:;base64,M!!DEy")).unwrap_err();
+        assert!(!err.to_string().contains("M!!DEy"), "{err}");
+        assert_eq!(key_name(&b64), "data: URI (inline key)");
+        assert_eq!(key_name(&url("https://k/x")), "https://k/x");
+    }
 
     #[test]
     fn bad_headers_are_rejected_without_echoing_the_value() {

@@ -107,3 +107,33 @@ async fn a_prefetch_skips_gaps() {
     assert_eq!(origin.requests("/v0/s1.ts"), 0);
     within(s.close()).await;
 }
+
+/// An inline `data:` key (RFC 2397) works with no key request, online and
+/// offline (errors that would name it say "data: URI": unit test in key.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inline_data_key_decrypts() {
+    use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+    let key = *b"inline-key-16byt";
+    let iv = [7u8; 16];
+    let plain = vec![0x5Au8; 1000];
+    let cipher = cbc::Encryptor::<aes::Aes128>::new(&key.into(), &iv.into())
+        .encrypt_padded_vec_mut::<Pkcs7>(&plain);
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("s0.ts"), &cipher).unwrap();
+    // "aW5saW5lLWtleS0xNmJ5dA==" is base64 of the key.
+    let media = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n\
+        #EXT-X-KEY:METHOD=AES-128,URI=\"data:text/plain;base64,aW5saW5lLWtleS0xNmJ5dA==\",IV=0x07070707070707070707070707070707\n\
+        #EXTINF:4,\ns0.ts\n#EXT-X-ENDLIST\n";
+    std::fs::write(site.path().join("index.m3u8"), media).unwrap();
+    let origin = DirOrigin::start(site.path()).unwrap();
+    let url = origin.url("/index.m3u8");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let got = read_vod(url.as_str(), persistent(&cache)).await.unwrap();
+    assert!(got == plain);
+    assert_eq!(origin.total_requests(), 2, "{:?}", origin.request_log());
+    let offline = read_vod(url.as_str(), persistent(&cache).offline(true))
+        .await
+        .unwrap();
+    assert!(offline == plain);
+}

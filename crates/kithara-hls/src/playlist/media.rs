@@ -18,7 +18,7 @@ use url::Url;
 
 use super::numbers::{MAX_BYTE_OFFSET, check_numbers};
 use super::parse::bad;
-use super::resolve::resolve;
+use super::resolve::{resolve, resolve_key};
 use super::spans::{Ref, Spans};
 use super::tags::{self, ByteRange, KeyAttrs, KeyTag, MapTag};
 use super::url_table::UrlTable;
@@ -284,7 +284,7 @@ impl<'a, 's> Parser<'a, 's> {
             Some(k) => {
                 let index = self.index(self.out.keys.len())?;
                 self.out.keys.push(SegmentKey {
-                    url: resolve(self.url, k.uri)?,
+                    url: resolve_key(self.url, k.uri)?,
                     iv: k.iv,
                 });
                 self.key_index = Some(index);
@@ -351,7 +351,7 @@ impl<'a, 's> Parser<'a, 's> {
         let key = match keys.usable(&url)? {
             None => None,
             Some(k) => Some(KeyRef {
-                url: resolve(self.url, k.uri)?,
+                url: resolve_key(self.url, k.uri)?,
                 iv: k.iv.ok_or_else(|| {
                     bad(
                         &url,

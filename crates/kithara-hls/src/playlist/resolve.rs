@@ -43,6 +43,22 @@ pub(crate) fn resolve(base: &Url, uri: &str) -> Result<Url, HlsError> {
     Ok(url)
 }
 
+/// A key URI: like [`resolve`], and also an inline `data:` URI (RFC 2397;
+/// the key is in the playlist itself).
+pub(crate) fn resolve_key(base: &Url, uri: &str) -> Result<Url, HlsError> {
+    let trimmed = uri.trim();
+    if trimmed
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("data:"))
+    {
+        return Url::parse(trimmed).map_err(|e| HlsError::InvalidUrl {
+            url: "data: URI".to_owned(),
+            reason: e.to_string(),
+        });
+    }
+    resolve(base, uri)
+}
+
 /// The extension of the last path segment of `url` when it is a short
 /// alphanumeric word (used to name cached files), else `default`.
 pub(crate) fn extension_of(url: &Url, default: &'static str) -> String {
