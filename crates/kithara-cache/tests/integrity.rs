@@ -39,6 +39,16 @@ fn rot(file: &Path, at: u64) {
     f.write_all(&[b[0] ^ 0x5a]).unwrap();
 }
 
+/// Cuts (or extends) a file in place behind the cache's back.
+fn cut_to(file: &Path, len: u64) {
+    OpenOptions::new()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 fn verifying(root: &Path) -> AssetCache {
     AssetCache::open(
         CacheOptions::new(root)
@@ -94,12 +104,7 @@ fn a_hit_whose_length_differs_from_its_record_is_a_miss_and_the_resource_is_drop
 
     // Cut behind the cache's back: read() refuses it and drops it.
     let cut = file_of(dir.path(), 1, "v0/seg/1.ts");
-    OpenOptions::new()
-        .write(true)
-        .open(&cut)
-        .unwrap()
-        .set_len(20_000)
-        .unwrap();
+    cut_to(&cut, 20_000);
     assert_eq!(asset.read(&p("v0/seg/1.ts")).unwrap(), None);
     assert!(!cut.exists(), "the torn resource is removed");
     // Grown: open() refuses it too.
@@ -136,12 +141,7 @@ fn a_resource_torn_while_closed_is_dropped_by_the_next_open() {
     // What a power cut under a Buffered write can leave on ext4: the name
     // renamed in, the data short.
     let torn = file_of(dir.path(), 1, "b");
-    OpenOptions::new()
-        .write(true)
-        .open(&torn)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    cut_to(&torn, 0);
 
     // Read-only beside it: reported, refused, left in place.
     let inspect = AssetCache::open_read_only(dir.path()).unwrap();
@@ -177,12 +177,7 @@ fn verify_finds_rot_and_repair_removes_exactly_the_bad_resources() {
         }
     }
     rot(&file_of(dir.path(), 1, "v0/seg/2.ts"), 12_345);
-    OpenOptions::new()
-        .write(true)
-        .open(file_of(dir.path(), 2, "v0/seg/0.ts"))
-        .unwrap()
-        .set_len(100)
-        .unwrap();
+    cut_to(&file_of(dir.path(), 2, "v0/seg/0.ts"), 100);
 
     let report = cache.verify().unwrap();
     assert_eq!(report.verified, 8);
