@@ -102,6 +102,7 @@ impl AssetCache {
         let mut store = IndexStore::new(Base::Fs(fs.clone()), index);
         let stored = store.max_bytes_setting();
         store.set_max_bytes(options.max_bytes.or(stored).unwrap_or(DEFAULT_MAX_BYTES));
+        store.set_run_max_bytes(options.run_max_bytes);
         let mode = Mode {
             read_only: false,
             durability: options.durability,

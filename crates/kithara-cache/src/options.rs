@@ -30,6 +30,7 @@ pub enum Durability {
 pub struct CacheOptions {
     pub(crate) root: PathBuf,
     pub(crate) max_bytes: Option<u64>,
+    pub(crate) run_max_bytes: Option<u64>,
     pub(crate) durability: Durability,
     pub(crate) flush_interval: Duration,
     pub(crate) policy: Box<dyn EvictionPolicy>,
@@ -43,6 +44,7 @@ impl CacheOptions {
         Self {
             root: root.as_ref().to_path_buf(),
             max_bytes: None,
+            run_max_bytes: None,
             durability: Durability::default(),
             flush_interval: Duration::from_secs(1),
             policy: Box::new(LruPolicy::default()),
@@ -56,6 +58,15 @@ impl CacheOptions {
     /// value in force is stored in the index.
     pub fn max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// A bound for this open only: it is in force (and evicted to at open)
+    /// until the cache is dropped, but the index keeps the stored limit, so
+    /// the next owner gets that one back. Wins over [`max_bytes`](Self::max_bytes)
+    /// for this open; `max_bytes` is still stored when both are given.
+    pub fn run_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.run_max_bytes = Some(max_bytes);
         self
     }
 
@@ -110,6 +121,7 @@ impl std::fmt::Debug for CacheOptions {
         f.debug_struct("CacheOptions")
             .field("root", &self.root)
             .field("max_bytes", &self.max_bytes)
+            .field("run_max_bytes", &self.run_max_bytes)
             .field("durability", &self.durability)
             .field("flush_interval", &self.flush_interval)
             .field("verify_reads", &self.verify_reads)

@@ -43,6 +43,9 @@ pub(crate) trait Accounting {
 pub(crate) struct Index {
     clock: u64,
     max_bytes: Option<u64>,
+    /// The limit of this open only (`CacheOptions::run_max_bytes`); in
+    /// force over `max_bytes`, never persisted.
+    run_max_bytes: Option<u64>,
     entries: IdMap<Entry>,
     total_bytes: u64,
     total_files: u64,
@@ -72,6 +75,7 @@ impl Index {
         Self {
             clock,
             max_bytes,
+            run_max_bytes: None,
             entries,
             total_bytes,
             total_files,
@@ -151,10 +155,17 @@ impl<S: Store> IndexStore<S> {
 
     /// Sets the size limit (stored in the index for later opens).
     pub(crate) fn set_max_bytes(&mut self, max: u64) {
+        // An explicit, stored limit replaces a run-only one.
+        self.index.run_max_bytes = None;
         if self.index.max_bytes != Some(max) {
             self.index.max_bytes = Some(max);
             self.index.dirty = true;
         }
+    }
+
+    /// Sets (or clears) the limit of this open only; it is not persisted.
+    pub(crate) fn set_run_max_bytes(&mut self, max: Option<u64>) {
+        self.index.run_max_bytes = max;
     }
 
     /// The size limit stored in the index, if any.
@@ -326,7 +337,8 @@ impl<S: Store> Accounting for IndexStore<S> {
 
     fn max_bytes(&self) -> u64 {
         self.index
-            .max_bytes
+            .run_max_bytes
+            .or(self.index.max_bytes)
             .unwrap_or(crate::options::DEFAULT_MAX_BYTES)
     }
 
