@@ -118,6 +118,15 @@ pub enum HlsError {
         /// How many variants the master playlist has.
         available: usize,
     },
+    /// No `EXT-X-MEDIA` rendition of the master playlist has that `NAME`
+    /// (or a media playlist was opened, which has none).
+    #[error("no rendition named {name:?} in {url}")]
+    NoSuchRendition {
+        /// The playlist opened.
+        url: String,
+        /// The name asked for.
+        name: String,
+    },
     /// A key could not be obtained or used. Never contains key bytes.
     #[error("key {url}: {reason}")]
     Key {
@@ -238,6 +247,7 @@ impl HlsError {
             | HlsError::UnsupportedScheme { url }
             | HlsError::InvalidUrl { url, .. }
             | HlsError::NoSuchVariant { url, .. }
+            | HlsError::NoSuchRendition { url, .. }
             | HlsError::Key { url, .. }
             | HlsError::CachedKey { url, .. }
             | HlsError::Decrypt { url, .. }
@@ -262,6 +272,7 @@ impl From<HlsError> for std::io::Error {
             HlsError::UnsupportedScheme { .. }
             | HlsError::InvalidUrl { .. }
             | HlsError::NoSuchVariant { .. }
+            | HlsError::NoSuchRendition { .. }
             | HlsError::InvalidSeek => ErrorKind::InvalidInput,
             _ => ErrorKind::Other,
         };

@@ -12,9 +12,10 @@ use crate::key::KeyManager;
 use crate::layout;
 use crate::live::LiveStart;
 use crate::mode::Stores;
-use crate::options::{HlsOptions, VariantSelect};
+use crate::options::{HlsOptions, Rendition, VariantSelect};
 use crate::playlist::{
-    MediaPlaylist, Playlist, VariantInfo, Vars, parse_media, parse_playlist, parse_session_url,
+    MasterPlaylist, MediaPlaylist, Playlist, RenditionInfo, VariantInfo, Vars, parse_media,
+    parse_playlist, parse_session_url,
 };
 use crate::refresh::Refresh;
 use crate::resource::{Extras, Loader, Resource, ResourceKind};
@@ -43,6 +44,8 @@ pub(crate) struct Opened {
     pub media_playlist: Option<(Url, CachePath)>,
     /// A live playlist to follow.
     pub live: Option<LiveStart>,
+    /// The master's renditions (`EXT-X-MEDIA` with a `URI`).
+    pub renditions: Vec<RenditionInfo>,
     /// A live stream's downloaded top playlist, not cached: a recording
     /// stores it with the recorded media playlist.
     pub live_top: Option<Unstored>,
@@ -179,10 +182,22 @@ async fn load_media(
     Ok((media, Some(unstored)))
 }
 
-/// The index of the variant `select` picks.
+/// Whether variant `v` lists a codec that starts with one of `excluded`.
+fn excluded(v: &VariantInfo, excluded: &[String]) -> bool {
+    v.codecs.as_deref().is_some_and(|codecs| {
+        codecs
+            .split(',')
+            .map(str::trim)
+            .any(|c| excluded.iter().any(|x| c.starts_with(x.as_str())))
+    })
+}
+
+/// The index of the variant `select` picks; `Highest` and `Lowest` skip
+/// variants with an excluded codec.
 pub(crate) fn select_variant(
     variants: &[VariantInfo],
     select: VariantSelect,
+    exclude: &[String],
     url: &Url,
 ) -> Result<usize, HlsError> {
     let none = || HlsError::NoSuchVariant {
@@ -192,7 +207,7 @@ pub(crate) fn select_variant(
     };
     let pick = |better: fn(u64, u64) -> bool| {
         let mut best: Option<&VariantInfo> = None;
-        for v in variants {
+        for v in variants.iter().filter(|v| !excluded(v, exclude)) {
             if best.is_none_or(|b| better(v.bandwidth, b.bandwidth)) {
                 best = Some(v);
             }
@@ -207,6 +222,37 @@ pub(crate) fn select_variant(
     }
 }
 
+/// The index (among the master's renditions) of the one `want` names:
+/// by `NAME`, one of `variant`'s groups first.
+fn select_rendition(
+    master: &MasterPlaylist,
+    variant: &VariantInfo,
+    want: &Rendition,
+    url: &Url,
+) -> Result<usize, HlsError> {
+    let found = match want {
+        Rendition::Index(k) => master.renditions.get(*k).map(|r| r.index),
+        Rendition::Name(name) => {
+            let named = || master.renditions.iter().filter(|r| r.name == *name);
+            let ours = |r: &&RenditionInfo| {
+                Some(&r.group) == variant.audio.as_ref()
+                    || Some(&r.group) == variant.subtitles.as_ref()
+            };
+            named()
+                .find(ours)
+                .or_else(|| named().next())
+                .map(|r| r.index)
+        }
+    };
+    found.ok_or_else(|| HlsError::NoSuchRendition {
+        url: url.to_string(),
+        name: match want {
+            Rendition::Name(n) => n.clone(),
+            Rendition::Index(k) => format!("#{k}"),
+        },
+    })
+}
+
 /// What the playlists of an open give: the variants, the top playlist's
 /// cache path, the chosen variant's media playlist, its track, and for a
 /// live playlist where to follow it.
@@ -216,6 +262,7 @@ struct Playlists {
     media_playlist: Option<(Url, CachePath)>,
     track: Track,
     live: Option<LiveStart>,
+    renditions: Vec<RenditionInfo>,
     /// A live stream's downloaded master playlist (not cached).
     live_top: Option<Unstored>,
     /// The master's variables, which the media playlist may import.
@@ -227,15 +274,30 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
     let began = tokio::time::Instant::now();
     let (top, top_path, top_unstored) = load_top(loader, url, opts.max_segments).await?;
     let mut imports = Vars::new();
+    let mut renditions = Vec::new();
+    let mut dir = layout::variant_dir(0);
     let (variants, variant, (media, media_unstored), media_playlist) = match top {
-        Playlist::Master(master) => {
-            let variants = master.variants;
-            imports = master.defines;
-            let idx = select_variant(&variants, opts.variant, url)?;
-            let vurl = variants[idx].url.clone();
-            let path = layout::playlist(&layout::variant_dir(idx))?;
-            let media = load_media(loader, &vurl, &path, opts.max_segments, &imports).await?;
-            (variants, idx, media, Some((vurl, path)))
+        Playlist::Master(mut master) => {
+            imports = std::mem::take(&mut master.defines);
+            let idx = select_variant(&master.variants, opts.variant, &opts.exclude_codecs, url)?;
+            let (murl, mdir) = match &opts.rendition {
+                None => (master.variants[idx].url.clone(), layout::variant_dir(idx)),
+                Some(want) => {
+                    let k = select_rendition(&master, &master.variants[idx], want, url)?;
+                    (master.renditions[k].url.clone(), layout::rendition_dir(k))
+                }
+            };
+            let path = layout::playlist(&mdir)?;
+            dir = mdir;
+            let media = load_media(loader, &murl, &path, opts.max_segments, &imports).await?;
+            renditions = master.renditions;
+            (master.variants, idx, media, Some((murl, path)))
+        }
+        Playlist::Media(_) if let Some(Rendition::Name(name)) = &opts.rendition => {
+            return Err(HlsError::NoSuchRendition {
+                url: url.to_string(),
+                name: name.clone(),
+            });
         }
         Playlist::Media(media) => (Vec::new(), 0, (media, None), None),
     };
@@ -267,8 +329,9 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
             variants,
             top_path,
             media_playlist,
-            track: Track::live(variant, &media)?,
+            track: Track::live(variant, dir, &media)?,
             live: Some(live),
+            renditions,
             // A top media playlist is the recording itself.
             live_top: top_unstored.filter(|_| media_unstored.is_some()),
             imports,
@@ -281,8 +344,9 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
         variants,
         top_path,
         media_playlist,
-        track: Track::new(variant, media)?,
+        track: Track::new(variant, dir, media)?,
         live: None,
+        renditions,
         live_top: None,
         imports,
     })
@@ -338,6 +402,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         media_playlist,
         track,
         live,
+        renditions,
         live_top,
         imports,
     } = match playlists(&loader, &url, opts).await {
@@ -377,6 +442,7 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         top_path,
         media_playlist,
         live,
+        renditions,
         live_top,
     })
 }
@@ -392,6 +458,7 @@ mod tests {
             bandwidth,
             codecs: None,
             audio: None,
+            subtitles: None,
             resolution: None,
         }
     }
@@ -400,13 +467,58 @@ mod tests {
     fn variant_selection() {
         let u = Url::parse("http://h/master.m3u8").unwrap();
         let vs = [v(0, 200), v(1, 800), v(2, 100), v(3, 800), v(4, 100)];
-        assert_eq!(select_variant(&vs, VariantSelect::Index(3), &u).unwrap(), 3);
-        assert_eq!(select_variant(&vs, VariantSelect::Highest, &u).unwrap(), 1);
-        assert_eq!(select_variant(&vs, VariantSelect::Lowest, &u).unwrap(), 2);
+        assert_eq!(
+            select_variant(&vs, VariantSelect::Index(3), &[], &u).unwrap(),
+            3
+        );
+        assert_eq!(
+            select_variant(&vs, VariantSelect::Highest, &[], &u).unwrap(),
+            1
+        );
+        assert_eq!(
+            select_variant(&vs, VariantSelect::Lowest, &[], &u).unwrap(),
+            2
+        );
         assert!(matches!(
-            select_variant(&vs, VariantSelect::Index(5), &u),
+            select_variant(&vs, VariantSelect::Index(5), &[], &u),
             Err(HlsError::NoSuchVariant { available: 5, .. })
         ));
-        assert!(select_variant(&[], VariantSelect::Highest, &u).is_err());
+        assert!(select_variant(&[], VariantSelect::Highest, &[], &u).is_err());
+    }
+
+    #[test]
+    fn variant_selection_skips_excluded_codecs() {
+        let u = Url::parse("http://h/master.m3u8").unwrap();
+        let with = |index, bandwidth, codecs: &str| VariantInfo {
+            codecs: Some(codecs.to_owned()),
+            ..v(index, bandwidth)
+        };
+        let vs = [
+            with(0, 100, "mp4a.40.2"),
+            with(1, 900, "hvc1.1.6.L93.B0, mp4a.40.2"),
+            with(2, 500, "avc1.64001f,mp4a.40.2"),
+            v(3, 50),
+        ];
+        let no = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            select_variant(&vs, VariantSelect::Highest, &no(&["hvc1"]), &u).unwrap(),
+            2
+        );
+        assert_eq!(
+            select_variant(&vs, VariantSelect::Highest, &no(&["hvc1", "avc1"]), &u).unwrap(),
+            0
+        );
+        // No CODECS: nothing to exclude.
+        assert_eq!(
+            select_variant(&vs, VariantSelect::Lowest, &no(&["mp4a"]), &u).unwrap(),
+            3
+        );
+        // Index is taken as asked.
+        assert_eq!(
+            select_variant(&vs, VariantSelect::Index(1), &no(&["hvc1"]), &u).unwrap(),
+            1
+        );
+        let all = no(&["mp4a", "hvc1", "avc1"]);
+        assert!(select_variant(&vs[..3], VariantSelect::Highest, &all, &u).is_err());
     }
 }

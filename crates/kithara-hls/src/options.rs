@@ -117,6 +117,17 @@ pub struct HlsOptions {
     pub(crate) retry_backoff: Duration,
     pub(crate) id_with_query: bool,
     pub(crate) follow_live: bool,
+    pub(crate) rendition: Option<Rendition>,
+    pub(crate) exclude_codecs: Vec<String>,
+}
+
+/// Which `EXT-X-MEDIA` rendition a session plays instead of its variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Rendition {
+    /// By `NAME` (one of the chosen variant's groups first).
+    Name(String),
+    /// By position among the master's renditions with a `URI` (prefetch).
+    Index(usize),
 }
 
 impl fmt::Debug for HlsOptions {
@@ -143,6 +154,8 @@ impl fmt::Debug for HlsOptions {
             .field("request_timeout", &self.request_timeout)
             .field("retries", &self.retries)
             .field("follow_live", &self.follow_live)
+            .field("rendition", &self.rendition)
+            .field("exclude_codecs", &self.exclude_codecs)
             .finish_non_exhaustive()
     }
 }
@@ -168,6 +181,8 @@ impl Default for HlsOptions {
             retry_backoff: Duration::from_millis(200),
             id_with_query: false,
             follow_live: true,
+            rendition: None,
+            exclude_codecs: Vec::new(),
         }
     }
 }
@@ -297,6 +312,29 @@ impl HlsOptions {
     /// and caches nothing.
     pub fn follow_live(mut self, follow: bool) -> Self {
         self.follow_live = follow;
+        self
+    }
+
+    /// Play the master playlist's `EXT-X-MEDIA` rendition with this `NAME`
+    /// (an alternate audio track, say) instead of the variant's own media;
+    /// when several groups have one, the chosen variant's groups win. None
+    /// is [`HlsError::NoSuchRendition`](crate::HlsError::NoSuchRendition).
+    /// Its media are cached under `r{n}/` (`n`: its position among the
+    /// renditions with a `URI`).
+    pub fn rendition(mut self, name: impl Into<String>) -> Self {
+        self.rendition = Some(Rendition::Name(name.into()));
+        self
+    }
+
+    /// Codecs the caller cannot play (`CODECS` entries, matched by prefix:
+    /// `"avc1"` excludes `avc1.64001f`): `Highest` and `Lowest` skip
+    /// variants that list one. `Index` is taken as asked.
+    pub fn exclude_codecs<I, S>(mut self, codecs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exclude_codecs = codecs.into_iter().map(Into::into).collect();
         self
     }
 }

@@ -10,11 +10,20 @@ use url::Url;
 use crate::error::HlsError;
 use crate::key::KeyManager;
 use crate::open::Ctx;
-use crate::options::{HlsOptions, VariantSelect};
+use crate::options::{HlsOptions, Rendition, VariantSelect};
 use crate::refresh::with_fresh_urls;
 use crate::resource::{Extras, Resource, ResourceKind};
 use crate::session::{HlsSession, ResourceInfo};
 use crate::source::Source;
+
+impl PrefetchSummary {
+    /// Add what another prefetch did.
+    fn add(&mut self, other: PrefetchSummary) {
+        self.downloaded += other.downloaded;
+        self.skipped += other.skipped;
+        self.bytes += other.bytes;
+    }
+}
 
 /// One resource done by a prefetch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,7 +148,38 @@ impl HlsSession {
     /// that is not cached yet, without decrypting or reading them, with up to
     /// [`HlsOptions::lookahead_segments`] downloads at a time. `progress` is
     /// called once per resource. Playlists were loaded by `open`.
+    ///
+    /// The renditions of the variant's `AUDIO` and `SUBTITLES` groups
+    /// (`EXT-X-MEDIA` with a `URI`) are fetched too, each under `r{n}/`
+    /// (not when the session itself plays a rendition).
     pub async fn prefetch_all<F>(&self, mut progress: F) -> Result<PrefetchSummary, HlsError>
+    where
+        F: FnMut(&PrefetchProgress) + Send,
+    {
+        let mut summary = self.prefetch_track(&mut progress).await?;
+        if self.options.rendition.is_some() {
+            return Ok(summary);
+        }
+        let Some(variant) = self.variants().get(self.variant_index()) else {
+            return Ok(summary);
+        };
+        let groups = [variant.audio.as_ref(), variant.subtitles.as_ref()];
+        for r in self.renditions() {
+            if !groups.contains(&Some(&r.group)) {
+                continue;
+            }
+            let mut opts = self.options.clone();
+            opts.rendition = Some(Rendition::Index(r.index));
+            let session = HlsSession::open(self.url().as_str(), opts).await?;
+            let fetched = session.prefetch_track(&mut progress).await;
+            session.close().await;
+            summary.add(fetched?);
+        }
+        Ok(summary)
+    }
+
+    /// [`prefetch_all`](Self::prefetch_all) of this session's own track.
+    async fn prefetch_track<F>(&self, mut progress: F) -> Result<PrefetchSummary, HlsError>
     where
         F: FnMut(&PrefetchProgress) + Send,
     {
@@ -257,10 +297,7 @@ where
     drop(first);
     for v in 1..count {
         let s = HlsSession::open(url, options.clone().variant(VariantSelect::Index(v))).await?;
-        let sum = s.prefetch_all(&mut progress).await?;
-        total.downloaded += sum.downloaded;
-        total.skipped += sum.skipped;
-        total.bytes += sum.bytes;
+        total.add(s.prefetch_all(&mut progress).await?);
     }
     Ok(total)
 }

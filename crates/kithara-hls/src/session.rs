@@ -17,7 +17,7 @@ use crate::lookahead::{ItemFetcher, Lookahead};
 use crate::open::Unstored;
 use crate::open::{Ctx, Opened, open};
 use crate::options::HlsOptions;
-use crate::playlist::VariantInfo;
+use crate::playlist::{RenditionInfo, VariantInfo};
 use crate::prefetch::{PrefetchProgress, PrefetchSummary};
 use crate::record;
 use crate::refresh::with_fresh_urls;
@@ -142,6 +142,9 @@ pub struct HlsSession {
     live: Option<Follower>,
     /// A live stream's downloaded master, for a recording to store.
     live_top: Option<Unstored>,
+    renditions: Vec<RenditionInfo>,
+    /// What it was opened with (a prefetch opens its renditions alike).
+    pub(crate) options: HlsOptions,
 }
 
 impl std::fmt::Debug for HlsSession {
@@ -172,6 +175,7 @@ impl HlsSession {
             top_path,
             media_playlist,
             live,
+            renditions,
             live_top,
         } = open(url.as_ref(), &options).await?;
         let n = ctx.track.len();
@@ -203,6 +207,8 @@ impl HlsSession {
             loaded_once: false,
             live,
             live_top,
+            renditions,
+            options,
         };
         s.extend_offsets();
         Ok(s)
@@ -221,6 +227,12 @@ impl HlsSession {
     /// The variants of the master playlist (empty when a media playlist was opened).
     pub fn variants(&self) -> &[VariantInfo] {
         &self.variants
+    }
+
+    /// The renditions of the master playlist (`EXT-X-MEDIA` with a `URI`;
+    /// empty when a media playlist was opened).
+    pub fn renditions(&self) -> &[RenditionInfo] {
+        &self.renditions
     }
 
     /// The index of the variant being played (0 for a media playlist).

@@ -96,7 +96,9 @@ fn hint(range: Option<&Range<u64>>, encrypted: bool) -> Option<u64> {
 }
 
 impl Track {
-    pub(crate) fn new(variant: usize, media: MediaPlaylist) -> Result<Self, HlsError> {
+    /// The track of `media`, whose media are cached under `dir` (`v{n}` or
+    /// `r{n}`); `variant` is the variant chosen.
+    pub(crate) fn new(variant: usize, dir: String, media: MediaPlaylist) -> Result<Self, HlsError> {
         let mut items = Vec::with_capacity(media.segments.len() + media.inits.len());
         let mut current_init = None;
         for (i, seg) in media.segments.iter().enumerate() {
@@ -111,7 +113,6 @@ impl Track {
             }
             items.push(Item::Segment(i));
         }
-        let dir = layout::variant_dir(variant);
         let init_res = media
             .inits
             .iter()
@@ -137,13 +138,17 @@ impl Track {
     }
 
     /// A live track, starting with the segments of `first`.
-    pub(crate) fn live(variant: usize, first: &MediaPlaylist) -> Result<Self, HlsError> {
+    pub(crate) fn live(
+        variant: usize,
+        dir: String,
+        first: &MediaPlaylist,
+    ) -> Result<Self, HlsError> {
         let track = Self {
             variant,
             media: MediaPlaylist::default(),
             items: Vec::new(),
             init_res: Vec::new(),
-            dir: layout::variant_dir(variant),
+            dir,
             live: Some(RwLock::new(LiveTable::default())),
             fresh: RwLock::new(None),
         };

@@ -147,6 +147,7 @@ fn variant(url: &Url, index: usize, attrs: &str, uri: &str) -> Result<VariantInf
         bandwidth,
         codecs: text("CODECS"),
         audio: text("AUDIO"),
+        subtitles: text("SUBTITLES"),
         resolution: text("RESOLUTION"),
     })
 }

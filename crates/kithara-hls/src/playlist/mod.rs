@@ -42,6 +42,8 @@ pub struct VariantInfo {
     pub codecs: Option<String>,
     /// Its `AUDIO` rendition group, when given.
     pub audio: Option<String>,
+    /// Its `SUBTITLES` rendition group, when given.
+    pub subtitles: Option<String>,
     /// Its `RESOLUTION`, when given.
     pub resolution: Option<String>,
 }

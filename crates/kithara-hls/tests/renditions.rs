@@ -1,0 +1,95 @@
+//! Alternate renditions (`EXT-X-MEDIA`): a session plays one by `NAME`,
+//! cached under `r{n}/`; a prefetch of a variant fetches the renditions of
+//! its groups, and a prefetch of all variants fetches all of them; an
+//! unknown name is a typed error.
+
+mod common;
+
+use common::{files_named, open_cache, persistent, read_vod, within};
+use kithara_hls::{HlsError, HlsSession, prefetch_all_variants};
+use kithara_test_utils::{HlsOrigin, OriginConfig};
+
+fn origin() -> HlsOrigin {
+    HlsOrigin::start(
+        OriginConfig::default()
+            .variants(2)
+            .segments(3)
+            .init(true)
+            .alternate_audio(2),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rendition_plays_by_name_and_is_cached_under_its_own_directory() {
+    let origin = origin();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let url = origin.master_url().to_string();
+    let got = read_vod(&url, persistent(&cache).rendition("a1"))
+        .await
+        .unwrap();
+    assert!(got == origin.rendition_expected_stream(1));
+    assert_eq!(
+        origin.requests("/v1/seg/0.ts"),
+        0,
+        "the variant's own media"
+    );
+    assert_eq!(files_named(dir.path(), "r1/playlist.m3u8").len(), 1);
+    assert_eq!(files_named(dir.path(), "r1/seg/000002.ts").len(), 1);
+    // Offline, from the cache.
+    let offline = read_vod(&url, persistent(&cache).rendition("a1").offline(true))
+        .await
+        .unwrap();
+    assert!(offline == got);
+    let s = within(HlsSession::open(&url, persistent(&cache)))
+        .await
+        .unwrap();
+    let names: Vec<_> = s.renditions().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a0", "a1"]);
+    within(s.close()).await;
+    let err = read_vod(&url, persistent(&cache).rendition("nope"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HlsError::NoSuchRendition { name, .. } if name == "nope"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefetch_fetches_the_renditions_of_the_variant_groups() {
+    let origin = origin();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let url = origin.master_url().to_string();
+    let s = within(HlsSession::open(&url, persistent(&cache)))
+        .await
+        .unwrap();
+    within(s.prefetch_all(|_| {})).await.unwrap();
+    within(s.close()).await;
+    // Both audio renditions play offline now.
+    for k in 0..2 {
+        let got = read_vod(
+            &url,
+            persistent(&cache).rendition(format!("a{k}")).offline(true),
+        )
+        .await
+        .unwrap();
+        assert!(got == origin.rendition_expected_stream(k), "a{k}");
+    }
+    // All variants: the other variant too, each rendition fetched once.
+    within(prefetch_all_variants(&url, persistent(&cache), |_| {}))
+        .await
+        .unwrap();
+    let offline = read_vod(
+        &url,
+        persistent(&cache)
+            .variant(kithara_hls::VariantSelect::Index(0))
+            .offline(true),
+    )
+    .await
+    .unwrap();
+    assert!(offline == origin.expected_stream(0));
+    assert_eq!(origin.requests("/a0/seg/0.ts"), 1);
+}
