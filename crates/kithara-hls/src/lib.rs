@@ -53,6 +53,7 @@ mod write_behind;
 pub use blocking::BlockingReader;
 pub use error::HlsError;
 pub use fetch::header_map;
+pub use open::{PlaylistInfo, playlist_info};
 pub use options::{
     CacheMode, HlsOptions, KeyContext, KeyProcessor, KeyProcessorError, VariantSelect,
 };

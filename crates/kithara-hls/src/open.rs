@@ -352,8 +352,8 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
     })
 }
 
-/// Open the asset of `url` with `opts`.
-pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsError> {
+/// The session URL, its asset and a loader for it, as `opts` say.
+async fn loader(url: &str, opts: &HlsOptions) -> Result<(Url, AssetId, Loader), HlsError> {
     let url = parse_session_url(url)?;
     let asset_id = if opts.id_with_query {
         AssetId::from_url_with_query(&url)?
@@ -381,11 +381,6 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
             Arc::clone(&stats),
         )?)
     };
-    let keys = KeyManager::new(
-        opts.key_processor.clone(),
-        opts.key_query.clone(),
-        &opts.key_headers,
-    )?;
     let loader = Loader::new(
         stores,
         http,
@@ -395,6 +390,54 @@ pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsErro
         opts.max_segments,
         opts.segment_durability,
     );
+    Ok((url, asset_id, loader))
+}
+
+/// What the top playlist at a URL offers, for listings (`kithara info`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaylistInfo {
+    /// The URL asked about.
+    pub url: Url,
+    /// Whether it is a master playlist (else a media playlist).
+    pub master: bool,
+    /// The variants of a master playlist, in order.
+    pub variants: Vec<VariantInfo>,
+    /// Its renditions (`EXT-X-MEDIA` with a `URI`), in order.
+    pub renditions: Vec<RenditionInfo>,
+}
+
+/// The variants and renditions of the playlist at `url`: from the cache
+/// (a cached copy, as a session would use it), else the network, unless
+/// `options.offline`. Reads only the top playlist and caches nothing.
+pub async fn playlist_info(url: &str, options: HlsOptions) -> Result<PlaylistInfo, HlsError> {
+    let (url, _, loader) = loader(url, &options).await?;
+    let loaded = load_top(&loader, &url, options.max_segments).await;
+    loader.quiesce().await;
+    let (top, _, _) = loaded?;
+    Ok(match top {
+        Playlist::Master(m) => PlaylistInfo {
+            url,
+            master: true,
+            variants: m.variants,
+            renditions: m.renditions,
+        },
+        Playlist::Media(_) => PlaylistInfo {
+            url,
+            master: false,
+            variants: Vec::new(),
+            renditions: Vec::new(),
+        },
+    })
+}
+
+/// Open the asset of `url` with `opts`.
+pub(crate) async fn open(url: &str, opts: &HlsOptions) -> Result<Opened, HlsError> {
+    let (url, asset_id, loader) = loader(url, opts).await?;
+    let keys = KeyManager::new(
+        opts.key_processor.clone(),
+        opts.key_query.clone(),
+        &opts.key_headers,
+    )?;
     // A failed open leaves nothing running: the writes it queued land first.
     let Playlists {
         variants,

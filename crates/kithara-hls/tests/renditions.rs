@@ -93,3 +93,75 @@ async fn a_prefetch_fetches_the_renditions_of_the_variant_groups() {
     assert!(offline == origin.expected_stream(0));
     assert_eq!(origin.requests("/a0/seg/0.ts"), 1);
 }
+
+/// `playlist_info` (for `kithara info`): variants and renditions from the
+/// network without caching anything, and offline from the cache only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlist_info_lists_variants_and_renditions_online_and_offline() {
+    let origin = origin();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let url = origin.master_url().to_string();
+    let info = within(kithara_hls::playlist_info(&url, persistent(&cache)))
+        .await
+        .unwrap();
+    assert!(info.master);
+    let variants: Vec<_> = info
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                v.index,
+                v.bandwidth,
+                v.codecs.as_deref(),
+                v.audio.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        variants,
+        [
+            (0, 64_000, Some("mp4a.40.2"), Some("aud")),
+            (1, 128_000, Some("mp4a.40.2"), Some("aud"))
+        ]
+    );
+    let renditions: Vec<_> = info
+        .renditions
+        .iter()
+        .map(|r| {
+            (
+                r.kind.as_str(),
+                r.group.as_str(),
+                r.name.as_str(),
+                r.language.as_deref(),
+                r.default,
+            )
+        })
+        .collect();
+    assert_eq!(
+        renditions,
+        [
+            ("AUDIO", "aud", "a0", Some("l0"), true),
+            ("AUDIO", "aud", "a1", Some("l1"), false)
+        ]
+    );
+    assert!(
+        files_named(dir.path(), ".m3u8").is_empty(),
+        "nothing cached"
+    );
+    let err = within(kithara_hls::playlist_info(
+        &url,
+        persistent(&cache).offline(true),
+    ))
+    .await
+    .unwrap_err();
+    assert!(err.is_offline_miss(), "{err:?}");
+    read_vod(&url, persistent(&cache)).await.unwrap();
+    let offline = within(kithara_hls::playlist_info(
+        &url,
+        persistent(&cache).offline(true),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(offline, info);
+}
