@@ -58,6 +58,32 @@ pub(crate) struct Loaded {
     /// The copy this one replaced (a live playlist's previous window):
     /// a player may still ask for a segment only it lists.
     pub previous: Option<Arc<PlaylistMap>>,
+    /// Media targets already looked up: a hit then costs a hash lookup,
+    /// not a name check and a URL parse. At most [`MEMO`] of them (a
+    /// player asks for few segments of a playlist more than once).
+    memo: Mutex<HashMap<CachePath, Target>>,
+}
+
+/// Targets remembered per playlist.
+const MEMO: usize = 256;
+
+impl Loaded {
+    /// What `path` stands for in this copy or the previous one.
+    fn media_target(&self, path: &CachePath) -> Option<Target> {
+        if let Some(t) = self.memo.lock().get(path) {
+            return Some(t.clone());
+        }
+        let found = self
+            .map
+            .target(path)
+            .or_else(|| self.previous.as_ref()?.target(path))?;
+        let mut memo = self.memo.lock();
+        if memo.len() >= MEMO {
+            memo.clear();
+        }
+        memo.insert(path.clone(), found.clone());
+        Some(found)
+    }
 }
 
 #[derive(Default)]
@@ -125,6 +151,7 @@ impl Asset {
             map: Arc::new(map),
             fetched,
             previous,
+            memo: Mutex::default(),
         });
         playlists.insert(path.clone(), Arc::clone(&loaded));
         loaded
@@ -171,11 +198,7 @@ impl Asset {
                 .map(|t| (t, None));
         }
         let parent = self.parent_of(path)?;
-        let loaded = self.loaded(&parent)?;
-        let found = loaded
-            .map
-            .target(path)
-            .or_else(|| loaded.previous.as_ref()?.target(path))?;
+        let found = self.loaded(&parent)?.media_target(path)?;
         Some((found, Some(parent)))
     }
 

@@ -1,11 +1,14 @@
 //! One upstream fetch per resource. The first request for an uncached
 //! resource starts a flight ([`crate::tee`] fills it); every request for
-//! it, the first included, follows the flight: it reads what has arrived
-//! so far from the flight's spool (a file of its own) and waits for more. A late joiner gets the bytes already
-//! received, then the rest; a slow reader never holds up the fetch, and no
-//! request buffers a resource in memory.
+//! it, the first included, follows the flight: it takes what has arrived
+//! so far and waits for more. Bytes just received are handed over from
+//! memory (a follower at the head of the flight never waits for a disk
+//! write); once in the flight's spool (the cache writer's temp file, or a
+//! file of the flight's own) they are read from there. A late joiner gets the bytes already received, then the
+//! rest; a slow reader never holds up the fetch, and the memory a flight
+//! holds is bounded by what its spool writer has not yet written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::ops::Range;
@@ -13,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use kithara_cache::{AssetId, CachePath};
+use kithara_cache::{AssetId, CachePath, WriterView};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
@@ -64,18 +67,38 @@ impl Flights {
     }
 }
 
-/// Where a flight's bytes can be read while they arrive: its spool file,
-/// read at any offset, never moving a shared position.
+/// Where a flight's bytes are read once they have left memory, at any
+/// offset, never moving a shared position.
 #[derive(Clone, Debug)]
-pub(crate) struct Spool(Arc<File>);
+pub(crate) enum Spool {
+    /// The cache writer's own temp file: each byte is written once.
+    View(WriterView),
+    /// A file of the flight's own, for what the cache does not take.
+    File(Arc<File>),
+}
 
 impl Spool {
-    pub(crate) fn new(file: File) -> Self {
-        Self(Arc::new(file))
-    }
-
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        std::os::unix::fs::FileExt::read_at(&*self.0, buf, offset)
+    /// Up to `n` bytes at `offset`.
+    fn read_at(&self, offset: u64, n: usize) -> io::Result<Bytes> {
+        let read = match self {
+            Spool::File(f) => {
+                // Into fresh memory without zeroing it first.
+                let mut buf = Vec::with_capacity(n);
+                let read =
+                    rustix::io::pread(&**f, rustix::buffer::spare_capacity(&mut buf), offset)?;
+                (read, buf)
+            }
+            Spool::View(v) => {
+                let mut buf = vec![0u8; n];
+                let read = v.read_at(&mut buf, offset)?;
+                buf.truncate(read);
+                (read, buf)
+            }
+        };
+        match read {
+            (0, _) => Err(io::Error::other("the spool is shorter than received")),
+            (_, buf) => Ok(Bytes::from(buf)),
+        }
     }
 }
 
@@ -84,17 +107,36 @@ impl Spool {
 pub(crate) struct Head {
     /// The resource's length, if the origin announced it.
     pub len: Option<u64>,
-    pub spool: Spool,
 }
 
 /// Where a flight is.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Progress {
     pub head: Option<Head>,
-    /// Bytes readable from the spool.
+    /// Bytes received from the origin.
     pub received: u64,
+    /// The spool, once made (the first bytes may arrive before it is).
+    pub spool: Option<Spool>,
+    /// Bytes readable from the spool (≤ `received`).
+    pub spooled: u64,
+    /// The bytes from `spooled` to `received`, in memory: the chunks the
+    /// spool writer has not written yet, each with its offset.
+    pub fresh: VecDeque<(u64, Bytes)>,
     /// `Some` once the fetch is over: all bytes received, or why not.
     pub end: Option<Result<(), Refusal>>,
+}
+
+impl Progress {
+    /// The bytes at `pos` (up to `max` of them) if they are in memory.
+    fn fresh_at(&self, pos: u64, max: u64) -> Option<Bytes> {
+        let (at, chunk) = self
+            .fresh
+            .iter()
+            .find(|(at, c)| (*at..at + c.len() as u64).contains(&pos))?;
+        let from = (pos - at) as usize;
+        let to = (from as u64 + max).min(chunk.len() as u64) as usize;
+        Some(chunk.slice(from..to))
+    }
 }
 
 /// One fetch of one resource, and what its followers see of it.
@@ -112,23 +154,43 @@ impl Flight {
         self.tx.send_modify(|p| p.head = Some(head));
     }
 
-    /// `received` bytes are now in the spool.
-    pub(crate) fn advance(&self, received: u64) {
-        self.tx.send_modify(|p| p.received = received);
+    /// `chunk` has arrived (after every byte before it): followers take it
+    /// from memory until it is in the spool.
+    pub(crate) fn arrive(&self, chunk: Bytes) {
+        self.tx.send_modify(|p| {
+            let at = p.received;
+            p.received += chunk.len() as u64;
+            p.fresh.push_back((at, chunk));
+        });
     }
 
-    /// The fetch is over.
+    /// The spool is made: its writer may start.
+    pub(crate) fn spool(&self, spool: Spool) {
+        self.tx.send_modify(|p| p.spool = Some(spool));
+    }
+
+    /// The spool now holds the first `spooled` bytes: their memory goes.
+    pub(crate) fn spooled(&self, spooled: u64) {
+        self.tx.send_modify(|p| {
+            p.spooled = spooled;
+            while p
+                .fresh
+                .front()
+                .is_some_and(|(at, c)| at + c.len() as u64 <= spooled)
+            {
+                p.fresh.pop_front();
+            }
+        });
+    }
+
+    /// The fetch is over, with `result`, unless it ended already (the
+    /// first end stands: followers may have finished on it).
     pub(crate) fn end(&self, result: Result<(), Refusal>) {
-        self.tx.send_modify(|p| p.end = Some(result));
-    }
-
-    /// The fetch is over with `error`, unless it ended already.
-    pub(crate) fn end_if_open(&self, error: Refusal) {
         self.tx.send_if_modified(|p| {
             if p.end.is_some() {
                 return false;
             }
-            p.end = Some(Err(error));
+            p.end = Some(result);
             true
         });
     }
@@ -154,19 +216,29 @@ pub(crate) async fn head(rx: &mut watch::Receiver<Progress>) -> Result<Head, Ref
     }
 }
 
-/// The most bytes one body chunk carries.
-const CHUNK: usize = 256 * 1024;
+/// The most bytes one body chunk read from the spool carries.
+const CHUNK: u64 = 256 * 1024;
+
+/// The most bytes handed over from memory at once.
+const PIECE: u64 = 64 * 1024;
+
+/// What a follower does next.
+enum Next {
+    Give(Bytes),
+    Read(Spool, u64),
+    Done,
+    Fail(io::Error),
+    Wait,
+}
 
 /// The bytes `range` of the flight's resource as they arrive (an open
 /// range, `start..u64::MAX`, ends with the fetch). Fails if the fetch
 /// fails before the range is complete: the response is cut, never padded.
 pub(crate) fn follow(
     rx: watch::Receiver<Progress>,
-    spool: Spool,
     range: Range<u64>,
 ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
     futures_util::stream::unfold(Some((rx, range.start)), move |state| {
-        let spool = spool.clone();
         let end = range.end;
         async move {
             let (mut rx, pos) = state?;
@@ -174,43 +246,46 @@ pub(crate) fn follow(
                 return None;
             }
             loop {
-                let (received, over) = {
+                let next = {
                     let p = rx.borrow_and_update();
-                    (p.received, p.end.clone())
-                };
-                if received > pos {
-                    let want = (received.min(end) - pos).min(CHUNK as u64) as usize;
-                    let mut buf = vec![0u8; want];
-                    // The bytes were just written: a read from the page cache.
-                    let read = spool.read_at(&mut buf, pos).and_then(|n| {
-                        if n == 0 {
-                            Err(io::Error::other("the spool is shorter than received"))
-                        } else {
-                            buf.truncate(n);
-                            Ok(n)
+                    let max = (end - pos).min(PIECE);
+                    if let Some(b) = p.fresh_at(pos, max) {
+                        Next::Give(b)
+                    } else if let Some(spool) = p.spool.as_ref().filter(|_| pos < p.spooled) {
+                        Next::Read(spool.clone(), (p.spooled.min(end) - pos).min(CHUNK))
+                    } else {
+                        match &p.end {
+                            Some(Ok(())) if end == u64::MAX => Next::Done,
+                            Some(Ok(())) => Next::Fail(io::Error::other(format!(
+                                "the resource ended at {} bytes, before {end}",
+                                p.received
+                            ))),
+                            Some(Err(r)) => Next::Fail(io::Error::other(r.to_string())),
+                            None => Next::Wait,
                         }
-                    });
-                    return Some(match read {
-                        Ok(n) => (Ok(Bytes::from(buf)), Some((rx, pos + n as u64))),
-                        Err(e) => (Err(e), None),
-                    });
-                }
-                match over {
-                    Some(Ok(())) if end == u64::MAX => return None,
-                    Some(Ok(())) => {
-                        let e = io::Error::other(format!(
-                            "the resource ended at {received} bytes, before {end}"
-                        ));
-                        return Some((Err(e), None));
                     }
-                    Some(Err(r)) => return Some((Err(io::Error::other(r.to_string())), None)),
-                    None => {
+                };
+                let bytes = match next {
+                    Next::Give(b) => Ok(b),
+                    // Spooled a moment ago: a read from the page cache.
+                    Next::Read(spool, n) => spool.read_at(pos, n as usize),
+                    Next::Done => return None,
+                    Next::Fail(e) => return Some((Err(e), None)),
+                    Next::Wait => {
                         if rx.changed().await.is_err() {
                             let e = io::Error::other("the fetch was abandoned");
                             return Some((Err(e), None));
                         }
+                        continue;
                     }
-                }
+                };
+                return Some(match bytes {
+                    Ok(b) => {
+                        let next = pos + b.len() as u64;
+                        (Ok(b), Some((rx, next)))
+                    }
+                    Err(e) => (Err(e), None),
+                });
             }
         }
     })

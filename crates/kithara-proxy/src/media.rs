@@ -91,7 +91,7 @@ async fn follow(
     let body = if head_only {
         respond::empty()
     } else {
-        respond::stream(flight::follow(rx, head.spool, part.range.clone()))
+        respond::stream(flight::follow(rx, part.range.clone()))
     };
     Ok(respond::resource(&part, head.len, ctype, body))
 }

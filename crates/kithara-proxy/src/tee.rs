@@ -1,20 +1,24 @@
 //! The streaming tee behind a flight: the origin's body goes, as it
-//! arrives, into a spool file of the flight's own, where its followers read
-//! it at once, and into a cache writer; so a player has the first bytes of
-//! a segment before the origin has sent the last. The resource is
+//! arrives, to the flight's followers from memory, and to disk once: into
+//! a cache writer whose temp file is also where followers read what has
+//! left memory. So a player has the first bytes of a segment before the
+//! origin has sent the last, and before any file is made. The resource is
 //! committed only when complete and of the announced length: an origin
 //! that dies mid-body leaves nothing in the cache, and the players'
 //! responses are cut, not padded. What the cache cannot take is served all
-//! the same.
+//! the same, from a file of the flight's own.
 
 use std::fs::File;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use futures_util::StreamExt;
-use kithara_cache::{AssetWriter, CachePath, Durability};
+use kithara_cache::{AssetHandle, CachePath, Durability, WriterView};
 use kithara_hls::Target;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::asset::Asset;
 use crate::error::Refusal;
@@ -59,7 +63,7 @@ struct Landing {
 impl Drop for Landing {
     fn drop(&mut self) {
         self.flight
-            .end_if_open(Refusal::Upstream("the proxy stopped".into()));
+            .end(Err(Refusal::Upstream("the proxy stopped".into())));
         self.state.flights.land(&self.key);
     }
 }
@@ -70,7 +74,41 @@ async fn tee(
     path: &CachePath,
     target: Target,
     parent: Option<CachePath>,
+    flight: &Arc<Flight>,
+) -> Result<(), Refusal> {
+    // The files are made by the spool writer while the origin is asked,
+    // and the first bytes go to the players from memory even before they
+    // are: no file work on the first byte's path.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let filler = tokio::task::spawn_blocking({
+        let dir = state
+            .cache
+            .root()
+            .map_or_else(std::env::temp_dir, ToOwned::to_owned);
+        let (flight, handle, p) = (Arc::clone(flight), asset.handle.clone(), path.clone());
+        move || fill(&flight, &dir, &handle, &p, rx)
+    });
+    let fetched = fetch(state, asset, path, target, parent, flight, &tx).await;
+    if let Err(e) = &fetched {
+        flight.end(Err(e.clone()));
+    }
+    drop(tx);
+    let filled = filler
+        .await
+        .map_err(|e| Refusal::Upstream(format!("spool task failed: {e}")));
+    fetched.and(filled?)
+}
+
+/// The origin's bytes, as they arrive, to the followers (from memory) and
+/// the spool writer; the commit once they are all there.
+async fn fetch(
+    state: &State,
+    asset: &Asset,
+    path: &CachePath,
+    target: Target,
+    parent: Option<CachePath>,
     flight: &Flight,
+    tx: &mpsc::UnboundedSender<Fill>,
 ) -> Result<(), Refusal> {
     let resp = request(state, asset, path, target, parent).await?;
     let len = resp.len;
@@ -79,9 +117,14 @@ async fn tee(
     if len.is_some_and(|l| l > max) {
         return Err(too_big());
     }
-    let (mut spool, view) = spool(state).await?;
-    let mut writer = writer(state, asset, path, len).await;
-    flight.start(Head { len, spool: view });
+    if let (Some(len), Ok(s)) = (len, state.cache.stats())
+        && len > s.max_bytes
+    {
+        tracing::warn!(asset = %asset.id(), %path, len, "larger than the cache: not cached");
+        let _ = tx.send(Fill::Uncached);
+    }
+    flight.start(Head { len });
+    let budget = Arc::new(Semaphore::new(BUDGET));
     let mut chunks = std::pin::pin!(state.upstream.chunks(resp));
     let mut received = 0u64;
     // Since when no request follows the flight: a fetch nobody reads is
@@ -95,25 +138,18 @@ async fn tee(
         if received > max {
             return Err(too_big());
         }
-        // Blocking file I/O, off the async workers: the spool first (the
-        // followers read it), then the cache writer, whose failure (full,
-        // read-only, disk full) only means the resource is not cached.
-        let (p, a) = (path.clone(), asset.id());
-        let wrote = tokio::task::spawn_blocking(move || {
-            spool.write_all(&chunk)?;
-            if let Some(w) = &mut writer
-                && let Err(e) = w.write_all(&chunk)
-            {
-                tracing::warn!(asset = %a, path = %p, error = %e, "not cached: served from the spool");
-                writer = None;
-            }
-            Ok::<_, std::io::Error>((spool, writer))
-        })
-        .await
-        .map_err(|e| Refusal::Upstream(format!("write task failed: {e}")))?;
-        (spool, writer) = wrote
-            .map_err(|e| Refusal::Upstream(format!("{path}: could not spool the body: {e}")))?;
-        flight.advance(received);
+        // Pull no faster than the spool is written: what is in memory
+        // stays under the budget (plus this chunk).
+        let n = u32::try_from(chunk.len().min(BUDGET)).unwrap_or(u32::MAX);
+        let permit = Arc::clone(&budget)
+            .acquire_many_owned(n)
+            .await
+            .map_err(|_| Refusal::Upstream("the spool writer stopped".into()))?;
+        flight.arrive(chunk.clone());
+        if tx.send(Fill::Chunk(chunk, permit)).is_err() {
+            // The spool writer failed; it ended the flight with why.
+            return Ok(());
+        }
         if flight.followers() > 0 {
             unread_since = None;
         } else if unread_since.get_or_insert_with(Instant::now).elapsed()
@@ -124,36 +160,140 @@ async fn tee(
             )));
         }
     }
-    if let Some(w) = writer {
-        let committed = tokio::task::spawn_blocking(move || w.commit()).await;
-        match committed {
-            Ok(Ok(_)) => tracing::debug!(asset = %asset.id(), %path, len = received, "cached"),
-            // Served all the same; the next request fetches it again.
-            Ok(Err(e)) => tracing::warn!(asset = %asset.id(), %path, error = %e, "not cached"),
-            Err(e) => tracing::warn!(asset = %asset.id(), %path, error = %e, "not cached"),
-        }
+    // Followers finish from memory while the files are written.
+    flight.end(Ok(()));
+    if len.is_none_or(|l| l == received) {
+        let _ = tx.send(Fill::Commit);
     }
     Ok(())
 }
 
-/// A file of the flight's own, where its followers read what has arrived:
-/// unnamed (it vanishes with its last descriptor), in the cache's root when
-/// there is one (the same disk; the system temp dir else). What cannot be
-/// cached (larger than the cache, a full or read-only cache) is still
-/// served from it, and never held in memory.
-async fn spool(state: &State) -> Result<(File, Spool), Refusal> {
-    let dir = state
-        .cache
-        .root()
-        .map_or_else(std::env::temp_dir, ToOwned::to_owned);
-    let made = tokio::task::spawn_blocking(move || {
-        let file = tempfile::tempfile_in(&dir)?;
-        let reader = file.try_clone()?;
-        Ok::<_, std::io::Error>((file, Spool::new(reader)))
-    })
-    .await
-    .map_err(|e| Refusal::Upstream(format!("spool task failed: {e}")))?;
-    made.map_err(|e| Refusal::Upstream(format!("cannot create a spool file: {e}")))
+/// Bytes of a flight in memory, not yet in its spool, at most (the chunk
+/// being handed over aside): what bounds a flight's memory.
+const BUDGET: usize = 256 * 1024;
+
+/// What the spool writer is told.
+enum Fill {
+    /// The resource is not to be cached (larger than the cache).
+    Uncached,
+    /// The next bytes; the permit is their share of the memory budget.
+    Chunk(Bytes, OwnedSemaphorePermit),
+    /// Every byte arrived, of the announced length: commit.
+    Commit,
+}
+
+/// The spool writer. Each chunk goes once to disk: into the cache writer,
+/// whose temp file is the flight's spool (read through a view), then its
+/// memory is let go. What the cache does not take (larger than the cache,
+/// a full or read-only cache, a failed write) goes on in a file of the
+/// flight's own instead, with the bytes so far copied over: it is still
+/// served, never held in memory. That file is unnamed (it vanishes with
+/// its last descriptor) and in the cache's root `dir` when there is one
+/// (the same disk; the system temp dir else). A failed spool fails the
+/// flight.
+fn fill(
+    flight: &Flight,
+    dir: &Path,
+    handle: &AssetHandle,
+    path: &CachePath,
+    mut rx: mpsc::UnboundedReceiver<Fill>,
+) -> Result<(), Refusal> {
+    let asset = handle.id();
+    let fail = |e: std::io::Error| {
+        let r = Refusal::Upstream(format!("{path}: could not spool the body: {e}"));
+        flight.end(Err(r.clone()));
+        Err(r)
+    };
+    // Media can be fetched again: no fsync on their path (playlists and
+    // keys keep the cache's durability).
+    let mut writer = handle
+        .writer_with(path, Durability::Buffered)
+        .and_then(|w| Ok((w.view()?, w)))
+        .inspect_err(|e| tracing::warn!(%asset, %path, error = %e, "not cached"))
+        .ok();
+    let mut own: Option<Arc<File>> = None;
+    match &writer {
+        Some((view, _)) => flight.spool(Spool::View(view.clone())),
+        None => match uncached(dir, None, 0) {
+            Ok(f) => {
+                flight.spool(Spool::File(Arc::clone(&f)));
+                own = Some(f);
+            }
+            Err(e) => return fail(e),
+        },
+    }
+    let mut spooled = 0u64;
+    while let Some(msg) = rx.blocking_recv() {
+        let chunk = match msg {
+            Fill::Chunk(chunk, permit) => (chunk, permit),
+            Fill::Uncached | Fill::Commit if writer.is_none() => continue,
+            Fill::Commit => {
+                match writer.take().map(|(_, w)| w.commit()) {
+                    Some(Ok(_)) => tracing::debug!(%asset, %path, len = spooled, "cached"),
+                    // Served all the same; the next request fetches it again.
+                    Some(Err(e)) => tracing::warn!(%asset, %path, error = %e, "not cached"),
+                    None => {}
+                }
+                continue;
+            }
+            Fill::Uncached => {
+                let view = writer.take().map(|(v, _)| v);
+                match uncached(dir, view.as_ref(), spooled) {
+                    Ok(f) => {
+                        flight.spool(Spool::File(Arc::clone(&f)));
+                        own = Some(f);
+                    }
+                    Err(e) => return fail(e),
+                }
+                continue;
+            }
+        };
+        let (chunk, permit) = chunk;
+        if let Some((view, w)) = &mut writer
+            && let Err(e) = w.write_all(&chunk).and_then(|()| w.flush())
+        {
+            tracing::warn!(%asset, %path, error = %e, "not cached: served from a spool of its own");
+            let f = match uncached(dir, Some(view), spooled) {
+                Ok(f) => f,
+                Err(e) => return fail(e),
+            };
+            flight.spool(Spool::File(Arc::clone(&f)));
+            own = Some(f);
+            writer = None;
+        }
+        if let Some(f) = &own
+            && let Err(e) = (&**f).write_all(&chunk)
+        {
+            return fail(e);
+        }
+        spooled += chunk.len() as u64;
+        flight.spooled(spooled);
+        drop(permit);
+    }
+    Ok(())
+}
+
+/// A spool of the flight's own in `dir`, holding the first `upto` bytes
+/// (copied from the cache writer's `view`, when the cache stops taking the
+/// resource part of the way).
+fn uncached(dir: &Path, view: Option<&WriterView>, upto: u64) -> std::io::Result<Arc<File>> {
+    let mut file = tempfile::tempfile_in(dir)?;
+    if let Some(view) = view {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut at = 0;
+        while at < upto {
+            let want = usize::try_from(upto - at).map_or(buf.len(), |n| n.min(buf.len()));
+            let n = view.read_at(&mut buf[..want], at)?;
+            if n == 0 {
+                return Err(std::io::Error::other(
+                    "the cache's temp file is shorter than written",
+                ));
+            }
+            file.write_all(&buf[..n])?;
+            at += n as u64;
+        }
+    }
+    Ok(Arc::new(file))
 }
 
 /// The origin's response for `target`. A VOD playlist's signed URLs
@@ -225,32 +365,4 @@ async fn request(
         )
         .await
         .map_err(|e: UpstreamError| e.refusal(&what))
-}
-
-/// A cache writer for `path`, or `None` when the cache cannot take it: a
-/// resource of `len` bytes larger than the whole cache, or a cache that
-/// refuses the write.
-async fn writer(
-    state: &State,
-    asset: &Asset,
-    path: &CachePath,
-    len: Option<u64>,
-) -> Option<AssetWriter> {
-    let (handle, p, cache) = (asset.handle.clone(), path.clone(), state.cache.clone());
-    if let Some(len) = len
-        && cache.stats().is_ok_and(|s| len > s.max_bytes)
-    {
-        tracing::warn!(asset = %asset.id(), %path, len, "larger than the cache: not cached");
-        return None;
-    }
-    // Media can be fetched again: no fsync on their path (playlists and
-    // keys keep the cache's durability).
-    match tokio::task::spawn_blocking(move || handle.writer_with(&p, Durability::Buffered)).await {
-        Ok(Ok(w)) => Some(w),
-        Ok(Err(e)) => {
-            tracing::warn!(asset = %asset.id(), %path, error = %e, "not cached");
-            None
-        }
-        Err(_) => None,
-    }
 }

@@ -132,3 +132,62 @@ async fn a_miss_streams_bytes_before_the_origin_sent_them_all() {
     }
     assert_eq!(got, served(&s.origin, 0, 2)[0]);
 }
+
+/// A request that joins a flight late gets the bytes already received
+/// (more than a flight keeps in memory, so they come from its spool, the
+/// cache writer's file), then the rest; the origin is asked once and the
+/// resource is cached whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_joiner_gets_what_arrived_before_it_then_the_rest() {
+    let size = 1_200_000;
+    let s = start(
+        OriginConfig::default().segments(2).segment_size(size),
+        |o| o,
+    )
+    .await;
+    let url = segment_url(&s, 1).await;
+    let seg = s.origin.segment_path(0, 1);
+    let held = size * 3 / 4;
+    let hold = s.origin.hold(&seg, held);
+    let first = common::client().get(url.clone()).send().await.unwrap();
+    let mut first = first.bytes_stream();
+    let mut a = Vec::new();
+    while a.len() < held {
+        a.extend_from_slice(&first.next().await.expect("more bytes").unwrap());
+    }
+    // Joins with 900 kB received and the rest held back.
+    let late = common::client().get(url.clone()).send().await.unwrap();
+    assert_eq!(late.status(), 200);
+    let mut late = late.bytes_stream();
+    let mut b = Vec::new();
+    while b.len() < held {
+        b.extend_from_slice(&late.next().await.expect("more bytes").unwrap());
+    }
+    assert_eq!(
+        b.len(),
+        held,
+        "the late joiner got bytes the origin still held"
+    );
+    hold.release();
+    for (body, got) in [(&mut first, &mut a), (&mut late, &mut b)] {
+        while let Some(c) = body.next().await {
+            got.extend_from_slice(&c.unwrap());
+        }
+    }
+    let want = served(&s.origin, 0, 2)[1].clone();
+    assert!(
+        a == want && b == want,
+        "both whole and equal to what was served"
+    );
+    assert_eq!(s.origin.requests(&seg), 1);
+    let asset = s.cache.assets().unwrap();
+    let path = kithara_cache::CachePath::parse("v0/seg/000001.ts").unwrap();
+    until("the segment to be committed", || {
+        s.cache.asset(asset[0].id).exists(&path)
+    })
+    .await;
+    assert_eq!(
+        s.cache.asset(asset[0].id).read(&path).unwrap().unwrap(),
+        want
+    );
+}
