@@ -98,7 +98,15 @@ async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
         .unwrap();
     let got = within(read_at_least(&mut s, 2 * SEG)).await.unwrap();
     assert!(got == origin.expected_stream(0)[..2 * SEG]);
+    let playlist_len = reqwest::get(url.clone())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len() as u64;
     origin.reset_requests();
+    let before = s.stats().bytes_from_network;
     let err = within(s.read(&mut [0u8; 16])).await.unwrap_err();
     match &err {
         HlsError::LiveStalled { url: u, after } => {
@@ -111,6 +119,10 @@ async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
     // (no change) until 3 s had passed without a new segment: at most 5.
     let reloads = origin.requests("/v0/playlist.m3u8");
     assert!((1..=5).contains(&reloads), "{reloads} reloads");
+    // Only the first reload has a body: the others are conditional
+    // (If-None-Match) and answered 304.
+    let reloaded = s.stats().bytes_from_network - before;
+    assert_eq!(reloaded, playlist_len, "{reloads} reloads");
     within(s.close()).await;
 }
 
