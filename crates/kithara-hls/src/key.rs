@@ -262,7 +262,6 @@ impl KeyManager {
                     Extras {
                         query: &self.query,
                         headers: Some(&self.headers),
-                        if_none_match: None,
                     },
                 )
                 .await?

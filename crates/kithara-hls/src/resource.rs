@@ -43,13 +43,11 @@ pub(crate) struct Resource {
     pub path: CachePath,
 }
 
-/// Extra request parts: query and headers (key requests only), an
-/// `If-None-Match` (live playlist reloads).
+/// Extra request parts (key requests only).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Extras<'a> {
     pub query: &'a [(String, String)],
     pub headers: Option<&'a HeaderMap>,
-    pub if_none_match: Option<&'a str>,
 }
 
 /// Permits of the blocking-operation gate; far more than can ever run at once.
@@ -214,7 +212,6 @@ impl Loader {
                 range: res.range.clone(),
                 query: extras.query,
                 headers: extras.headers,
-                if_none_match: extras.if_none_match,
                 max_bytes,
                 max_uri_lines: (res.kind == ResourceKind::Playlist).then_some(self.max_segments),
             })

@@ -89,6 +89,8 @@ impl Loaded {
 #[derive(Default)]
 struct Pin {
     guard: Option<LeaseGuard>,
+    /// Requests being answered: never unpinned under them.
+    active: usize,
     until: Option<Instant>,
     timer: Option<tokio::task::AbortHandle>,
 }
@@ -202,38 +204,63 @@ impl Asset {
         Some((found, Some(parent)))
     }
 
-    /// Pin the asset now and until `linger` after this call (each request
-    /// extends it); a timer task unpins it once that has passed.
-    pub(crate) fn touch(self: &Arc<Self>, linger: Duration) {
+    /// Pin the asset while the request that calls this is answered, and
+    /// until `linger` after it ends (each request extends it); a timer task
+    /// unpins it once that has passed with no request under way. A request
+    /// outlasting the linger time (a slow origin) is no exception: what it
+    /// loads is released with the rest.
+    pub(crate) fn busy(self: &Arc<Self>, linger: Duration) -> Busy {
         let mut pin = self.pin.lock();
-        let until = Instant::now() + linger;
-        pin.until = Some(until);
+        pin.active += 1;
+        pin.until = Some(Instant::now() + linger);
         if pin.guard.is_none() {
             pin.guard = Some(self.handle.pin());
         }
-        if pin.timer.is_some() {
-            return;
-        }
-        let asset = Arc::clone(self);
-        let timer = tokio::spawn(async move {
-            loop {
-                let Some(until) = asset.pin.lock().until else {
-                    return;
-                };
-                tokio::time::sleep_until(until.into()).await;
-                let mut pin = asset.pin.lock();
-                if pin.until.is_some_and(|u| Instant::now() >= u) {
-                    *pin = Pin::default();
-                    // Not playing any more: its playlists leave memory (a
-                    // player that comes back has them loaded again, from the
-                    // cache), so a long-running proxy does not grow with
-                    // every track it ever served.
-                    asset.playlists.lock().clear();
-                    tracing::debug!(asset = %asset.id(), "unpinned: no request for the linger time");
-                    return;
+        if pin.timer.is_none() {
+            let asset = Arc::clone(self);
+            let timer = tokio::spawn(async move {
+                loop {
+                    let Some(until) = asset.pin.lock().until else {
+                        return;
+                    };
+                    tokio::time::sleep_until(until.into()).await;
+                    let mut pin = asset.pin.lock();
+                    if pin.active == 0 && pin.until.is_some_and(|u| Instant::now() >= u) {
+                        *pin = Pin::default();
+                        // Not playing any more: its playlists leave memory
+                        // (a player that comes back has them loaded again,
+                        // from the cache), so a long-running proxy does not
+                        // grow with every track it ever served.
+                        asset.playlists.lock().clear();
+                        tracing::debug!(asset = %asset.id(), "unpinned: no request for the linger time");
+                        return;
+                    }
+                    if pin.active > 0 {
+                        // Look again a linger time after now at the latest:
+                        // the last request's end sets the real deadline.
+                        pin.until = Some(Instant::now() + linger);
+                    }
                 }
-            }
-        });
-        pin.timer = Some(timer.abort_handle());
+            });
+            pin.timer = Some(timer.abort_handle());
+        }
+        Busy {
+            asset: Arc::clone(self),
+            linger,
+        }
+    }
+}
+
+/// A request under way for an asset (see [`Asset::busy`]).
+pub(crate) struct Busy {
+    asset: Arc<Asset>,
+    linger: Duration,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut pin = self.asset.pin.lock();
+        pin.active = pin.active.saturating_sub(1);
+        pin.until = Some(Instant::now() + self.linger);
     }
 }

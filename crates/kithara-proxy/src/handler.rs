@@ -49,7 +49,7 @@ async fn steps(state: &Arc<State>, req: &Request<()>) -> Result<Response<Body>, 
                 .assets
                 .get(&id)
                 .ok_or(Refusal::Forbidden("not an asset this proxy opened"))?;
-            asset.touch(state.pin_linger);
+            let _busy = asset.busy(state.pin_linger);
             resource(state, &asset, &path, req, head_only).await
         }
     }
@@ -70,7 +70,7 @@ async fn play(
     }
     .map_err(|e| Refusal::BadRequest(e.to_string()))?;
     let asset = state.assets.open(&state.cache, id, &url);
-    asset.touch(state.pin_linger);
+    let _busy = asset.busy(state.pin_linger);
     // Another URL for the same asset (a freshly signed one) is asked again:
     // the copy in memory came from the old one.
     let need = if asset.set_source(&url) {

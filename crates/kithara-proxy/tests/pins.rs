@@ -120,10 +120,58 @@ async fn a_segment_larger_than_the_cache_is_served_from_memory() {
     let master = proxy.url_for(&o.master_url());
     assert_eq!(play(&master, 0).await.media, served(&o, 0, 2));
     assert!(cache.stats().unwrap().total_bytes <= 100_000);
-    let files = kithara_test_utils::files_recursive(dir.path());
-    assert!(
-        !files.iter().any(|f| f.to_string_lossy().contains("/seg/")),
-        "{files:?}"
+    // The flight's writer lets its temp file go once it knows the length;
+    // the player may have its bytes (from memory) a moment before.
+    until("no segment file on disk", || {
+        let files = kithara_test_utils::files_recursive(dir.path());
+        !files.iter().any(|f| f.to_string_lossy().contains("/seg/"))
+    })
+    .await;
+    proxy.shutdown().await;
+}
+
+/// A request that outlasts the linger time (the origin is slow to send the
+/// playlist) keeps its asset pinned while it is answered, and what it
+/// loads is released with the rest once the asset is not playing: the next
+/// request loads the playlist again (a read-only cache, so from the
+/// origin). Before, the linger timer ran out under the request and the
+/// playlist it then loaded stayed in memory for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_outlasting_the_linger_time_leaves_nothing_loaded() {
+    let origin = origin();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = kithara_cache::AssetCache::open_read_only(dir.path()).unwrap();
+    let proxy = Proxy::start(ProxyOptions::new(cache.clone()).pin_linger(Duration::from_millis(1)))
+        .await
+        .unwrap();
+    let master = origin.master_url();
+    let hold = origin.hold(master.path(), 10);
+    let url = proxy.url_for(&master);
+    let slow = tokio::spawn(async move { common::get(&url).await });
+    until("the origin to be asked", || {
+        origin.requests(master.path()) == 1
+    })
+    .await;
+    // The request outlasts the linger time many times over.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        cache.stats().unwrap().pinned_assets,
+        1,
+        "unpinned while a request was under way"
+    );
+    hold.release();
+    assert_eq!(slow.await.unwrap().status, 200);
+    until("the asset to be unpinned", || {
+        cache.stats().unwrap().pinned_assets == 0
+    })
+    .await;
+    // Not playing: its playlists left memory, so the next play loads the
+    // master again.
+    assert_eq!(common::get(&proxy.url_for(&master)).await.status, 200);
+    assert_eq!(
+        origin.requests(master.path()),
+        2,
+        "the master was still in memory"
     );
     proxy.shutdown().await;
 }
