@@ -46,7 +46,12 @@
 //!    deleted, truncated or garbage index costs only recency, never data or
 //!    correct sizes. The index is written atomically and debounced, never on
 //!    every put.
-//! 5. One process owns a root (advisory lock on `<root>/.lock`, released by
+//! 5. Every committed resource carries its length and XXH3-64 digest (an
+//!    attribute of the file). A hit whose length differs is a miss and the
+//!    resource is dropped; [`AssetCache::verify`] checks every digest and
+//!    [`AssetCache::repair`] removes exactly the bad resources;
+//!    [`CacheOptions::verify_reads`] checks digests on hits too.
+//! 6. One process owns a root (advisory lock on `<root>/.lock`, released by
 //!    the kernel on any exit); [`AssetCache::open_read_only`] inspects beside
 //!    it. Temp files of dead writers are removed on open.
 //!

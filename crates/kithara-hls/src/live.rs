@@ -12,6 +12,9 @@
 //!   client's retries). The reader gets the error once it has read what
 //!   came before.
 //!
+//! Reloads after the first are conditional (`If-None-Match` with the last
+//! `ETag`): an unchanged playlist costs a `304` without a body.
+//!
 //! Live playlists are never cached (a cached copy could only be stale);
 //! their segments and keys are, like a VOD's.
 
@@ -27,7 +30,7 @@ use url::Url;
 
 use crate::error::HlsError;
 use crate::open::Ctx;
-use crate::playlist::{MediaPlaylist, Vars, parse_media};
+use crate::playlist::{Vars, parse_media};
 use crate::resource::{Extras, Resource, ResourceKind};
 
 /// How many target durations without a new segment make a stall.
@@ -147,6 +150,9 @@ async fn follow(ctx: Arc<Ctx>, start: LiveStart, tx: watch::Sender<Feed>) {
         path,
     };
     let mut last = text;
+    // The last answer's `ETag`: a reload is then a conditional request,
+    // which costs a `304` and no body while nothing changed.
+    let mut etag: Option<String> = None;
     let mut began = began;
     let mut changed = true;
     let mut advanced = began;
@@ -156,36 +162,50 @@ async fn follow(ctx: Arc<Ctx>, start: LiveStart, tx: watch::Sender<Feed>) {
     loop {
         tokio::time::sleep_until(began + reload_delay(changed, target)).await;
         began = Instant::now();
+        let extras = Extras {
+            if_none_match: etag.as_deref(),
+            ..Extras::default()
+        };
         let loaded = async {
-            let resp = ctx.loader.download(&res, Extras::default()).await?;
+            let resp = ctx.loader.download(&res, extras).await?;
+            if resp.not_modified {
+                return Ok(None);
+            }
             let playlist = parse_media(&resp.final_url, &resp.bytes, max_segments, &imports)?;
-            Ok::<(Bytes, MediaPlaylist), HlsError>((resp.bytes, playlist))
+            Ok::<_, HlsError>(Some((resp.bytes, resp.etag, playlist)))
         }
         .await;
-        let (bytes, playlist) = match loaded {
-            Ok(got) => got,
-            Err(e) => return fail(e),
-        };
-        changed = bytes != last;
-        last = bytes;
-        target = Duration::from_secs(playlist.target_duration.max(1));
-        let added = match ctx.track.extend(&playlist) {
-            Ok(n) => n,
+        let added = match loaded {
+            // 304: unchanged, so no new segment.
+            Ok(None) => {
+                changed = false;
+                0
+            }
+            Ok(Some((bytes, tag, playlist))) => {
+                etag = tag;
+                changed = bytes != last;
+                last = bytes;
+                target = Duration::from_secs(playlist.target_duration.max(1));
+                let added = match ctx.track.extend(&playlist) {
+                    Ok(n) => n,
+                    Err(e) => return fail(e),
+                };
+                if playlist.ended {
+                    let items = ctx.track.len();
+                    tx.send_modify(|f| {
+                        f.items = items;
+                        f.status = Status::Ended;
+                    });
+                    return;
+                }
+                added
+            }
             Err(e) => return fail(e),
         };
         tracing::debug!(url = %res.url, changed, added, "live playlist reloaded");
         if added > 0 {
             advanced = began;
-        }
-        let items = ctx.track.len();
-        if playlist.ended {
-            tx.send_modify(|f| {
-                f.items = items;
-                f.status = Status::Ended;
-            });
-            return;
-        }
-        if added > 0 {
+            let items = ctx.track.len();
             tx.send_modify(|f| f.items = items);
         } else if stalled(began - advanced, target) {
             return fail(HlsError::LiveStalled {

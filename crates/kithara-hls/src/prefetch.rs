@@ -17,6 +17,17 @@ use crate::session::{HlsSession, ResourceInfo};
 use crate::source::Source;
 
 impl PrefetchSummary {
+    /// Count one resource: skipped (cached) or downloaded (`bytes`).
+    pub(crate) fn count(&mut self, source: Source, bytes: u64) {
+        match source {
+            Source::Cache => self.skipped += 1,
+            Source::Network => {
+                self.downloaded += 1;
+                self.bytes += bytes;
+            }
+        }
+    }
+
     /// Add what another prefetch did.
     fn add(&mut self, other: PrefetchSummary) {
         self.downloaded += other.downloaded;
@@ -199,13 +210,7 @@ impl HlsSession {
         let mut done = 0;
         let mut report = |kind, url: &Url, source, bytes, summary: &mut PrefetchSummary| {
             done += 1;
-            match source {
-                Source::Cache => summary.skipped += 1,
-                Source::Network => {
-                    summary.downloaded += 1;
-                    summary.bytes += bytes;
-                }
-            }
+            summary.count(source, bytes);
             progress(&PrefetchProgress {
                 variant,
                 done,

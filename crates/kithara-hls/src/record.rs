@@ -15,6 +15,7 @@ use crate::error::HlsError;
 use crate::live::Follower;
 use crate::open::{Ctx, Unstored};
 use crate::prefetch::{PrefetchProgress, PrefetchSummary, store_missing};
+use crate::resource::Resource;
 use crate::source::Source;
 
 /// Where a recording is stored: the media playlist (URL and cache path),
@@ -27,13 +28,13 @@ pub(crate) struct Target {
 }
 
 /// Fetch item `idx` (its key first) into the cache unless it is there.
-async fn record_item(ctx: &Ctx, idx: usize) -> Result<(Url, Source, u64), HlsError> {
+async fn record_item(ctx: &Ctx, idx: usize) -> Result<(Resource, Source, u64), HlsError> {
     let (res, key) = ctx.track.item(idx)?;
     if let Some(key) = key {
         ctx.keys.get(&ctx.loader, &key).await?;
     }
     let (source, bytes) = store_missing(ctx, &res).await?;
-    Ok((res.url, source, bytes))
+    Ok((res, source, bytes))
 }
 
 /// Follow the live track of `ctx` for `duration` (or to its end), fetching
@@ -55,25 +56,18 @@ where
     let ended = 'follow: loop {
         let known = ctx.track.len();
         while done < known {
-            let (res, _) = ctx.track.item(done)?;
-            let (url, source, bytes) = match record_item(ctx, done).await {
+            let (res, source, bytes) = match record_item(ctx, done).await {
                 Ok(got) => got,
                 Err(e) => break 'follow Err(e),
             };
             done += 1;
-            match source {
-                Source::Cache => summary.skipped += 1,
-                Source::Network => {
-                    summary.downloaded += 1;
-                    summary.bytes += bytes;
-                }
-            }
+            summary.count(source, bytes);
             progress(&PrefetchProgress {
                 variant: ctx.track.variant,
                 done,
                 total: known,
                 kind: res.kind,
-                url,
+                url: res.url,
                 source,
                 bytes,
             });

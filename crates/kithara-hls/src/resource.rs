@@ -43,11 +43,13 @@ pub(crate) struct Resource {
     pub path: CachePath,
 }
 
-/// Extra request parts (key requests only).
+/// Extra request parts: query and headers (key requests only), an
+/// `If-None-Match` (live playlist reloads).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Extras<'a> {
     pub query: &'a [(String, String)],
     pub headers: Option<&'a HeaderMap>,
+    pub if_none_match: Option<&'a str>,
 }
 
 /// Permits of the blocking-operation gate; far more than can ever run at once.
@@ -212,6 +214,7 @@ impl Loader {
                 range: res.range.clone(),
                 query: extras.query,
                 headers: extras.headers,
+                if_none_match: extras.if_none_match,
                 max_bytes,
                 max_uri_lines: (res.kind == ResourceKind::Playlist).then_some(self.max_segments),
             })

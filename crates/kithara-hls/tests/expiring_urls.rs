@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{open_cache, persistent, read_at_least, read_vod, unwrap_xor, within};
+use common::{open_cache, open_session, persistent, read_at_least, read_vod, unwrap_xor, within};
 use kithara_cache::{AssetCache, AssetId, CachePath};
-use kithara_hls::{HlsError, HlsSession};
+use kithara_hls::HlsError;
 use kithara_test_utils::{HlsOrigin, OriginConfig};
 
 const SEG: usize = 4096;
@@ -37,12 +37,7 @@ fn cached_playlist(cache: &AssetCache, origin: &HlsOrigin) -> String {
 /// Play the start of the VOD so that its playlists (token 1) and first
 /// segments are cached, then expire every URL in them.
 async fn cache_then_rotate(origin: &HlsOrigin, cache: &AssetCache) {
-    let mut s = within(HlsSession::open(
-        origin.master_url().as_str(),
-        persistent(cache),
-    ))
-    .await
-    .unwrap();
+    let mut s = open_session(origin.master_url().as_str(), persistent(cache)).await;
     within(read_at_least(&mut s, 100)).await.unwrap();
     within(s.close()).await;
     assert!(cached_playlist(cache, origin).contains("token=1"));
@@ -82,12 +77,7 @@ async fn a_resumed_prefetch_after_a_rotation_completes() {
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     cache_then_rotate(&origin, &cache).await;
-    let s = within(HlsSession::open(
-        origin.master_url().as_str(),
-        persistent(&cache),
-    ))
-    .await
-    .unwrap();
+    let s = open_session(origin.master_url().as_str(), persistent(&cache)).await;
     let summary = within(s.prefetch_all(|_| {})).await.unwrap();
     assert!(summary.downloaded > 0);
     within(s.close()).await;

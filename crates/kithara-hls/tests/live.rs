@@ -10,11 +10,11 @@
 
 mod common;
 
-use common::{all_files, open_cache, persistent, read_at_least, read_vod, within};
+use common::{all_files, open_cache, open_session, persistent, read_at_least, read_vod, within};
 use std::time::Duration;
 
 use kithara_cache::{AssetId, CachePath};
-use kithara_hls::{HlsError, HlsSession, VariantSelect};
+use kithara_hls::{HlsError, VariantSelect};
 use kithara_test_utils::{HlsOrigin, OriginConfig};
 
 const SEG: usize = 4096;
@@ -45,12 +45,11 @@ async fn a_live_playlist_is_followed_as_segments_appear_until_endlist() {
     let expected = origin.expected_stream(1);
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
-    let mut s = within(HlsSession::open(
+    let mut s = open_session(
         origin.master_url().as_str(),
         persistent(&cache).variant(VariantSelect::Highest),
-    ))
-    .await
-    .unwrap();
+    )
+    .await;
     assert!(s.is_live());
     assert_eq!(s.segment_count(), 3);
     // The three published segments.
@@ -93,12 +92,18 @@ async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     let url = origin.media_url(0);
-    let mut s = within(HlsSession::open(url.as_str(), persistent(&cache)))
-        .await
-        .unwrap();
+    let mut s = open_session(url.as_str(), persistent(&cache)).await;
     let got = within(read_at_least(&mut s, 2 * SEG)).await.unwrap();
     assert!(got == origin.expected_stream(0)[..2 * SEG]);
+    let playlist_len = reqwest::get(url.clone())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len() as u64;
     origin.reset_requests();
+    let before = s.stats().bytes_from_network;
     let err = within(s.read(&mut [0u8; 16])).await.unwrap_err();
     match &err {
         HlsError::LiveStalled { url: u, after } => {
@@ -111,6 +116,10 @@ async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
     // (no change) until 3 s had passed without a new segment: at most 5.
     let reloads = origin.requests("/v0/playlist.m3u8");
     assert!((1..=5).contains(&reloads), "{reloads} reloads");
+    // Only the first reload has a body: the others are conditional
+    // (If-None-Match) and answered 304.
+    let reloaded = s.stats().bytes_from_network - before;
+    assert_eq!(reloaded, playlist_len, "{reloads} reloads");
     within(s.close()).await;
 }
 
@@ -119,12 +128,7 @@ async fn a_prefetch_refuses_a_live_playlist_and_caches_nothing() {
     let origin = live_origin(3);
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
-    let s = within(HlsSession::open(
-        origin.master_url().as_str(),
-        persistent(&cache),
-    ))
-    .await
-    .unwrap();
+    let s = open_session(origin.master_url().as_str(), persistent(&cache)).await;
     let err = within(s.prefetch_all(|_| {})).await.unwrap_err();
     assert!(
         matches!(&err, HlsError::Live { url } if url == origin.media_url(1).as_str()),
@@ -232,9 +236,7 @@ async fn a_recording_plays_offline_and_is_not_used_online() {
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     let master = origin.master_url();
-    let mut s = within(HlsSession::open(master.as_str(), persistent(&cache)))
-        .await
-        .unwrap();
+    let mut s = open_session(master.as_str(), persistent(&cache)).await;
     let summary = within(s.record_live(Duration::ZERO, |_| {})).await.unwrap();
     assert_eq!(summary.downloaded, 3);
     within(s.close()).await;
@@ -243,9 +245,7 @@ async fn a_recording_plays_offline_and_is_not_used_online() {
         .unwrap();
     assert!(offline == expected[..3 * SEG]);
     // Online, the live playlist again.
-    let s = within(HlsSession::open(master.as_str(), persistent(&cache)))
-        .await
-        .unwrap();
+    let s = open_session(master.as_str(), persistent(&cache)).await;
     assert!(s.is_live());
     within(s.close()).await;
 }
@@ -258,9 +258,7 @@ async fn a_recording_ends_at_endlist_with_every_segment() {
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     let master = origin.master_url();
-    let mut s = within(HlsSession::open(master.as_str(), persistent(&cache)))
-        .await
-        .unwrap();
+    let mut s = open_session(master.as_str(), persistent(&cache)).await;
     let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
     let recording = tokio::spawn(async move {
         let r = s

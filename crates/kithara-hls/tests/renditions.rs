@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{files_named, open_cache, persistent, read_vod, within};
-use kithara_hls::{HlsError, HlsSession, prefetch_all_variants};
+use common::{files_named, open_cache, open_session, persistent, read_vod, within};
+use kithara_hls::{HlsError, prefetch_all_variants};
 use kithara_test_utils::{HlsOrigin, OriginConfig};
 
 fn origin() -> HlsOrigin {
@@ -42,9 +42,7 @@ async fn a_rendition_plays_by_name_and_is_cached_under_its_own_directory() {
         .await
         .unwrap();
     assert!(offline == got);
-    let s = within(HlsSession::open(&url, persistent(&cache)))
-        .await
-        .unwrap();
+    let s = open_session(&url, persistent(&cache)).await;
     let names: Vec<_> = s.renditions().iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["a0", "a1"]);
     within(s.close()).await;
@@ -63,9 +61,7 @@ async fn a_prefetch_fetches_the_renditions_of_the_variant_groups() {
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     let url = origin.master_url().to_string();
-    let s = within(HlsSession::open(&url, persistent(&cache)))
-        .await
-        .unwrap();
+    let s = open_session(&url, persistent(&cache)).await;
     within(s.prefetch_all(|_| {})).await.unwrap();
     within(s.close()).await;
     // Both audio renditions play offline now.

@@ -9,8 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{open_cache, persistent, read_vod, within};
-use kithara_hls::HlsSession;
+use common::{open_cache, open_session, persistent, read_vod, within};
 use kithara_test_utils::DirOrigin;
 
 const MASTER: &str = "#EXTM3U
@@ -92,12 +91,7 @@ async fn a_prefetch_skips_gaps() {
     let origin = DirOrigin::start(site.path()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
-    let s = within(HlsSession::open(
-        origin.url("/master.m3u8").as_str(),
-        persistent(&cache),
-    ))
-    .await
-    .unwrap();
+    let s = open_session(origin.url("/master.m3u8").as_str(), persistent(&cache)).await;
     let mut totals = Vec::new();
     let summary = within(s.prefetch_all(|p| totals.push(p.total)))
         .await

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_RANGE, HeaderMap, HeaderValue, RANGE};
+use reqwest::header::{CONTENT_RANGE, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH, RANGE};
 use reqwest::{StatusCode, redirect};
 use url::Url;
 
@@ -38,6 +38,9 @@ pub(crate) struct HttpRequest<'a> {
     pub headers: Option<&'a HeaderMap>,
     /// The largest body accepted.
     pub max_bytes: u64,
+    /// An `ETag` from an earlier answer (`If-None-Match`): a `304` is then
+    /// an answer with `not_modified` and no body.
+    pub if_none_match: Option<&'a str>,
     /// For playlists: the most URI lines (segments or variants) accepted,
     /// counted while the body streams in, so a playlist of a million
     /// segments is refused after reading a little more than the bound.
@@ -51,6 +54,10 @@ pub(crate) struct HttpResponse {
     pub bytes: Bytes,
     /// The URL after redirects (base for relative URIs of a playlist).
     pub final_url: Url,
+    /// The answer's `ETag`, if any (for a conditional request next time).
+    pub etag: Option<String>,
+    /// A `304 Not Modified` to a conditional request: `bytes` is empty.
+    pub not_modified: bool,
 }
 
 /// A cheap-to-clone HTTP client.
@@ -166,8 +173,26 @@ impl HttpClient {
                 Failure::Fatal(e)
             }
         };
+        if let Some(tag) = req.if_none_match
+            && let Ok(value) = HeaderValue::from_str(tag)
+        {
+            builder = builder.header(IF_NONE_MATCH, value);
+        }
         let mut resp = builder.send().await.map_err(network)?;
         let status = resp.status();
+        let etag = resp
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if status == StatusCode::NOT_MODIFIED && req.if_none_match.is_some() {
+            return Ok(HttpResponse {
+                bytes: Bytes::new(),
+                final_url: resp.url().clone(),
+                etag,
+                not_modified: true,
+            });
+        }
         if status.is_redirection() {
             // reqwest hands back, unfollowed, a redirect whose target it will
             // not follow (e.g. `Location: file:///etc/passwd`).
@@ -291,7 +316,12 @@ impl HttpClient {
                 body.freeze().slice(start as usize..end as usize)
             }
         };
-        Ok(HttpResponse { bytes, final_url })
+        Ok(HttpResponse {
+            bytes,
+            final_url,
+            etag,
+            not_modified: false,
+        })
     }
 }
 

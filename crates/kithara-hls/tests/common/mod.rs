@@ -58,6 +58,13 @@ pub async fn read_at_least(session: &mut HlsSession, n: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
+/// Open a session, within the time limit; panics if it fails.
+pub async fn open_session(url: &str, options: HlsOptions) -> HlsSession {
+    within(HlsSession::open(url, options))
+        .await
+        .unwrap_or_else(|e| panic!("open {url}: {e}"))
+}
+
 /// Open, read everything, close.
 pub async fn read_vod(url: &str, options: HlsOptions) -> Result<Vec<u8>, HlsError> {
     within(async {
