@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{get, start, uris};
+use common::{segment_url, start};
 use kithara_test_utils::OriginConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -55,13 +55,6 @@ fn curl(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// A segment URL of variant 0 through the proxy.
-async fn segment(s: &common::Setup, i: usize) -> Url {
-    let master = s.proxy.url_for(&s.origin.master_url());
-    let media = master.join(&uris(&get(&master).await.text())[0]).unwrap();
-    media.join(&uris(&get(&media).await.text())[i]).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_gets_whole_segments_and_ranges_on_a_miss_and_a_hit() {
     let s = start(
@@ -70,7 +63,7 @@ async fn curl_gets_whole_segments_and_ranges_on_a_miss_and_a_hit() {
     )
     .await;
     let want = s.origin.segment_served_bytes(0, 1);
-    let url = segment(&s, 1).await;
+    let url = segment_url(&s, 1).await;
     let u = url.as_str().to_owned();
     // The miss, then the hit, by range and whole (twice in one curl run,
     // on one keep-alive connection).
@@ -121,7 +114,7 @@ async fn http_1_0_clients_get_whole_answers_then_the_close() {
     let s = start(OriginConfig::default().segments(3), |o| o).await;
     let hp = host_port(s.proxy.base_url());
     for i in [0, 0, 1] {
-        let url = segment(&s, i).await;
+        let url = segment_url(&s, i).await;
         let req = format!(
             "GET {} HTTP/1.0\r\nHost: {hp}\r\n\r\n",
             &url[url::Position::BeforePath..]
@@ -141,7 +134,7 @@ async fn http_1_0_clients_get_whole_answers_then_the_close() {
 async fn request_bodies_are_never_read_as_requests() {
     let s = start(OriginConfig::default().segments(2), |o| o).await;
     let hp = host_port(s.proxy.base_url());
-    let url = segment(&s, 0).await;
+    let url = segment_url(&s, 0).await;
     let target = url[url::Position::BeforePath..].to_owned();
     let smuggled = format!("GET {target} HTTP/1.1\r\nHost: {hp}\r\n\r\n");
     let req = format!(
@@ -181,7 +174,7 @@ async fn request_bodies_are_never_read_as_requests() {
 async fn one_connection_carries_many_answers() {
     let s = start(OriginConfig::default().segments(3), |o| o).await;
     let hp = host_port(s.proxy.base_url());
-    let url = segment(&s, 2).await;
+    let url = segment_url(&s, 2).await;
     let target = url[url::Position::BeforePath..].to_owned();
     let want = s.origin.segment_served_bytes(0, 2);
     let mut sock = TcpStream::connect(&hp).await.unwrap();

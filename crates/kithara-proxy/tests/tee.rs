@@ -4,19 +4,9 @@
 
 mod common;
 
-use common::{get, served, start, until, uris};
+use common::{get, segment_url, served, start, until};
 use futures_util::StreamExt;
 use kithara_test_utils::OriginConfig;
-use url::Url;
-
-/// The proxy URL of segment `i` of variant 0, once the playlists are loaded.
-async fn segment_url(s: &common::Setup, i: usize) -> Url {
-    let master = s.proxy.url_for(&s.origin.master_url());
-    let m = get(&master).await.text();
-    let media = master.join(&uris(&m)[0]).unwrap();
-    let p = get(&media).await.text();
-    media.join(&uris(&p)[i]).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_make_one_upstream_fetch() {

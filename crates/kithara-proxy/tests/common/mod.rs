@@ -89,6 +89,13 @@ pub async fn get_with(url: &Url, headers: &[(&str, &str)]) -> Got {
     }
 }
 
+/// The proxy URL of segment `i` of variant 0, once the playlists are loaded.
+pub async fn segment_url(s: &Setup, i: usize) -> Url {
+    let master = s.proxy.url_for(&s.origin.master_url());
+    let media = master.join(&uris(&get(&master).await.text())[0]).unwrap();
+    media.join(&uris(&get(&media).await.text())[i]).unwrap()
+}
+
 /// The URIs of a playlist (URI lines and `URI="..."` attributes), in order.
 pub fn uris(text: &str) -> Vec<String> {
     let mut out = Vec::new();
