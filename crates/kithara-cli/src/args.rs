@@ -2,30 +2,52 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::session::{parse_header, parse_query};
+use crate::variant::{FetchVariant, parse_fetch, parse_one};
+use kithara_hls::VariantSelect;
 
 /// Download HLS tracks for offline play, replay them, and manage the cache.
+///
+/// Exit status: 0 success, 1 runtime error, 2 usage error, 3 `verify` found problems.
 #[derive(Debug, Parser)]
-#[command(name = "kithara", version, about)]
+#[command(
+    name = "kithara",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status: 0 success, 1 runtime error, 2 usage error, 3 `verify` found problems.",
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Command,
 }
 
 /// Options every command takes, before or after the subcommand.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Cache directory [default: $KITHARA_CACHE_DIR, else the platform cache dir + kithara]
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Cache directory [default: the platform cache dir + kithara]
+    #[arg(long, global = true, value_name = "DIR", env = "KITHARA_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Size limit of the whole cache, e.g. 512MiB, 2GB or bytes [default: the stored value, else 1GiB]
+    /// Size limit of the cache for this run only, e.g. 512MiB, 2GB or bytes
+    /// [default: the stored limit (`kithara config --max-bytes`), else 1GiB]
     #[arg(long, global = true, value_name = "SIZE", value_parser = crate::size::parse)]
     pub max_bytes: Option<u64>,
+    /// Print only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more: -v info, -vv debug, -vvv trace (stderr)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
 }
 
-/// The subcommands; none means `demo`.
+/// The subcommands (one is required).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve a generated HLS track on loopback, cache it, replay it offline, and check the bytes
@@ -47,7 +69,11 @@ pub enum Command {
         json: bool,
     },
     /// Evict least-recently-used assets until the cache fits its limit
-    Gc,
+    Gc {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the index against the file system and every resource against its length and digest (exit 3: problems found)
     Verify {
         /// Fix what is wrong: rebuild the index, remove exactly the bad resources
@@ -63,23 +89,34 @@ pub enum Command {
     Rm {
         /// Master playlist URL or asset id
         target: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
+    /// Show the stored settings; with --max-bytes SIZE, store the size limit
+    Config,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        /// The shell
+        shell: Shell,
+    },
+    /// Print the man page (roff) to stdout
+    Man,
 }
 
 /// `kithara fetch`.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// Master (or media) playlist URL
-    pub url: String,
+    pub url: url::Url,
     /// Variant: an index (0-based, master order), all, highest or lowest
-    #[arg(long, default_value = "highest")]
-    pub variant: String,
-    /// Extra header for key requests, 'Name: value' (repeatable)
-    #[arg(long = "key-header", value_name = "'NAME: VALUE'")]
-    pub key_headers: Vec<String>,
-    /// Extra query parameter for key requests, k=v (repeatable)
-    #[arg(long = "key-query", value_name = "K=V")]
-    pub key_queries: Vec<String>,
+    #[arg(long, default_value = "highest", value_parser = parse_fetch)]
+    pub variant: FetchVariant,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
     /// Record a live playlist for DURATION (90s, 5m, 1h) instead of refusing
     /// it; the recording plays with `read --offline` (a VOD is fetched whole)
     #[arg(long = "live-for", value_name = "DURATION", value_parser = crate::duration::parse)]
@@ -98,32 +135,35 @@ pub struct ServeArgs {
     /// Never contact an origin: serve what is cached, 504 for the rest
     #[arg(long)]
     pub offline: bool,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `--key-header` and `--key-query`, parsed.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
     /// Extra header for key requests, 'Name: value' (repeatable)
-    #[arg(long = "key-header", value_name = "'NAME: VALUE'")]
-    pub key_headers: Vec<String>,
+    #[arg(long = "key-header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
     /// Extra query parameter for key requests, k=v (repeatable)
-    #[arg(long = "key-query", value_name = "K=V")]
-    pub key_queries: Vec<String>,
+    #[arg(long = "key-query", value_name = "K=V", value_parser = parse_query)]
+    pub queries: Vec<(String, String)>,
 }
 
 /// `kithara read`.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
     /// Master (or media) playlist URL
-    pub url: String,
+    pub url: url::Url,
     /// Variant: an index (0-based, master order), highest or lowest
-    #[arg(long, default_value = "highest")]
-    pub variant: String,
+    #[arg(long, default_value = "highest", value_parser = parse_one)]
+    pub variant: VariantSelect,
     /// Never touch the network; a missing resource is an error
     #[arg(long)]
     pub offline: bool,
-    /// Write to FILE instead of stdout
+    /// Write to FILE (`-` for stdout, even a terminal) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Extra header for key requests, 'Name: value' (repeatable)
-    #[arg(long = "key-header", value_name = "'NAME: VALUE'")]
-    pub key_headers: Vec<String>,
-    /// Extra query parameter for key requests, k=v (repeatable)
-    #[arg(long = "key-query", value_name = "K=V")]
-    pub key_queries: Vec<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }

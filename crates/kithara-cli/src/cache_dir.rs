@@ -7,26 +7,34 @@ use kithara_cache::{AssetCache, CacheOptions};
 use crate::args::Global;
 use crate::error::CliError;
 
-/// `--cache-dir`, else `$KITHARA_CACHE_DIR`, else the platform cache directory + `kithara`.
+/// `--cache-dir` (or `$KITHARA_CACHE_DIR`, through clap), else the
+/// platform cache directory + `kithara`.
 pub fn resolve(global: &Global) -> Result<PathBuf, CliError> {
-    if let Some(dir) = &global.cache_dir {
+    if let Some(dir) = global
+        .cache_dir
+        .as_ref()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         return Ok(dir.clone());
-    }
-    if let Some(dir) = std::env::var_os("KITHARA_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return Ok(dir.into());
     }
     dirs::cache_dir()
         .map(|d| d.join("kithara"))
         .ok_or_else(|| CliError::Usage("no platform cache directory: pass --cache-dir DIR".into()))
 }
 
-/// Opens and owns the cache; `--max-bytes` is stored when given.
+/// Opens and owns the cache; `--max-bytes` is in force for this run only
+/// (only `kithara config --max-bytes` stores a limit).
 pub fn open_owner(global: &Global) -> Result<AssetCache, CliError> {
+    Ok(AssetCache::open(owner_options(global)?)?)
+}
+
+/// The options of an owner: `--max-bytes` for this run only.
+pub fn owner_options(global: &Global) -> Result<CacheOptions, CliError> {
     let mut opts = CacheOptions::new(resolve(global)?);
     if let Some(max) = global.max_bytes {
-        opts = opts.max_bytes(max);
+        opts = opts.run_max_bytes(max);
     }
-    Ok(AssetCache::open(opts)?)
+    Ok(opts)
 }
 
 /// Opens the cache for inspection beside its owner; `None` if it does not exist yet.

@@ -1,4 +1,6 @@
-//! The CLI's errors: each prints as one line after `error: `.
+//! The CLI's errors: each prints as one line after `error: `, and the
+//! exit statuses: 0 success, 1 runtime error, 2 usage error, 3 `verify`
+//! found problems.
 
 use std::io;
 use std::path::PathBuf;
@@ -41,7 +43,21 @@ pub enum CliError {
     },
 }
 
+/// Exit status of a usage error (as clap's own).
+pub const USAGE: u8 = 2;
+/// Exit status of a runtime error.
+pub const RUNTIME: u8 = 1;
+// 3: `verify` found problems (the command itself ran); see verify.rs.
+
 impl CliError {
+    /// The exit status: [`USAGE`] for bad arguments, else [`RUNTIME`].
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => USAGE,
+            _ => RUNTIME,
+        }
+    }
+
     /// Wraps an I/O error with what was being done and where.
     pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
         let path = path.into();

@@ -25,50 +25,62 @@ use crate::error::CliError;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version print as clap formats them.
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
         Err(e) => {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("error: {}", first.trim_start_matches("error: "));
-            return ExitCode::from(2);
+            // Help and version go to stdout with 0; a usage error (or help
+            // shown for a missing subcommand) goes to stderr in full, with
+            // clap's tips and usage, and exits 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    // Silent unless RUST_LOG asks: errors reach the user as one `error:`
-    // line. A server logs its requests and warnings to stderr.
-    let quiet = if matches!(cli.command, Some(Command::Serve(_))) {
-        "kithara_proxy=info"
-    } else {
-        "off"
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(stderr)
-        .with_ansi(stderr().is_terminal())
-        .init();
+    init_logging(&cli);
     let g = &cli.global;
-    let result = match cli.command.unwrap_or(Command::Demo) {
+    let result = match cli.command {
         Command::Demo => commands::demo::run(g),
         Command::Fetch(args) => commands::fetch::run(g, &args),
         Command::Read(args) => commands::read::run(g, &args),
         Command::Ls { json } => commands::ls::run(g, json),
         Command::Stats { json } => commands::stats::run(g, json),
-        Command::Gc => commands::gc::run(g),
+        Command::Gc { json } => commands::gc::run(g, json),
         Command::Verify { repair, json } => commands::verify::run(g, repair, json),
-        Command::Rm { target } => commands::rm::run(g, &target),
+        Command::Rm { target, json } => commands::rm::run(g, &target, json),
         Command::Serve(args) => commands::serve::run(g, &args),
+        Command::Config => commands::config::run(g),
+        Command::Completions { shell } => commands::docs::completions(shell),
+        Command::Man => commands::docs::man(),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Logs to stderr. Warnings (such as inconsistencies the cache recovered
+/// from) show by default; `-q` leaves only errors, each `-v` adds a level;
+/// `RUST_LOG` overrides all of it. A server also logs its requests.
+fn init_logging(cli: &Cli) {
+    let g = &cli.global;
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let default = if matches!(cli.command, Command::Serve(_)) && g.verbose == 0 && !g.quiet {
+        "warn,kithara_proxy=info".to_owned()
+    } else {
+        level.to_owned()
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(stderr)
+        .with_ansi(stderr().is_terminal())
+        .init();
 }
 
 /// The error and its causes on one line.

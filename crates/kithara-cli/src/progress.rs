@@ -15,12 +15,14 @@ pub struct Progress {
     bytes: u64,
     variant: Option<usize>,
     last_line: usize,
+    quiet: bool,
 }
 
 impl Progress {
-    /// A bar when stderr is a terminal, plain lines otherwise.
-    pub fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
+    /// A bar when stderr is a terminal, plain lines otherwise; nothing
+    /// when `quiet` (`-q`).
+    pub fn new(quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let style = ProgressStyle::with_template(
                 "{spinner} v{prefix} [{bar:30}] {pos}/{len} resources  {msg}  eta {eta}",
             )
@@ -36,6 +38,7 @@ impl Progress {
             bytes: 0,
             variant: None,
             last_line: 0,
+            quiet,
         }
     }
 
@@ -57,6 +60,7 @@ impl Progress {
                 bar.set_position(p.done as u64);
                 bar.set_message(msg);
             }
+            None if self.quiet => {}
             None => {
                 // About twenty lines per variant, plus the last.
                 let step = (p.total / 20).max(1);

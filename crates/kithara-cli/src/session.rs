@@ -4,52 +4,35 @@ use kithara_cache::AssetCache;
 use kithara_hls::{CacheMode, HlsOptions};
 use tokio::runtime::{Builder, Runtime};
 
+use crate::args::KeyArgs;
 use crate::error::CliError;
 
-/// The key request extras given as `--key-header 'Name: value'` and
-/// `--key-query k=v`: `(headers, query pairs)`.
-pub type KeyExtras = (Vec<(String, String)>, Vec<(String, String)>);
+/// Parses a `--key-header` value, `Name: value`.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| "expected 'Name: value'".to_owned())?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
+}
 
-/// Parse `--key-header` and `--key-query` values.
-pub fn key_extras(headers: &[String], queries: &[String]) -> Result<KeyExtras, CliError> {
-    let headers = headers
-        .iter()
-        .map(|h| {
-            let (name, value) = h.split_once(':').ok_or_else(|| {
-                CliError::Usage(format!(
-                    "invalid --key-header {h:?}: expected 'Name: value'"
-                ))
-            })?;
-            Ok((name.trim().to_owned(), value.trim().to_owned()))
-        })
-        .collect::<Result<_, CliError>>()?;
-    let queries = queries
-        .iter()
-        .map(|q| {
-            let (k, v) = q.split_once('=').ok_or_else(|| {
-                CliError::Usage(format!("invalid --key-query {q:?}: expected k=v"))
-            })?;
-            Ok((k.to_owned(), v.to_owned()))
-        })
-        .collect::<Result<_, CliError>>()?;
-    Ok((headers, queries))
+/// Parses a `--key-query` value, `k=v`.
+pub fn parse_query(text: &str) -> Result<(String, String), String> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| "expected k=v".to_owned())?;
+    Ok((k.to_owned(), v.to_owned()))
 }
 
 /// Session options reading through `cache`, with the key request extras.
-pub fn options(
-    cache: AssetCache,
-    headers: &[String],
-    queries: &[String],
-) -> Result<HlsOptions, CliError> {
+pub fn options(cache: AssetCache, keys: &KeyArgs) -> HlsOptions {
     let mut opts = HlsOptions::new().cache(CacheMode::Persistent(cache));
-    let (headers, queries) = key_extras(headers, queries)?;
-    for (name, value) in headers {
-        opts = opts.key_header(name, value);
+    for (name, value) in &keys.headers {
+        opts = opts.key_header(name.clone(), value.clone());
     }
-    for (k, v) in queries {
-        opts = opts.key_query(k, v);
+    for (k, v) in &keys.queries {
+        opts = opts.key_query(k.clone(), v.clone());
     }
-    Ok(opts)
+    opts
 }
 
 /// The async runtime the HLS client runs on.

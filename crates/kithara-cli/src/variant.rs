@@ -1,8 +1,6 @@
-//! `--variant` values.
+//! `--variant` values, parsed by clap (`value_parser`).
 
 use kithara_hls::VariantSelect;
-
-use crate::error::CliError;
 
 /// What `kithara fetch --variant` asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,28 +12,25 @@ pub enum FetchVariant {
 }
 
 /// Parses `N`, `highest` or `lowest`.
-pub fn parse_one(text: &str) -> Result<VariantSelect, CliError> {
+pub fn parse_one(text: &str) -> Result<VariantSelect, String> {
     match text.to_ascii_lowercase().as_str() {
         "highest" => Ok(VariantSelect::Highest),
         "lowest" => Ok(VariantSelect::Lowest),
-        n => n.parse().map(VariantSelect::Index).map_err(|_| {
-            CliError::Usage(format!(
-                "invalid --variant {text:?}: expected an index, highest or lowest"
-            ))
-        }),
+        n => n
+            .parse()
+            .map(VariantSelect::Index)
+            .map_err(|_| "expected an index, highest or lowest".to_owned()),
     }
 }
 
 /// Parses `N`, `all`, `highest` or `lowest`.
-pub fn parse_fetch(text: &str) -> Result<FetchVariant, CliError> {
+pub fn parse_fetch(text: &str) -> Result<FetchVariant, String> {
     if text.eq_ignore_ascii_case("all") {
         return Ok(FetchVariant::All);
     }
-    parse_one(text).map(FetchVariant::One).map_err(|_| {
-        CliError::Usage(format!(
-            "invalid --variant {text:?}: expected an index, all, highest or lowest"
-        ))
-    })
+    parse_one(text)
+        .map(FetchVariant::One)
+        .map_err(|_| "expected an index, all, highest or lowest".to_owned())
 }
 
 #[cfg(test)]

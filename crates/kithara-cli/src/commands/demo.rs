@@ -52,7 +52,7 @@ pub fn run(global: &Global) -> Result<ExitCode, CliError> {
         .unwrap_or_else(|| temp.path().join("cache"));
     let mut opts = CacheOptions::new(&root);
     if let Some(max) = global.max_bytes {
-        opts = opts.max_bytes(max);
+        opts = opts.run_max_bytes(max);
     }
     let cache = AssetCache::open(opts)?;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use kithara_cache::AssetId;
 use kithara_hls::{HlsSession, prefetch_all_variants};
-use url::Url;
+use serde_json::json;
 
 use crate::args::{FetchArgs, Global};
 use crate::cache_dir::open_owner;
@@ -13,21 +13,21 @@ use crate::error::CliError;
 use crate::progress::Progress;
 use crate::session::{options, runtime};
 use crate::size::human;
-use crate::variant::{FetchVariant, parse_fetch};
+use crate::variant::FetchVariant;
 
-/// Downloads everything `args` names into the cache; prints the asset id.
+/// Downloads everything `args` names into the cache; prints the asset id
+/// (or, with `--json`, one JSON object).
 pub fn run(global: &Global, args: &FetchArgs) -> Result<ExitCode, CliError> {
-    let url = Url::parse(&args.url)
-        .map_err(|e| CliError::Usage(format!("invalid URL {}: {e}", args.url)))?;
-    let variant = parse_fetch(&args.variant)?;
+    let url = &args.url;
+    let variant = args.variant;
     if args.live_for.is_some() && matches!(variant, FetchVariant::All) {
         return Err(CliError::Usage(
             "--live-for records one variant: choose it with --variant".into(),
         ));
     }
     let cache = open_owner(global)?;
-    let opts = options(cache, &args.key_headers, &args.key_queries)?;
-    let mut progress = Progress::new();
+    let opts = options(cache, &args.keys);
+    let mut progress = Progress::new(global.quiet);
     let summary = runtime()?.block_on(async {
         Ok::<_, CliError>(match variant {
             FetchVariant::All => {
@@ -46,12 +46,26 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<ExitCode, CliError> {
     });
     progress.finish();
     let summary = summary?;
-    eprintln!(
-        "fetched {} resource(s), {}; {} already cached",
-        summary.downloaded,
-        human(summary.bytes),
-        summary.skipped
-    );
-    println!("{}", AssetId::from_url(&url)?);
+    let id = AssetId::from_url(url)?;
+    if args.json {
+        let v = json!({
+            "id": id.to_hex(),
+            "url": url.as_str(),
+            "downloaded": summary.downloaded,
+            "skipped": summary.skipped,
+            "bytes": summary.bytes,
+        });
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !global.quiet {
+        eprintln!(
+            "fetched {} resource(s), {}; {} already cached",
+            summary.downloaded,
+            human(summary.bytes),
+            summary.skipped
+        );
+    }
+    println!("{id}");
     Ok(ExitCode::SUCCESS)
 }

@@ -2,13 +2,17 @@
 
 use std::process::ExitCode;
 
+use serde_json::json;
+
 use crate::args::Global;
 use crate::cache_dir::open_owner;
+use crate::commands::ls::row_json;
 use crate::error::CliError;
 use crate::size::human;
 
-/// Evicts until the cache fits its limit and lists what went.
-pub fn run(global: &Global) -> Result<ExitCode, CliError> {
+/// Evicts until the cache fits its limit and lists what went (or, with
+/// `--json`, one JSON object).
+pub fn run(global: &Global, as_json: bool) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
     // An open with a smaller --max-bytes already evicted to fit it.
     let mut removed = cache.recovery().evicted.clone();
@@ -18,11 +22,20 @@ pub fn run(global: &Global) -> Result<ExitCode, CliError> {
             removed.push(info.clone());
         }
     }
+    let stats = cache.stats()?;
+    if as_json {
+        let v = json!({
+            "removed": removed.iter().map(row_json).collect::<Vec<_>>(),
+            "total_bytes": stats.total_bytes,
+            "max_bytes": stats.max_bytes,
+        });
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
     for info in &removed {
         let url = info.source_url.as_deref().unwrap_or("-");
         println!("removed {}  {}  {url}", info.id.to_hex(), human(info.bytes));
     }
-    let stats = cache.stats()?;
     println!(
         "{} asset(s) removed; {} of {} used",
         removed.len(),

@@ -39,7 +39,8 @@ pub fn run(global: &Global, as_json: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn row_json(a: &AssetInfo) -> serde_json::Value {
+/// One asset as JSON (also the rows of `gc --json` and `rm --json`).
+pub fn row_json(a: &AssetInfo) -> serde_json::Value {
     json!({
         "id": a.id.to_hex(),
         "source_url": a.source_url,

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod config;
 pub mod demo;
+pub mod docs;
 pub mod fetch;
 pub mod gc;
 pub mod ls;

@@ -1,37 +1,47 @@
 //! `kithara read`: the media bytes a decoder consumes, through the cache.
 
 use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
+#[cfg(unix)]
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use kithara_hls::{HlsOptions, HlsSession};
-use tempfile::NamedTempFile;
 
 use crate::args::{Global, ReadArgs};
 use crate::cache_dir::open_owner;
 use crate::error::CliError;
 use crate::session::{options, runtime};
-use crate::variant::parse_one;
 
 const CHUNK: usize = 256 * 1024;
 
-/// Streams the track to `-o FILE` or stdout.
+/// Streams the track to `-o FILE` or stdout (`-o -` is stdout too).
 pub fn run(global: &Global, args: &ReadArgs) -> Result<ExitCode, CliError> {
-    let select = parse_one(&args.variant)?;
+    let to_stdout = args.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    if refuse_terminal(args.output.as_deref(), io::stdout().is_terminal()) {
+        return Err(CliError::Usage(
+            "refusing to write binary media to a terminal: redirect stdout, \
+             use -o FILE, or -o - to write it here anyway"
+                .into(),
+        ));
+    }
     let cache = open_owner(global)?;
-    let opts = options(cache, &args.key_headers, &args.key_queries)?
-        .variant(select)
+    let opts = options(cache, &args.keys)
+        .variant(args.variant)
         .offline(args.offline);
-    let Some(path) = &args.output else {
-        let mut out = BufWriter::new(io::stdout().lock());
-        return match stream(&args.url, opts, &mut out, Path::new("<stdout>")) {
-            // A closed pipe (`| head`) is the reader's choice, not an error.
-            Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
-                Ok(ExitCode::SUCCESS)
-            }
-            other => other,
-        };
+    let path = match &args.output {
+        Some(path) if !to_stdout => path,
+        _ => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            return match stream(args.url.as_str(), opts, &mut out, Path::new("<stdout>")) {
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+                    Ok(ExitCode::SUCCESS)
+                }
+                other => other,
+            };
+        }
     };
     let special = fs::metadata(path).is_ok_and(|m| !m.is_file());
     if special {
@@ -40,9 +50,9 @@ pub fn run(global: &Global, args: &ReadArgs) -> Result<ExitCode, CliError> {
             .write(true)
             .open(path)
             .map_err(CliError::io("open", path))?;
-        return stream(&args.url, opts, &mut BufWriter::new(file), path);
+        return stream(args.url.as_str(), opts, &mut BufWriter::new(file), path);
     }
-    to_file(&args.url, opts, path)
+    to_file(args.url.as_str(), opts, path)
 }
 
 /// Writes to a temp file beside FILE, syncs it and renames it over FILE, so
@@ -52,7 +62,14 @@ fn to_file(url: &str, opts: HlsOptions, path: &Path) -> Result<ExitCode, CliErro
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let temp = NamedTempFile::new_in(dir).map_err(CliError::io("create a temp file in", dir))?;
+    // Mode 0666 minus the umask, as any file a shell redirect creates
+    // (tempfile's own default is 0600).
+    let temp = tempfile::Builder::new()
+        .prefix(".kithara-read-")
+        .suffix(".part")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(CliError::io("create a temp file in", dir))?;
     let mut out = BufWriter::new(temp);
     let code = stream(url, opts, &mut out, path)?;
     let temp = out
@@ -88,4 +105,10 @@ fn stream(
         session.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Whether to refuse: media bytes would go to a terminal without `-o -`
+/// asking for it (as `curl` does).
+fn refuse_terminal(output: Option<&Path>, stdout_is_terminal: bool) -> bool {
+    output.is_none() && stdout_is_terminal
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use kithara_cache::{AssetCache, AssetId};
+use serde_json::json;
 use url::Url;
 
 use crate::args::Global;
@@ -11,12 +12,23 @@ use crate::error::CliError;
 
 const MIN_PREFIX: usize = 8;
 
-/// Removes the asset named by `target`.
-pub fn run(global: &Global, target: &str) -> Result<ExitCode, CliError> {
+/// Removes the asset named by `target`; prints its id (or, with `--json`,
+/// one JSON object).
+pub fn run(global: &Global, target: &str, as_json: bool) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
     let id = find(&cache, target)?;
+    let info = cache.asset(id).info();
     cache.remove(id)?;
-    println!("removed {id}");
+    if as_json {
+        let v = json!({
+            "removed": id.to_hex(),
+            "source_url": info.as_ref().and_then(|i| i.source_url.clone()),
+            "bytes": info.as_ref().map_or(0, |i| i.bytes),
+        });
+        println!("{v}");
+    } else {
+        println!("removed {id}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

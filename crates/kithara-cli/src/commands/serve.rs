@@ -8,21 +8,20 @@ use kithara_proxy::{Proxy, ProxyOptions};
 use crate::args::{Global, ServeArgs};
 use crate::cache_dir::open_owner;
 use crate::error::CliError;
-use crate::session::{key_extras, runtime};
+use crate::session::runtime;
 
 /// Serve until SIGINT or SIGTERM; the base URL is the one line on stdout.
 pub fn run(global: &Global, args: &ServeArgs) -> Result<ExitCode, CliError> {
-    let (headers, queries) = key_extras(&args.key_headers, &args.key_queries)?;
     let cache = open_owner(global)?;
     let mut opts = ProxyOptions::new(cache)
         .listen(args.listen)
         .allow_remote(args.allow_remote)
         .offline(args.offline);
-    for (name, value) in headers {
-        opts = opts.key_header(name, value);
+    for (name, value) in &args.keys.headers {
+        opts = opts.key_header(name.clone(), value.clone());
     }
-    for (k, v) in queries {
-        opts = opts.key_query(k, v);
+    for (k, v) in &args.keys.queries {
+        opts = opts.key_query(k.clone(), v.clone());
     }
     runtime()?.block_on(async {
         let proxy = Proxy::start(opts).await?;
