@@ -23,7 +23,9 @@
 //!   proxy; then the throughput of a cold stream (segments one after the
 //!   other, as a player fetches them) from an origin without a delay. Both
 //!   also through nginx's own caching proxy (`proxy_cache`, keep-alive to
-//!   the origin) as a peer; the three ways in rotation.
+//!   the origin) as a peer, and through nginx relaying without a cache
+//!   (`proxy_buffering off`): the cost of the extra hop alone, a bound no
+//!   proxy on the same machine beats; the four ways in rotation.
 //! * **memory**: a fresh proxy; 64 clients each stream a distinct uncached
 //!   1 MiB segment, all 64 responses held open at once (each client waits
 //!   after its first body piece until all have one), twice; the child's
@@ -581,21 +583,24 @@ fn wrk_rps(addr: std::net::SocketAddr, script: &Path, conns: usize, d: Duration)
 }
 
 /// The ways a cold segment is fetched: from the origin, through the proxy,
-/// through nginx's caching proxy (a peer, for context).
+/// through nginx's caching proxy (a peer, for context), and through nginx
+/// relaying without a cache (what the extra hop alone costs).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Via {
     Direct,
     Proxy,
     NginxCache,
+    NginxRelay,
 }
 
-const VIAS: [Via; 3] = [Via::Direct, Via::Proxy, Via::NginxCache];
+const VIAS: [Via; 4] = [Via::Direct, Via::Proxy, Via::NginxCache, Via::NginxRelay];
 
 /// One connection per way, and the path of segment `i` for each.
 struct Ways {
     direct: Conn,
     proxy: Conn,
     nginx: Conn,
+    relay: Conn,
     /// The proxy's paths; the origin and nginx take the origin's.
     proxied: Vec<String>,
 }
@@ -604,17 +609,19 @@ impl Ways {
     /// Open the playlists through the proxy and one request on each
     /// connection, so that every way has its connections (nginx's and the
     /// proxy's to the origin too) open before the first measurement.
-    async fn open(proxy: &ProxyChild, nginx: &Nginx, origin: &HlsOrigin, count: usize) -> Self {
+    async fn open(proxy: &ProxyChild, nginx: &Nginxes, origin: &HlsOrigin, count: usize) -> Self {
         let mut ways = Ways {
             direct: Conn::new(origin.addr()),
             proxy: Conn::new(proxy.addr),
-            nginx: Conn::new(nginx.addr),
+            nginx: Conn::new(nginx.cache.addr),
+            relay: Conn::new(nginx.relay.addr),
             proxied: Vec::new(),
         };
         ways.proxied = playlists(&mut ways.proxy, proxy, origin, count).await;
         let master = origin.master_url();
         get_text(&mut ways.direct, master.path()).await;
         get_text(&mut ways.nginx, master.path()).await;
+        get_text(&mut ways.relay, master.path()).await;
         ways
     }
 
@@ -625,6 +632,7 @@ impl Ways {
             Via::Direct => (&mut self.direct, direct.as_str()),
             Via::Proxy => (&mut self.proxy, self.proxied[i].as_str()),
             Via::NginxCache => (&mut self.nginx, direct.as_str()),
+            Via::NginxRelay => (&mut self.relay, direct.as_str()),
         };
         let got = conn.get(path, false).await;
         assert_eq!(
@@ -636,13 +644,28 @@ impl Ways {
     }
 }
 
+/// nginx in front of one origin twice: caching, and relaying only.
+struct Nginxes {
+    cache: Nginx,
+    relay: Nginx,
+}
+
+impl Nginxes {
+    fn start(dir: &Path, origin: std::net::SocketAddr) -> Self {
+        Nginxes {
+            cache: Nginx::start(&dir.join("cache"), &Serve::CachingProxy { origin }),
+            relay: Nginx::start(&dir.join("relay"), &Serve::Relay { origin }),
+        }
+    }
+}
+
 fn cold(rt: &Runtime, s: &mut String) {
     let quick = quick();
     let dir = scratch("proxy-cold");
     let cache_dir = dir.path().join("cache");
     let proxy = ProxyChild::start(&cache_dir, &dir.path().join("proxy-cold.log"));
 
-    // Time to first byte, the three ways in rotation.
+    // Time to first byte, the four ways in rotation.
     let rounds = if quick { 10 } else { 40 };
     let origin = HlsOrigin::start(
         OriginConfig::default()
@@ -652,12 +675,7 @@ fn cold(rt: &Runtime, s: &mut String) {
             .segment_delay(DELAY),
     )
     .expect("origin");
-    let nginx = Nginx::start(
-        &dir.path().join("nginx-ttfb"),
-        &Serve::CachingProxy {
-            origin: origin.addr(),
-        },
-    );
+    let nginx = Nginxes::start(&dir.path().join("nginx-ttfb"), origin.addr());
     // Per way: (time to first byte, whole segment), ms.
     let times: Vec<Vec<(f64, f64)>> = rt.block_on(async {
         let mut ways = Ways::open(&proxy, &nginx, &origin, rounds).await;
@@ -692,64 +710,70 @@ fn cold(rt: &Runtime, s: &mut String) {
     let _ = writeln!(
         s,
         "## Cold: time to first byte, uncached 1 MiB segments, origin waits {} ms before each\n\n\
-         {rounds} rounds, the three ways in rotation (`sync` before each round); ms; \
+         {rounds} rounds, the four ways in rotation (`sync` before each round); ms; \
          differences are per round.\n",
         DELAY.as_millis()
     );
     let _ = writeln!(
         s,
-        "| | direct | proxy | proxy − direct | target | met? | nginx proxy_cache | nginx − direct |\n\
-         |---|---|---|---|---|---|---|---|"
+        "| | direct | proxy | proxy − direct | target | met? | nginx proxy_cache | nginx − direct | nginx relay | relay − direct |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
     );
-    let (dp, dn) = (diff(1, ttfb), diff(2, ttfb));
+    let (dp, dn, dr) = (diff(1, ttfb), diff(2, ttfb), diff(3, ttfb));
     let _ = writeln!(
         s,
-        "| median | {:.3} | {:.3} | **{:+.3}** | ≤ +1 ms | {} | {:.3} | {:+.3} |",
+        "| median | {:.3} | {:.3} | **{:+.3}** | ≤ +1 ms | {} | {:.3} | {:+.3} | {:.3} | {:+.3} |",
         median(&col(0, ttfb)),
         median(&col(1, ttfb)),
         median(&dp),
         met(Some(median(&dp) <= 1.0)),
         median(&col(2, ttfb)),
         median(&dn),
+        median(&col(3, ttfb)),
+        median(&dr),
     );
     let _ = writeln!(
         s,
-        "| p90 | {:.3} | {:.3} | {:+.3} | | | {:.3} | {:+.3} |",
+        "| p90 | {:.3} | {:.3} | {:+.3} | | | {:.3} | {:+.3} | {:.3} | {:+.3} |",
         p90(&col(0, ttfb)),
         p90(&col(1, ttfb)),
         p90(&dp),
         p90(&col(2, ttfb)),
         p90(&dn),
+        p90(&col(3, ttfb)),
+        p90(&dr),
     );
-    let ((plo, phi), (nlo, nhi)) = (range(&dp), range(&dn));
+    let ((plo, phi), (nlo, nhi), (rlo, rhi)) = (range(&dp), range(&dn), range(&dr));
     let _ = writeln!(
         s,
-        "| min–max | | | {plo:+.3} – {phi:+.3} | | | | {nlo:+.3} – {nhi:+.3} |"
+        "| min–max | | | {plo:+.3} – {phi:+.3} | | | | {nlo:+.3} – {nhi:+.3} | | {rlo:+.3} – {rhi:+.3} |"
     );
     let _ = writeln!(
         s,
-        "| whole segment, median | {:.3} | {:.3} | {:+.3} | | | {:.3} | {:+.3} |\n",
+        "| whole segment, median | {:.3} | {:.3} | {:+.3} | | | {:.3} | {:+.3} | {:.3} | {:+.3} |\n",
         median(&col(0, whole)),
         median(&col(1, whole)),
         median(&diff(1, whole)),
         median(&col(2, whole)),
         median(&diff(2, whole)),
+        median(&col(3, whole)),
+        median(&diff(3, whole)),
     );
 
-    // Cold stream throughput, the three ways in rotation.
+    // Cold stream throughput, the four ways in rotation.
     let rounds = if quick { 3 } else { 8 };
     let stream_bytes = 8 * MIB;
     let _ = writeln!(
         s,
         "## Cold stream: {} MiB of uncached segments one after the other, origin without delay\n\n\
-         {rounds} rounds, the three ways in rotation (`sync` before each stream); each round \
+         {rounds} rounds, the four ways in rotation (`sync` before each stream); each round \
          plays segments neither proxy has seen; medians, MB/s; ratios per round.\n",
         stream_bytes / MIB
     );
     let _ = writeln!(
         s,
-        "| segment | direct | proxy | proxy/direct | target | met? | nginx proxy_cache | nginx/direct |\n\
-         |---|---|---|---|---|---|---|---|"
+        "| segment | direct | proxy | proxy/direct | target | met? | nginx proxy_cache | nginx/direct | nginx relay | relay/direct |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
     );
     for size in [64 * KIB, MIB] {
         let per = stream_bytes / size;
@@ -760,11 +784,9 @@ fn cold(rt: &Runtime, s: &mut String) {
                 .segment_size(size),
         )
         .expect("origin");
-        let nginx = Nginx::start(
+        let nginx = Nginxes::start(
             &dir.path().join(format!("nginx-stream-{size}")),
-            &Serve::CachingProxy {
-                origin: origin.addr(),
-            },
+            origin.addr(),
         );
         let mbps: Vec<Vec<f64>> = rt.block_on(async {
             let mut ways = Ways::open(&proxy, &nginx, &origin, per * rounds).await;
@@ -787,16 +809,17 @@ fn cold(rt: &Runtime, s: &mut String) {
         let ratio =
             |w: usize| -> Vec<f64> { mbps[w].iter().zip(&mbps[0]).map(|(a, d)| a / d).collect() };
         eprintln!(
-            "cold stream {}: direct {:.0?}, proxy {:.0?}, nginx {:.0?} MB/s",
+            "cold stream {}: direct {:.0?}, proxy {:.0?}, nginx {:.0?}, relay {:.0?} MB/s",
             size_name(size),
             mbps[0],
             mbps[1],
-            mbps[2]
+            mbps[2],
+            mbps[3]
         );
         let r = ratio(1);
         let _ = writeln!(
             s,
-            "| {} | {:.0} | {:.0} | {} | ≥ 0.9x | {} | {:.0} | {} |",
+            "| {} | {:.0} | {:.0} | {} | ≥ 0.9x | {} | {:.0} | {} | {:.0} | {} |",
             size_name(size),
             median(&mbps[0]),
             median(&mbps[1]),
@@ -804,6 +827,8 @@ fn cold(rt: &Runtime, s: &mut String) {
             met(Some(median(&r) >= 0.9)),
             median(&mbps[2]),
             ratio_cell(&ratio(2)),
+            median(&mbps[3]),
+            ratio_cell(&ratio(3)),
         );
     }
     let _ = writeln!(s);

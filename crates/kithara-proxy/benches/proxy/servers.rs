@@ -124,6 +124,9 @@ pub enum Serve<'a> {
     Files { root: &'a Path, sendfile: bool },
     /// A caching reverse proxy of `origin` (`proxy_cache`).
     CachingProxy { origin: SocketAddr },
+    /// A reverse proxy of `origin` that caches nothing: what the extra hop
+    /// alone costs any proxy on this machine.
+    Relay { origin: SocketAddr },
 }
 
 /// nginx on 127.0.0.1.
@@ -186,12 +189,27 @@ impl Nginx {
                      }}\n}}\n"
                 ),
             ),
+            // The same without the cache; responses are not buffered to
+            // disk either (`proxy_buffering off`: bytes are relayed as they
+            // come).
+            Serve::Relay { origin } => (
+                true,
+                format!(
+                    "upstream origin {{ server {origin}; keepalive 16; }}\n\
+                     server {{\n listen {addr};\n location / {{\n\
+                       proxy_pass http://origin;\n\
+                       proxy_http_version 1.1;\n\
+                       proxy_set_header Connection \"\";\n\
+                       proxy_buffering off;\n\
+                     }}\n}}\n"
+                ),
+            ),
         };
         // Debian's `tcp_nopush on`, except for the caching proxy: there
         // it held back the last piece of each 64 KiB response until the
         // client's delayed ACK (a 64 KiB cold stream at 2 MB/s instead of
         // 67-113 MB/s with it off, in a trial run).
-        let nopush = if matches!(what, Serve::CachingProxy { .. }) {
+        let nopush = if matches!(what, Serve::CachingProxy { .. } | Serve::Relay { .. }) {
             "off"
         } else {
             "on"
