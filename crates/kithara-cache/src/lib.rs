@@ -74,6 +74,7 @@ mod guard;
 mod handle;
 mod id;
 mod index;
+mod layout;
 mod lease;
 mod lock;
 mod options;

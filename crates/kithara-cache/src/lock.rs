@@ -12,7 +12,7 @@ use std::process;
 use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::error::{CacheError, Result};
-use crate::path::LOCK_FILE;
+use crate::layout::LOCK_FILE;
 
 /// Takes the exclusive lock or fails with [`CacheError::InUse`]; never waits.
 pub(crate) fn acquire(root: &Path) -> Result<File> {

@@ -3,13 +3,8 @@
 use std::fmt;
 
 use crate::error::CacheError;
+use crate::layout::{INDEX_FILE, LOCK_FILE, TEMP_SUFFIX};
 
-/// Suffix of in-flight temp files; no cached name may end with it.
-pub(crate) const TEMP_SUFFIX: &str = ".kithara-tmp";
-/// File name of the index at the cache root.
-pub(crate) const INDEX_FILE: &str = "state.json";
-/// File name of the owner's advisory lock at the cache root.
-pub(crate) const LOCK_FILE: &str = ".lock";
 
 const MAX_SEGMENT_BYTES: usize = 255;
 const MAX_DEPTH: usize = 16;

@@ -36,7 +36,7 @@ pub fn parse_path(text: &str) -> bool {
         let id = AssetId::from_key(b"fuzz");
         let asset = cache.asset(id);
         let hex = id.to_hex();
-        let mut file = root.join("assets").join(&hex[..2]).join(&hex);
+        let mut file = root.join(crate::layout::asset_dir(&hex));
         file.extend(path.segments());
         // A put can fail for a path whose prefix was a file in an earlier
         // call (`a`, then `a/b`); whatever it wrote must be where it says.

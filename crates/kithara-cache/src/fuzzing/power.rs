@@ -368,14 +368,14 @@ impl Model {
 
 fn attr_at(path: &Path) -> Option<Vec<u8>> {
     let mut buf = [0u8; 64];
-    let n = rustix::fs::lgetxattr(path, crate::store::record::NAME, &mut buf).ok()?;
+    let n = rustix::fs::lgetxattr(path, crate::layout::RECORD_XATTR, &mut buf).ok()?;
     Some(buf[..n].to_vec())
 }
 
 fn set_attr_at(path: &Path, value: &[u8]) -> io::Result<()> {
     rustix::fs::lsetxattr(
         path,
-        crate::store::record::NAME,
+        crate::layout::RECORD_XATTR,
         value,
         rustix::fs::XattrFlags::empty(),
     )?;

@@ -24,15 +24,14 @@ use parking_lot::Mutex;
 use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::options::Durability;
-use crate::path::{CachePath, TEMP_SUFFIX};
+use crate::layout::{self, ASSETS_DIR, TEMP_SUFFIX, TRASH_DIR};
+use crate::path::CachePath;
 use crate::store::beneath::{Beneath, Dir, Entry, split};
 use crate::store::read::append;
 use crate::store::record::{self, Record};
 use crate::store::staged::{Body, SyncDir, TempFile};
 use crate::store::{AssetReader, Commit, Staged, Store};
 
-pub(crate) const ASSETS_DIR: &str = "assets";
-pub(crate) const TRASH_DIR: &str = "trash";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -86,9 +85,7 @@ impl FsStore {
     /// `assets/<id[0..2]>/<id>`, relative to the root: where every
     /// resource of the asset is resolved from.
     pub(crate) fn asset_rel(&self, id: &AssetId) -> String {
-        let hex = id.hex();
-        let hex = hex.as_str();
-        format!("{ASSETS_DIR}/{}/{hex}", &hex[..2])
+        layout::asset_dir(id.hex().as_str())
     }
 
     /// A resource of the asset at `asset` (see [`Self::asset_rel`]).

@@ -21,6 +21,9 @@ use std::io::{self, Read};
 
 use xxhash_rust::xxh3::Xxh3Default;
 
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+use crate::layout::RECORD_XATTR;
+
 /// What a resource was when it was committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Record {
@@ -28,9 +31,6 @@ pub(crate) struct Record {
     pub digest: u64,
 }
 
-/// The attribute's name.
-#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-pub(crate) const NAME: &str = "user.kithara.rec";
 /// Format version, then the length and the digest, little-endian.
 const VERSION: u8 = 1;
 const ENCODED: usize = 17;
@@ -107,7 +107,7 @@ pub(crate) fn measure(file: &mut File) -> io::Result<Record> {
 pub(crate) fn attach(file: &File, record: Record) -> bool {
     rustix::fs::fsetxattr(
         file,
-        NAME,
+        RECORD_XATTR,
         &record.encode(),
         rustix::fs::XattrFlags::empty(),
     )
@@ -124,7 +124,7 @@ pub(crate) fn attach(_file: &File, record: Record) -> bool {
 #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
 pub(crate) fn read(file: &File) -> Option<Record> {
     let mut buf = [0u8; ENCODED + 1];
-    let n = rustix::fs::fgetxattr(file, NAME, &mut buf).ok()?;
+    let n = rustix::fs::fgetxattr(file, RECORD_XATTR, &mut buf).ok()?;
     Record::decode(&buf[..n])
 }
 
@@ -138,7 +138,7 @@ pub(crate) fn read(_file: &File) -> Option<Record> {
 #[cfg(all(feature = "fuzzing", target_os = "linux"))]
 pub(crate) fn attached(file: &File) -> Option<Vec<u8>> {
     let mut buf = [0u8; ENCODED + 1];
-    let n = rustix::fs::fgetxattr(file, NAME, &mut buf).ok()?;
+    let n = rustix::fs::fgetxattr(file, RECORD_XATTR, &mut buf).ok()?;
     Some(buf[..n].to_vec())
 }
 
@@ -147,7 +147,7 @@ pub(crate) fn attached(file: &File) -> Option<Vec<u8>> {
 #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
 pub(crate) fn read_at(path: &std::path::Path) -> Option<Record> {
     let mut buf = [0u8; ENCODED + 1];
-    let n = rustix::fs::lgetxattr(path, NAME, &mut buf).ok()?;
+    let n = rustix::fs::lgetxattr(path, RECORD_XATTR, &mut buf).ok()?;
     Record::decode(&buf[..n])
 }
 

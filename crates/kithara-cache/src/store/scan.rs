@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
 use crate::store::FsStore;
-use crate::store::fs::{ASSETS_DIR, TRASH_DIR, is_temp_name};
+use crate::layout::{ASSETS_DIR, TRASH_DIR};
+use crate::store::fs::is_temp_name;
 use crate::store::record::{self, Record};
 
 /// Bytes and files of one asset.

@@ -1,0 +1,30 @@
+//! Every name the cache gives to something on disk, in one place.
+//!
+//! ```text
+//! <root>/.lock                      advisory lock of the owning process
+//! <root>/state.json                 the index (recency, URLs, sizes)
+//! <root>/trash/<grave>              assets moved out of place, then buried
+//! <root>/assets/<id[0..2]>/<id>/…   one directory per asset
+//!   …/.<unique>.kithara-tmp         a staged write before its rename
+//! ```
+//! Each committed resource also carries an extended attribute,
+//! `user.kithara.rec`, with its length and digest.
+
+/// Folder under the root holding the asset shards.
+pub(crate) const ASSETS_DIR: &str = "assets";
+/// Folder under the root where evicted assets wait to be buried.
+pub(crate) const TRASH_DIR: &str = "trash";
+/// Suffix of in-flight temp files; no cached name may end with it.
+pub(crate) const TEMP_SUFFIX: &str = ".kithara-tmp";
+/// File name of the index at the cache root.
+pub(crate) const INDEX_FILE: &str = "state.json";
+/// File name of the owner's advisory lock at the cache root.
+pub(crate) const LOCK_FILE: &str = ".lock";
+/// Extended attribute holding a resource's integrity record.
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+pub(crate) const RECORD_XATTR: &str = "user.kithara.rec";
+
+/// Path of an asset's folder relative to the root: `assets/<id[0..2]>/<id>`.
+pub(crate) fn asset_dir(hex: &str) -> String {
+    format!("{ASSETS_DIR}/{}/{hex}", &hex[..2])
+}
