@@ -66,7 +66,6 @@
 mod cache;
 mod error;
 mod evict;
-mod flusher;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -76,9 +75,10 @@ mod id;
 mod index;
 mod layout;
 mod lease;
-mod lock;
+mod open;
 mod options;
 mod path;
+mod persist;
 mod stats;
 mod store;
 mod verify;
@@ -90,7 +90,7 @@ pub use evict::{EvictionPolicy, LruPolicy};
 pub use guard::LeaseGuard;
 pub use handle::{AssetHandle, PutResult};
 pub use id::AssetId;
-pub use index::recover::RecoveryReport;
+pub use open::recover::RecoveryReport;
 pub use options::{CacheOptions, DEFAULT_MAX_BYTES, DEFAULT_WRITE_LEASE, Durability};
 pub use path::CachePath;
 pub use stats::{AssetInfo, CacheStats};

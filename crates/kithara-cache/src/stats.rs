@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::id::AssetId;
-use crate::index::state::Entry;
+use crate::persist::state::Entry;
 
 /// Totals of the whole cache.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ pub mod power;
 
 use crate::cache::AssetCache;
 use crate::id::AssetId;
-use crate::index::load::{Loaded, parse};
+use crate::persist::load::{Loaded, parse};
 use crate::options::{CacheOptions, Durability};
 use crate::path::CachePath;
 

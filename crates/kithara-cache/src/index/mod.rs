@@ -2,12 +2,9 @@
 //!
 //! The index is an optimisation: it lets every operation know sizes and the
 //! LRU order without touching the disk. It is rebuilt from the file system at
-//! open (see [`recover`]), kept in memory, and persisted as `state.json`
+//! open (see `open::recover`), kept in memory, and persisted as `state.json`
 //! atomically and only now and then (see [`IndexStore::snapshot`]).
 
-pub(crate) mod load;
-pub(crate) mod recover;
-pub(crate) mod state;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
@@ -20,7 +17,7 @@ use crate::store::record::Record;
 use crate::store::{AssetReader, Commit, Staged, Store};
 use crate::verify::Problem;
 
-use state::{Entry, SCHEMA_VERSION, State};
+use crate::persist::state::{Entry, SCHEMA_VERSION, State};
 
 /// How long reads alone may go unpersisted by the background flusher.
 pub(crate) const RECENCY_SAVE_INTERVAL: Duration = Duration::from_secs(60);

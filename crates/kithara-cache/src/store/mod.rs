@@ -26,7 +26,6 @@ mod read;
 mod reader;
 pub(crate) mod record;
 mod rename;
-mod scan;
 mod staged;
 mod view;
 
@@ -38,7 +37,6 @@ pub(crate) use fs::{Found, FsStore, is_temp_name};
 pub(crate) use in_flight::InFlight;
 pub(crate) use mem::MemStore;
 pub use reader::AssetReader;
-pub(crate) use scan::Scan;
 pub(crate) use staged::Staged;
 pub use view::WriterView;
 

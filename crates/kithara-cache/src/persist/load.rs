@@ -1,6 +1,6 @@
 //! Reading `state.json`, tolerating every way it can be damaged.
 
-use crate::index::state::{SCHEMA_VERSION, State};
+use crate::persist::state::{SCHEMA_VERSION, State};
 use crate::store::FsStore;
 
 /// What was found at the index path.

@@ -12,7 +12,7 @@ use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
 use crate::store::FsStore;
 use crate::layout::{ASSETS_DIR, TRASH_DIR};
-use crate::store::fs::is_temp_name;
+use crate::store::is_temp_name;
 use crate::store::record::{self, Record};
 
 /// Bytes and files of one asset.

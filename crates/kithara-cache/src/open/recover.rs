@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use crate::id::{AssetId, IdMap};
 use crate::index::Index;
-use crate::index::load::Loaded;
-use crate::index::state::Entry;
-use crate::store::Scan;
+use crate::open::Scan;
+use crate::persist::load::Loaded;
+use crate::persist::state::Entry;
 
 /// What opening the cache found and repaired. With
 /// [`AssetCache::open_read_only`](crate::AssetCache::open_read_only) nothing
