@@ -12,21 +12,23 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{CacheError, Result};
 use crate::evict::{EvictingStore, EvictionPolicy};
-use crate::persist::flusher::Flusher;
 use crate::guard::LeaseGuard;
 use crate::handle::AssetHandle;
 use crate::id::AssetId;
-use crate::open::recover::{RecoveryReport, reconcile};
 use crate::index::{Accounting, Index, IndexStore, unix_ms};
-use crate::persist::load;
+use crate::layout::INDEX_FILE;
 use crate::lease::{LeaseKind, LeaseStore};
 use crate::open::lock;
+use crate::open::recover::{RecoveryReport, reconcile};
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, DEFAULT_WRITE_LEASE, Durability};
-use crate::layout::INDEX_FILE;
 use crate::path::CachePath;
+use crate::persist::flusher::Flusher;
+use crate::persist::load;
+use crate::read::AssetReader;
 use crate::stats::{AssetInfo, CacheStats};
 use crate::store::record;
-use crate::store::{AssetReader, Base, Found, FsStore, InFlight, MemStore, Staged, Store};
+use crate::store::{Base, Found, FsStore, MemStore, Store};
+use crate::write::{InFlight, Staged};
 
 /// How many times a read that raced a commit of the same resource (it
 /// opened the old file, the record is the new one's) reads again.

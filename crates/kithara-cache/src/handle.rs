@@ -12,9 +12,10 @@ use crate::id::AssetId;
 use crate::lease::LeaseKind;
 use crate::options::Durability;
 use crate::path::CachePath;
+use crate::read::AssetReader;
 use crate::stats::AssetInfo;
-use crate::store::{AssetReader, Store};
-use crate::writer::AssetWriter;
+use crate::store::Store;
+use crate::write::AssetWriter;
 
 /// What a completed write did.
 #[derive(Clone, Debug, PartialEq, Eq)]

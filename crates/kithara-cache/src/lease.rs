@@ -12,7 +12,9 @@ use crate::error::{CacheError, Result};
 use crate::id::{AssetId, IdMap};
 use crate::index::Accounting;
 use crate::path::CachePath;
-use crate::store::{AssetReader, Commit, InFlight, Staged, Store};
+use crate::read::AssetReader;
+use crate::store::{Commit, Store};
+use crate::write::{InFlight, Staged};
 
 /// Why an asset is leased.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -63,6 +63,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Records a file-system operation for the power-cut simulation
+/// (`fuzzing/power.rs`): compiled only with the `fuzzing` feature on Linux,
+/// a no-op unless a test armed the recorder on its thread.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        #[cfg(all(feature = "fuzzing", target_os = "linux"))]
+        {
+            crate::fuzzing::power::note($($arg)*);
+        }
+    };
+}
+
 mod cache;
 mod error;
 mod evict;
@@ -79,10 +91,11 @@ mod open;
 mod options;
 mod path;
 mod persist;
+mod read;
 mod stats;
 mod store;
 mod verify;
-mod writer;
+mod write;
 
 pub use cache::AssetCache;
 pub use error::{CacheError, Result};
@@ -93,7 +106,7 @@ pub use id::AssetId;
 pub use open::recover::RecoveryReport;
 pub use options::{CacheOptions, DEFAULT_MAX_BYTES, DEFAULT_WRITE_LEASE, Durability};
 pub use path::CachePath;
+pub use read::AssetReader;
 pub use stats::{AssetInfo, CacheStats};
-pub use store::{AssetReader, WriterView};
 pub use verify::{BadResource, Problem, VerifyReport};
-pub use writer::AssetWriter;
+pub use write::{AssetWriter, WriterView};

@@ -5,7 +5,6 @@ use std::fmt;
 use crate::error::CacheError;
 use crate::layout::{INDEX_FILE, LOCK_FILE, TEMP_SUFFIX};
 
-
 const MAX_SEGMENT_BYTES: usize = 255;
 const MAX_DEPTH: usize = 16;
 const DEVICE_NAMES: &[&str] = &["con", "prn", "aux", "nul", "conin$", "conout$"];

@@ -13,7 +13,9 @@ use crate::id::AssetId;
 use crate::index::Accounting;
 use crate::lease::Protection;
 use crate::path::CachePath;
-use crate::store::{AssetReader, Commit, InFlight, Staged, Store};
+use crate::read::AssetReader;
+use crate::store::{Commit, Store};
+use crate::write::{InFlight, Staged};
 
 pub use lru::LruPolicy;
 

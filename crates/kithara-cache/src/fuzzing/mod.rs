@@ -7,9 +7,9 @@ pub mod power;
 
 use crate::cache::AssetCache;
 use crate::id::AssetId;
-use crate::persist::load::{Loaded, parse};
 use crate::options::{CacheOptions, Durability};
 use crate::path::CachePath;
+use crate::persist::load::{Loaded, parse};
 
 /// Parses `state.json` bytes the way an open does; true if they are accepted
 /// as an index. Must never panic, whatever the bytes.

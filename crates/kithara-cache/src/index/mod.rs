@@ -5,7 +5,6 @@
 //! open (see `open::recover`), kept in memory, and persisted as `state.json`
 //! atomically and only now and then (see [`IndexStore::snapshot`]).
 
-
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,9 +12,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::Result;
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
+use crate::read::AssetReader;
 use crate::store::record::Record;
-use crate::store::{AssetReader, Commit, Staged, Store};
+use crate::store::{Commit, Store};
 use crate::verify::Problem;
+use crate::write::Staged;
 
 use crate::persist::state::{Entry, SCHEMA_VERSION, State};
 

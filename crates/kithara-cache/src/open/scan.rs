@@ -9,9 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::id::{AssetId, IdMap};
+use crate::layout::{ASSETS_DIR, TRASH_DIR};
 use crate::path::CachePath;
 use crate::store::FsStore;
-use crate::layout::{ASSETS_DIR, TRASH_DIR};
 use crate::store::is_temp_name;
 use crate::store::record::{self, Record};
 

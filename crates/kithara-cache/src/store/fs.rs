@@ -23,15 +23,15 @@ use parking_lot::Mutex;
 
 use crate::error::{CacheError, Result};
 use crate::id::AssetId;
-use crate::options::Durability;
 use crate::layout::{self, ASSETS_DIR, TEMP_SUFFIX, TRASH_DIR};
+use crate::options::Durability;
 use crate::path::CachePath;
+use crate::read::{AssetReader, append};
 use crate::store::beneath::{Beneath, Dir, Entry, split};
-use crate::store::read::append;
 use crate::store::record::{self, Record};
-use crate::store::staged::{Body, SyncDir, TempFile};
-use crate::store::{AssetReader, Commit, Staged, Store};
-
+use crate::store::{Commit, Store};
+use crate::write::Staged;
+use crate::write::staged::{Body, SyncDir, TempFile};
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 

@@ -9,8 +9,10 @@ use parking_lot::RwLock;
 use crate::error::Result;
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
-use crate::store::staged::Body;
-use crate::store::{AssetReader, Commit, Staged, Store};
+use crate::read::AssetReader;
+use crate::store::{Commit, Store};
+use crate::write::Staged;
+use crate::write::staged::Body;
 
 /// Resources held in memory, bounded by the same eviction as on disk.
 #[derive(Default)]

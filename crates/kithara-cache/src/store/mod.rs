@@ -6,39 +6,20 @@
 //! visible atomically. Layers above the base intercept `commit`, `open` and
 //! `remove_all` to keep the index, the leases and the eviction order.
 
-/// Records a file-system operation for the power-cut simulation
-/// (`fuzzing/power.rs`): compiled only with the `fuzzing` feature on Linux,
-/// a no-op unless a test armed the recorder on its thread.
-macro_rules! note {
-    ($($arg:tt)*) => {
-        #[cfg(all(feature = "fuzzing", target_os = "linux"))]
-        {
-            crate::fuzzing::power::note($($arg)*);
-        }
-    };
-}
-
-mod beneath;
+pub(crate) mod beneath;
 mod fs;
-mod in_flight;
 mod mem;
-mod read;
-mod reader;
 pub(crate) mod record;
 mod rename;
-mod staged;
-mod view;
 
 use crate::error::Result;
 use crate::id::AssetId;
 use crate::path::CachePath;
+use crate::read::AssetReader;
+use crate::write::Staged;
 
 pub(crate) use fs::{Found, FsStore, is_temp_name};
-pub(crate) use in_flight::InFlight;
 pub(crate) use mem::MemStore;
-pub use reader::AssetReader;
-pub(crate) use staged::Staged;
-pub use view::WriterView;
 
 /// What a commit did.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ use std::io::{self, Cursor, Read, Seek, SeekFrom};
 
 use bytes::Bytes;
 
-use super::read::{append, append_at};
+use super::{append, append_at};
 
 /// A cached resource open for reading: the version that was there when it
 /// was opened, [`len`](Self::len) bytes, even if the resource is replaced or

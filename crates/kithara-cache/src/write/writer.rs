@@ -7,7 +7,7 @@ use crate::cache::Inner;
 use crate::error::{CacheError, Result};
 use crate::guard::LeaseGuard;
 use crate::handle::PutResult;
-use crate::store::{Staged, WriterView};
+use crate::write::{Staged, WriterView};
 
 /// Takes bytes as they arrive (into a temp file on disk) and makes them
 /// visible at once on [`AssetWriter::commit`]. Dropped without a commit, it

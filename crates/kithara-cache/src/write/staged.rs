@@ -12,9 +12,9 @@ use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::path::CachePath;
 use crate::store::beneath::Dir;
-use crate::store::in_flight::{InFlight, Share};
 use crate::store::record::{self, Digest, Record};
-use crate::store::view::WriterView;
+use crate::write::in_flight::{InFlight, Share};
+use crate::write::view::WriterView;
 
 const BUFFER: usize = 64 * 1024;
 

@@ -1,4 +1,5 @@
-//! Reading a cached file whose length is known.
+//! Reading: [`AssetReader`] over a cached file or bytes in memory, and
+//! reading a cached file whose length is known.
 //!
 //! Cached files are never modified in place, only replaced by a rename, so
 //! the length seen when a file was opened is what the open file holds.
@@ -9,6 +10,8 @@
 //! vector's spare capacity, which std allows only on nightly (`read_buf`);
 //! elsewhere std's generic read does it with more calls.
 
+mod reader;
+
 use std::fs::File;
 use std::io;
 
@@ -17,6 +20,8 @@ use std::io::Read;
 
 #[cfg(unix)]
 use rustix::{buffer::spare_capacity, io::Errno};
+
+pub use reader::AssetReader;
 
 /// Appends the `len` bytes that `file` holds from its position on to `buf`
 /// and returns how many it appended, fewer if the file ends sooner. `len`
