@@ -56,6 +56,8 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Write a stream's media bytes (init + decrypted segments), reading through the cache
     Read(ReadArgs),
+    /// List a playlist's variants and renditions (from the network, or the cache with --offline)
+    Info(InfoArgs),
     /// List cached assets
     Ls {
         /// Print JSON
@@ -164,6 +166,24 @@ pub struct ReadArgs {
     /// Write to FILE (`-` for stdout, even a terminal) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Read the alternate rendition (EXT-X-MEDIA) with this NAME instead of the variant
+    #[arg(long, value_name = "NAME")]
+    pub rendition: Option<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `kithara info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Master (or media) playlist URL
+    pub url: url::Url,
+    /// Read the playlist from the cache only
+    #[arg(long)]
+    pub offline: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
 }

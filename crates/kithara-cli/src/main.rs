@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Demo => commands::demo::run(g),
         Command::Fetch(args) => commands::fetch::run(g, &args),
         Command::Read(args) => commands::read::run(g, &args),
+        Command::Info(args) => commands::info::run(g, &args),
         Command::Ls { json } => commands::ls::run(g, json),
         Command::Stats { json } => commands::stats::run(g, json),
         Command::Gc { json } => commands::gc::run(g, json),

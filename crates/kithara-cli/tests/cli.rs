@@ -451,3 +451,63 @@ fn fetch_refuses_a_live_playlist_and_caches_nothing() {
         .collect();
     assert!(assets.is_empty(), "{assets:?}");
 }
+
+/// `kithara info` lists variants and renditions (text and JSON) from the
+/// network caching nothing, offline from the cache only; `read --rendition`
+/// reads an alternate audio rendition.
+#[test]
+fn info_lists_variants_and_renditions_and_read_plays_a_rendition() {
+    let origin = HlsOrigin::start(OriginConfig::default().segments(3).alternate_audio(2)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = origin.master_url().to_string();
+    let text = kithara(dir.path()).args(["info", &url]).output().unwrap();
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&text.stdout),
+        "variant 0  bandwidth=64000  codecs=mp4a.40.2  resolution=-  audio=aud\n\
+         variant 1  bandwidth=128000  codecs=mp4a.40.2  resolution=-  audio=aud\n\
+         rendition 0  type=AUDIO  group=aud  name=a0  language=l0  default=yes\n\
+         rendition 1  type=AUDIO  group=aud  name=a1  language=l1  default=no\n"
+    );
+    let offline = kithara(dir.path())
+        .args(["info", &url, "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(offline.status.code(), Some(1), "nothing cached by info");
+    let read = kithara(dir.path())
+        .args(["read", &url, "--rendition", "a1", "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert_eq!(read.stdout, origin.rendition_expected_stream(1));
+    let json = kithara(dir.path())
+        .args(["info", &url, "--offline", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["master"], true);
+    assert_eq!(v["variants"][1]["bandwidth"], 128_000);
+    assert_eq!(v["renditions"][1]["name"], "a1");
+    assert_eq!(v["renditions"][0]["default"], true);
+    let none = kithara(dir.path())
+        .args(["read", &url, "--rendition", "zz", "-o", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&none.stderr).trim(),
+        format!("error: no rendition named \"zz\" in {url}")
+    );
+}

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod docs;
 pub mod fetch;
 pub mod gc;
+pub mod info;
 pub mod ls;
 pub mod read;
 pub mod rm;

@@ -27,9 +27,12 @@ pub fn run(global: &Global, args: &ReadArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let cache = open_owner(global)?;
-    let opts = options(cache, &args.keys)
+    let mut opts = options(cache, &args.keys)
         .variant(args.variant)
         .offline(args.offline);
+    if let Some(name) = &args.rendition {
+        opts = opts.rendition(name.clone());
+    }
     let path = match &args.output {
         Some(path) if !to_stdout => path,
         _ => {
