@@ -16,6 +16,12 @@ use crate::error::CacheError;
 /// lower-cased, default port and fragment dropped, and the query dropped unless
 /// asked for ([`AssetId::from_url_with_query`]). The whole 256-bit hash is the
 /// id and the directory name, so two assets never share files.
+///
+/// Its text form is [`AssetId::to_hex`] (64 lowercase hex digits), parsed
+/// back by [`str::parse`]. It deliberately has no serde impls: the one
+/// serialized use, the keys of the index (`state.json`), is written by the
+/// index's own schema, and callers that print ids (the CLI's `--json`) use
+/// the hex form, so no format is promised beyond it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AssetId([u8; 32]);
 

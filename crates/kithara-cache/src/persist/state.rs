@@ -1,8 +1,8 @@
 //! The schema of `state.json`.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::id::{AssetId, IdMap};
+use crate::id::IdMap;
 
 /// Version of the `state.json` schema this build reads and writes.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -16,6 +16,7 @@ pub(crate) struct State {
     /// The size limit the last owner used.
     #[serde(default)]
     pub max_bytes: Option<u64>,
+    #[serde(with = "hex_keys")]
     pub assets: IdMap<Entry>,
 }
 
@@ -33,15 +34,43 @@ pub(crate) struct Entry {
     pub source_url: Option<String>,
 }
 
-impl Serialize for AssetId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
+/// `state.json` writes asset ids as their 64 lowercase hex digits. This is
+/// the only place ids are serialized: `AssetId` itself has no serde impls
+/// on purpose, so the index format is chosen here and no other crate comes
+/// to depend on one by accident (the CLI's `--json` prints `to_hex()`).
+mod hex_keys {
+    use std::fmt;
 
-impl<'de> Deserialize<'de> for AssetId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+    use serde::de::{self, MapAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    use super::Entry;
+    use crate::id::{AssetId, IdMap};
+
+    pub(super) fn serialize<S: Serializer>(map: &IdMap<Entry>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(map.iter().map(|(id, entry)| (id.to_hex(), entry)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IdMap<Entry>, D::Error> {
+        d.deserialize_map(Keys)
+    }
+
+    struct Keys;
+
+    impl<'de> Visitor<'de> for Keys {
+        type Value = IdMap<Entry>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map from hex asset ids to entries")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut map = IdMap::default();
+            while let Some((key, entry)) = access.next_entry::<String, Entry>()? {
+                let id: AssetId = key.parse().map_err(de::Error::custom)?;
+                map.insert(id, entry);
+            }
+            Ok(map)
+        }
     }
 }
