@@ -420,7 +420,7 @@ impl Shared {
     }
 
     /// Reads a whole resource; on disk like [`Shared::open`], in one read
-    /// sized by the length seen at open (`store/read.rs`).
+    /// sized by the length seen at open (`read/mod.rs`).
     pub(crate) fn read(
         &self,
         id: &AssetId,

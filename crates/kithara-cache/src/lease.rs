@@ -41,7 +41,7 @@ pub(crate) trait Protection {
 pub(crate) struct LeaseStore<S> {
     inner: S,
     leases: IdMap<Count>,
-    /// The writes in flight, whose leases expire (`store/in_flight.rs`).
+    /// The writes in flight, whose leases expire (`write/in_flight.rs`).
     in_flight: InFlight,
 }
 
