@@ -11,9 +11,7 @@
 use crate::error::{CacheError, Result};
 use crate::id::{AssetId, IdMap};
 use crate::index::Accounting;
-use crate::path::CachePath;
-use crate::read::AssetReader;
-use crate::store::{Commit, Store};
+use crate::store::{Commit, Store, forward};
 use crate::write::{InFlight, Staged};
 
 /// Why an asset is leased.
@@ -114,25 +112,9 @@ impl<S: Store + Accounting> Protection for LeaseStore<S> {
 }
 
 impl<S: Store + Accounting> Store for LeaseStore<S> {
-    fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
-        self.inner.exists(id, path)
-    }
-
-    fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        self.inner.len(id, path)
-    }
-
-    fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        self.inner.open(id, path)
-    }
-
-    fn hit(&mut self, id: &AssetId) {
-        self.inner.hit(id);
-    }
-
-    fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
-        self.inner.stage(id, path)
-    }
+    // Reading and staging touch no lease; removing one resource is not
+    // eviction, so it is allowed on a leased asset.
+    forward!(exists, len, open, hit, stage, remove_file);
 
     fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
         // Checked before anything moves, as `remove_all` does.
@@ -140,11 +122,6 @@ impl<S: Store + Accounting> Store for LeaseStore<S> {
             return Err(CacheError::AssetInUse { id: *id });
         }
         self.inner.commit(staged, evict)
-    }
-
-    // Removing one resource is not eviction: allowed on a leased asset.
-    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        self.inner.remove_file(id, path)
     }
 
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {

@@ -12,9 +12,7 @@ use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::index::Accounting;
 use crate::lease::Protection;
-use crate::path::CachePath;
-use crate::read::AssetReader;
-use crate::store::{Commit, Store};
+use crate::store::{Commit, Store, forward};
 use crate::write::{InFlight, Staged};
 
 pub use lru::LruPolicy;
@@ -183,25 +181,12 @@ where
     S: Store + Accounting + Protection,
     P: EvictionPolicy,
 {
-    fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
-        self.inner.exists(id, path)
-    }
-
-    fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        self.inner.len(id, path)
-    }
-
-    fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        self.inner.open(id, path)
-    }
+    // Reads and staging make no room; a hit and a removal update the order.
+    forward!(exists, len, open, stage, remove_file);
 
     fn hit(&mut self, id: &AssetId) {
         self.inner.hit(id);
         self.accessed(id);
-    }
-
-    fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
-        self.inner.stage(id, path)
     }
 
     fn commit(&mut self, mut staged: Staged, evict: &[AssetId]) -> Result<Commit> {
@@ -244,10 +229,6 @@ where
         Ok(commit)
     }
 
-    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        self.inner.remove_file(id, path)
-    }
-
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
         self.inner.remove_all(id)?;
         self.policy.on_remove(id);
@@ -260,6 +241,7 @@ mod tests {
     use super::*;
     use crate::index::{Index, IndexStore};
     use crate::lease::{LeaseKind, LeaseStore};
+    use crate::path::CachePath;
     use crate::store::MemStore;
 
     type Stack = EvictingStore<LeaseStore<IndexStore<MemStore>>, LruPolicy>;

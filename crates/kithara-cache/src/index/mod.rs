@@ -12,9 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::Result;
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
-use crate::read::AssetReader;
 use crate::store::record::Record;
-use crate::store::{Commit, Store};
+use crate::store::{Commit, Store, forward};
 use crate::verify::Problem;
 use crate::write::Staged;
 
@@ -251,24 +250,11 @@ impl<S: Store> IndexStore<S> {
 }
 
 impl<S: Store> Store for IndexStore<S> {
-    fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
-        self.inner.exists(id, path)
-    }
-
-    fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        self.inner.len(id, path)
-    }
-
-    fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        self.inner.open(id, path)
-    }
+    // Existence, lengths, opening and staging change no accounting.
+    forward!(exists, len, open, stage);
 
     fn hit(&mut self, id: &AssetId) {
         self.touch(id);
-    }
-
-    fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
-        self.inner.stage(id, path)
     }
 
     fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {

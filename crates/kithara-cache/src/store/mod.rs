@@ -77,6 +77,60 @@ pub(crate) trait Store {
     }
 }
 
+/// Writes the [`Store`] methods a layer passes straight to `self.inner`,
+/// so that a layer's impl shows only what it adds. A layer lists every
+/// method it does not write itself: none is skipped by default.
+macro_rules! forward {
+    ($($method:ident),+ $(,)?) => { $( $crate::store::forward!(@ $method); )+ };
+    (@ exists) => {
+        fn exists(&self, id: &$crate::id::AssetId, path: &$crate::path::CachePath) -> bool {
+            self.inner.exists(id, path)
+        }
+    };
+    (@ len) => {
+        fn len(
+            &self,
+            id: &$crate::id::AssetId,
+            path: &$crate::path::CachePath,
+        ) -> $crate::error::Result<Option<u64>> {
+            self.inner.len(id, path)
+        }
+    };
+    (@ open) => {
+        fn open(
+            &mut self,
+            id: &$crate::id::AssetId,
+            path: &$crate::path::CachePath,
+        ) -> $crate::error::Result<Option<$crate::read::AssetReader>> {
+            self.inner.open(id, path)
+        }
+    };
+    (@ hit) => {
+        fn hit(&mut self, id: &$crate::id::AssetId) {
+            self.inner.hit(id);
+        }
+    };
+    (@ stage) => {
+        fn stage(
+            &self,
+            id: &$crate::id::AssetId,
+            path: &$crate::path::CachePath,
+        ) -> $crate::error::Result<$crate::write::Staged> {
+            self.inner.stage(id, path)
+        }
+    };
+    (@ remove_file) => {
+        fn remove_file(
+            &mut self,
+            id: &$crate::id::AssetId,
+            path: &$crate::path::CachePath,
+        ) -> $crate::error::Result<Option<u64>> {
+            self.inner.remove_file(id, path)
+        }
+    };
+}
+pub(crate) use forward;
+
 /// The base of the stack: files on disk, or memory only.
 pub(crate) enum Base {
     Fs(FsStore),
