@@ -77,6 +77,10 @@ pub(crate) async fn response(
             let mut sent = 0u64;
             while let Some(chunk) = s.next().await {
                 let chunk = chunk?;
+                if chunk.is_empty() {
+                    // A zero-size chunk would end a chunked body early.
+                    continue;
+                }
                 let h = head.take().unwrap_or_default();
                 sent += chunk.len() as u64;
                 if length.is_some_and(|n| sent > n) {
