@@ -63,5 +63,6 @@ mod static_dir;
 pub use config::{Encryption, IvMode, OriginConfig};
 #[cfg(feature = "faults")]
 pub use faults::Hold;
+pub use runtime::Stopped;
 pub use server::HlsOrigin;
 pub use static_dir::DirOrigin;

@@ -39,12 +39,23 @@ impl Bound {
     }
 }
 
+/// How a stopped origin ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every request in flight finished (idle keep-alive connections are
+    /// closed at once, never waited for).
+    Drained,
+    /// Requests were still in flight after the grace period and were cut
+    /// off.
+    CutOff,
+}
+
 /// The running server; dropping it stops it.
 #[derive(Debug)]
 pub(crate) struct ServerThread {
     pub(crate) addr: SocketAddr,
     shutdown: Option<watch::Sender<bool>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Stopped>>,
 }
 
 impl ServerThread {
@@ -73,17 +84,21 @@ impl ServerThread {
         Ok(server)
     }
 
-    /// Stops the server and joins its thread; idempotent.
-    pub(crate) fn shutdown(&mut self) {
+    /// Stops the server and joins its thread; idempotent (a second call
+    /// says `Drained`).
+    pub(crate) fn shutdown(&mut self) -> Stopped {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(true);
         }
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!("origin thread panicked");
-            }
-            tracing::debug!(addr = %self.addr, "origin stopped");
-        }
+        let Some(thread) = self.thread.take() else {
+            return Stopped::Drained;
+        };
+        let stopped = thread.join().unwrap_or_else(|_| {
+            tracing::error!("origin thread panicked");
+            Stopped::CutOff
+        });
+        tracing::debug!(addr = %self.addr, ?stopped, "origin stopped");
+        stopped
     }
 }
 
@@ -99,7 +114,7 @@ fn serve(
     app: Router,
     shutdown: watch::Receiver<bool>,
     ready: &mpsc::Sender<std::io::Result<()>>,
-) {
+) -> Stopped {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -107,15 +122,15 @@ fn serve(
         Ok(runtime) => runtime,
         Err(err) => {
             let _ = ready.send(Err(err));
-            return;
+            return Stopped::Drained;
         }
     };
-    runtime.block_on(async move {
+    let stopped = runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::from_std(listener) {
             Ok(listener) => listener,
             Err(err) => {
                 let _ = ready.send(Err(err));
-                return;
+                return Stopped::Drained;
             }
         };
         let _ = ready.send(Ok(()));
@@ -138,12 +153,15 @@ fn serve(
                 if let Err(err) = result {
                     tracing::error!(%err, "origin server failed");
                 }
+                Stopped::Drained
             }
             () = hard_deadline => {
                 tracing::warn!("origin: in-flight requests cut off at shutdown");
+                Stopped::CutOff
             }
         }
     });
     // Dropping the runtime cancels any connection task still running.
     drop(runtime);
+    stopped
 }

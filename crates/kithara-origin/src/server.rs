@@ -20,7 +20,7 @@ use crate::content::{self, TrackContent};
 use crate::faults::Hold;
 use crate::handler::{Shared, handle};
 use crate::playlist::{self, MASTER_PATH, Track};
-use crate::runtime::{Bound, ServerThread};
+use crate::runtime::{Bound, ServerThread, Stopped};
 use crate::static_dir::DirOrigin;
 
 /// A loopback HLS origin on `127.0.0.1:<ephemeral port>`.
@@ -91,9 +91,10 @@ impl HlsOrigin {
         DirOrigin::start(dir)
     }
 
-    /// Stops the server and joins its thread. Same as dropping the origin.
-    pub fn stop(mut self) {
-        self.server.shutdown();
+    /// Stops the server and joins its thread (same as dropping the
+    /// origin); says whether requests in flight had to be cut off.
+    pub fn stop(mut self) -> Stopped {
+        self.server.shutdown()
     }
 
     /// The socket address the origin listens on.

@@ -17,7 +17,7 @@ use crate::common::Common;
 #[cfg(feature = "faults")]
 use crate::faults::Hold;
 use crate::response::{MPEGURL, bytes_response, status_response};
-use crate::runtime::{Bound, ServerThread};
+use crate::runtime::{Bound, ServerThread, Stopped};
 
 /// A loopback origin on `127.0.0.1:<ephemeral port>` that serves the
 /// regular files under one directory, read at request time.
@@ -90,9 +90,10 @@ impl DirOrigin {
         Ok(Self { state, server })
     }
 
-    /// Stops the server and joins its thread. Same as dropping the origin.
-    pub fn stop(mut self) {
-        self.server.shutdown();
+    /// Stops the server and joins its thread (same as dropping the
+    /// origin); says whether requests in flight had to be cut off.
+    pub fn stop(mut self) -> Stopped {
+        self.server.shutdown()
     }
 
     /// The socket address the origin listens on.
