@@ -47,7 +47,10 @@ impl Flights {
     /// missed) opens the hit, or says there is none and a flight starts.
     pub(crate) fn join<T>(&self, key: &Key, cached: impl FnOnce() -> Option<T>) -> Joined<T> {
         let mut map = self.map.lock();
-        if let Some(f) = map.get(key) {
+        // A flight that failed is not followed, though it may not have
+        // landed yet (its writer still cleaning up): this request starts
+        // a new one.
+        if let Some(f) = map.get(key).filter(|f| !f.failed()) {
             return Joined::Follow(Arc::clone(f));
         }
         if let Some(hit) = cached() {
@@ -62,8 +65,12 @@ impl Flights {
 
     /// The flight for `key` has ended (its resource committed or dropped):
     /// later requests look in the cache.
-    pub(crate) fn land(&self, key: &Key) {
-        self.map.lock().remove(key);
+    pub(crate) fn land(&self, key: &Key, flight: &Arc<Flight>) {
+        let mut map = self.map.lock();
+        // Only this flight: a failed one may have been replaced already.
+        if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+            map.remove(key);
+        }
     }
 }
 
@@ -193,6 +200,11 @@ impl Flight {
             p.end = Some(result);
             true
         });
+    }
+
+    /// Whether the fetch has ended in failure.
+    fn failed(&self) -> bool {
+        matches!(self.tx.borrow().end, Some(Err(_)))
     }
 
     /// Requests following the flight (its own leader's included).

@@ -64,7 +64,7 @@ impl Drop for Landing {
     fn drop(&mut self) {
         self.flight
             .end(Err(Refusal::Upstream("the proxy stopped".into())));
-        self.state.flights.land(&self.key);
+        self.state.flights.land(&self.key, &self.flight);
     }
 }
 
