@@ -22,14 +22,16 @@ use crate::server::State;
 /// Answer `req`; never fails (a refusal is a response).
 pub(crate) async fn handle(state: Arc<State>, req: Request<()>) -> Response<Body> {
     state.counters.request();
-    let resp = match steps(&state, &req).await {
+    match steps(&state, &req).await {
         Ok(resp) => resp,
         Err(r) => respond::refusal(&r),
-    };
-    // The path without its first segment, the token (a capability).
-    let path = req.uri().path().splitn(3, '/').nth(2).unwrap_or("");
-    tracing::info!(target: "kithara_proxy::request", method = %req.method(), path, status = resp.status().as_u16(), "request");
-    resp
+    }
+}
+
+/// What the request log shows of a request's path: all but its first
+/// segment, the token (a capability, never logged).
+pub(crate) fn logged_path(uri: &http::Uri) -> &str {
+    uri.path().splitn(3, '/').nth(2).unwrap_or("")
 }
 
 async fn steps(state: &Arc<State>, req: &Request<()>) -> Result<Response<Body>, Refusal> {
