@@ -21,11 +21,13 @@
 //! * **cold**: time to first byte of uncached 1 MiB segments from an origin
 //!   that waits `DELAY` before each segment, directly and through the
 //!   proxy; then the throughput of a cold stream (segments one after the
-//!   other, as a player fetches them) from an origin without a delay. Both
-//!   also through nginx's own caching proxy (`proxy_cache`, keep-alive to
-//!   the origin) as a peer, and through nginx relaying without a cache
-//!   (`proxy_buffering off`): the cost of the extra hop alone, a bound no
-//!   proxy on the same machine beats; the four ways in rotation.
+//!   other, as a player fetches them) from an origin without a delay, and
+//!   again from the origin behind a 1 Gbit/s link (an nginx relay with
+//!   `limit_rate`, the same link for every way). All also through nginx's
+//!   own caching proxy (`proxy_cache`, keep-alive to the origin) as a peer,
+//!   and through nginx relaying without a cache (`proxy_buffering off`):
+//!   the cost of the extra hop alone, a bound no proxy on the same machine
+//!   beats; the four ways in rotation.
 //! * **memory**: a fresh proxy; 64 clients each stream a distinct uncached
 //!   1 MiB segment, all 64 responses held open at once (each client waits
 //!   after its first body piece until all have one), twice; the child's
@@ -245,10 +247,10 @@ async fn get_text(conn: &mut Conn, path: &str) -> String {
 async fn playlists(
     conn: &mut Conn,
     proxy: &ProxyChild,
-    origin: &HlsOrigin,
+    master: &url::Url,
     count: usize,
 ) -> Vec<String> {
-    let master = get_text(conn, &proxy.play_path(&origin.master_url())).await;
+    let master = get_text(conn, &proxy.play_path(master)).await;
     let variant = uri_lines(&master).into_iter().next().expect("a variant");
     let media = get_text(conn, &variant).await;
     let segments = uri_lines(&media);
@@ -361,7 +363,7 @@ fn warm(rt: &Runtime, s: &mut String, sizes: &[usize], clients: &[usize]) {
         .expect("origin");
         let segments = rt.block_on(async {
             let mut conn = Conn::new(proxy.addr);
-            let segments = playlists(&mut conn, &proxy, &origin, WARM_SEGMENTS).await;
+            let segments = playlists(&mut conn, &proxy, &origin.master_url(), WARM_SEGMENTS).await;
             for (i, p) in segments.iter().enumerate() {
                 let got = conn.get(p, true).await;
                 assert_eq!(got.status, StatusCode::OK, "{p}");
@@ -608,17 +610,29 @@ struct Ways {
 impl Ways {
     /// Open the playlists through the proxy and one request on each
     /// connection, so that every way has its connections (nginx's and the
-    /// proxy's to the origin too) open before the first measurement.
-    async fn open(proxy: &ProxyChild, nginx: &Nginxes, origin: &HlsOrigin, count: usize) -> Self {
+    /// proxy's to the origin too) open before the first measurement. The
+    /// origin is at `upstream`: the origin itself, or a link in front of
+    /// it (the playlists' URIs are relative, so the segments are asked
+    /// there too).
+    async fn open(
+        proxy: &ProxyChild,
+        nginx: &Nginxes,
+        origin: &HlsOrigin,
+        upstream: std::net::SocketAddr,
+        count: usize,
+    ) -> Self {
         let mut ways = Ways {
-            direct: Conn::new(origin.addr()),
+            direct: Conn::new(upstream),
             proxy: Conn::new(proxy.addr),
             nginx: Conn::new(nginx.cache.addr),
             relay: Conn::new(nginx.relay.addr),
             proxied: Vec::new(),
         };
-        ways.proxied = playlists(&mut ways.proxy, proxy, origin, count).await;
-        let master = origin.master_url();
+        let mut master = origin.master_url();
+        master
+            .set_port(Some(upstream.port()))
+            .expect("an http URL has a port");
+        ways.proxied = playlists(&mut ways.proxy, proxy, &master, count).await;
         get_text(&mut ways.direct, master.path()).await;
         get_text(&mut ways.nginx, master.path()).await;
         get_text(&mut ways.relay, master.path()).await;
@@ -678,7 +692,7 @@ fn cold(rt: &Runtime, s: &mut String) {
     let nginx = Nginxes::start(&dir.path().join("nginx-ttfb"), origin.addr());
     // Per way: (time to first byte, whole segment), ms.
     let times: Vec<Vec<(f64, f64)>> = rt.block_on(async {
-        let mut ways = Ways::open(&proxy, &nginx, &origin, rounds).await;
+        let mut ways = Ways::open(&proxy, &nginx, &origin, origin.addr(), rounds).await;
         let mut times = vec![Vec::new(); VIAS.len()];
         for i in 0..rounds {
             sys::settle();
@@ -760,12 +774,34 @@ fn cold(rt: &Runtime, s: &mut String) {
         median(&diff(3, whole)),
     );
 
-    // Cold stream throughput, the four ways in rotation.
-    let rounds = if quick { 3 } else { 8 };
+    // Cold stream throughput, the four ways in rotation: from the origin
+    // as fast as loopback goes, then behind a link of LINK_RATE.
+    stream(rt, s, &proxy, dir.path(), None);
+    stream(rt, s, &proxy, dir.path(), Some(LINK_RATE));
+    proxy.stop();
+}
+
+/// The link of the second cold stream, bytes/s: 1 Gbit/s, faster than
+/// the home or mobile connections players stream over.
+const LINK_RATE: u64 = 125_000_000;
+
+/// The cold stream cells: 8 MiB of uncached segments one after the other,
+/// directly, through the proxy, nginx's caching proxy and nginx's relay;
+/// the origin behind an nginx relay limited to `link` bytes/s per response
+/// when given (the same link for all four ways).
+fn stream(rt: &Runtime, s: &mut String, proxy: &ProxyChild, dir: &Path, link: Option<u64>) {
+    let rounds = if quick() { 3 } else { 8 };
     let stream_bytes = 8 * MIB;
+    let from = match link {
+        None => "origin without delay".to_owned(),
+        Some(rate) => format!(
+            "origin behind a {:.1} Gbit/s link (an nginx relay with `limit_rate`)",
+            rate as f64 * 8.0 / 1e9
+        ),
+    };
     let _ = writeln!(
         s,
-        "## Cold stream: {} MiB of uncached segments one after the other, origin without delay\n\n\
+        "## Cold stream: {} MiB of uncached segments one after the other, {from}\n\n\
          {rounds} rounds, the four ways in rotation (`sync` before each stream); each round \
          plays segments neither proxy has seen; medians, MB/s; ratios per round.\n",
         stream_bytes / MIB
@@ -784,12 +820,20 @@ fn cold(rt: &Runtime, s: &mut String) {
                 .segment_size(size),
         )
         .expect("origin");
-        let nginx = Nginxes::start(
-            &dir.path().join(format!("nginx-stream-{size}")),
-            origin.addr(),
-        );
+        let name = format!("stream-{size}-{}", link.unwrap_or(0));
+        let front = link.map(|rate| {
+            Nginx::start(
+                &dir.join(format!("link-{name}")),
+                &Serve::Link {
+                    origin: origin.addr(),
+                    rate,
+                },
+            )
+        });
+        let upstream = front.as_ref().map_or(origin.addr(), |f| f.addr);
+        let nginx = Nginxes::start(&dir.join(format!("nginx-{name}")), upstream);
         let mbps: Vec<Vec<f64>> = rt.block_on(async {
-            let mut ways = Ways::open(&proxy, &nginx, &origin, per * rounds).await;
+            let mut ways = Ways::open(proxy, &nginx, &origin, upstream, per * rounds).await;
             let mut mbps = vec![Vec::new(); VIAS.len()];
             for r in 0..rounds {
                 for k in 0..VIAS.len() {
@@ -805,11 +849,12 @@ fn cold(rt: &Runtime, s: &mut String) {
             mbps
         });
         drop(nginx);
+        drop(front);
         origin.stop();
         let ratio =
             |w: usize| -> Vec<f64> { mbps[w].iter().zip(&mbps[0]).map(|(a, d)| a / d).collect() };
         eprintln!(
-            "cold stream {}: direct {:.0?}, proxy {:.0?}, nginx {:.0?}, relay {:.0?} MB/s",
+            "cold stream {} ({from}): direct {:.0?}, proxy {:.0?}, nginx {:.0?}, relay {:.0?} MB/s",
             size_name(size),
             mbps[0],
             mbps[1],
@@ -832,7 +877,6 @@ fn cold(rt: &Runtime, s: &mut String) {
         );
     }
     let _ = writeln!(s);
-    proxy.stop();
 }
 
 fn memory(rt: &Runtime, s: &mut String) {
@@ -850,7 +894,15 @@ fn memory(rt: &Runtime, s: &mut String) {
     .expect("origin");
     let segments = rt.block_on(async {
         let mut conn = Conn::new(proxy.addr);
-        Arc::new(playlists(&mut conn, &proxy, &origin, MEMORY_CLIENTS * rounds).await)
+        Arc::new(
+            playlists(
+                &mut conn,
+                &proxy,
+                &origin.master_url(),
+                MEMORY_CLIENTS * rounds,
+            )
+            .await,
+        )
     });
     let (_, idle) = proxy.rss();
     let t = Instant::now();

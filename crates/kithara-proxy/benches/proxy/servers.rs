@@ -119,6 +119,9 @@ pub enum Serve<'a> {
     /// A reverse proxy of `origin` that caches nothing: what the extra hop
     /// alone costs any proxy on this machine.
     Relay { origin: SocketAddr },
+    /// `origin` behind a link of `rate` bytes/s per response (a relay
+    /// with `limit_rate`): an origin as a player meets it over a network.
+    Link { origin: SocketAddr, rate: u64 },
 }
 
 /// nginx on 127.0.0.1.
@@ -183,25 +186,35 @@ impl Nginx {
             ),
             // The same without the cache; responses are not buffered to
             // disk either (`proxy_buffering off`: bytes are relayed as they
-            // come).
-            Serve::Relay { origin } => (
-                true,
-                format!(
-                    "upstream origin {{ server {origin}; keepalive 16; }}\n\
-                     server {{\n listen {addr};\n location / {{\n\
-                       proxy_pass http://origin;\n\
-                       proxy_http_version 1.1;\n\
-                       proxy_set_header Connection \"\";\n\
-                       proxy_buffering off;\n\
-                     }}\n}}\n"
-                ),
-            ),
+            // come). A link is a relay with a rate limit.
+            Serve::Relay { origin } | Serve::Link { origin, .. } => {
+                let limit = match what {
+                    Serve::Link { rate, .. } => format!("limit_rate {rate};\n"),
+                    _ => String::new(),
+                };
+                (
+                    true,
+                    format!(
+                        "upstream origin {{ server {origin}; keepalive 16; }}\n\
+                         server {{\n listen {addr};\n location / {{\n\
+                           proxy_pass http://origin;\n\
+                           proxy_http_version 1.1;\n\
+                           proxy_set_header Connection \"\";\n\
+                           proxy_buffering off;\n\
+                           {limit}\
+                         }}\n}}\n"
+                    ),
+                )
+            }
         };
         // Debian's `tcp_nopush on`, except for the caching proxy: there
         // it held back the last piece of each 64 KiB response until the
         // client's delayed ACK (a 64 KiB cold stream at 2 MB/s instead of
         // 67-113 MB/s with it off, in a trial run).
-        let nopush = if matches!(what, Serve::CachingProxy { .. } | Serve::Relay { .. }) {
+        let nopush = if matches!(
+            what,
+            Serve::CachingProxy { .. } | Serve::Relay { .. } | Serve::Link { .. }
+        ) {
             "off"
         } else {
             "on"
