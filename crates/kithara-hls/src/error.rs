@@ -55,6 +55,24 @@ pub enum HlsError {
         #[source]
         source: Arc<reqwest::Error>,
     },
+    /// No bytes came for the idle-read timeout ([`HlsOptions::read_timeout`](crate::HlsOptions::read_timeout))
+    /// while waiting for an answer or inside its body, after retries.
+    #[error("no data from {url} for {} s (read timeout)", idle.as_secs_f64())]
+    Stalled {
+        /// The resource requested.
+        url: String,
+        /// The idle-read timeout.
+        idle: std::time::Duration,
+    },
+    /// One request took longer than [`HlsOptions::request_timeout`](crate::HlsOptions::request_timeout),
+    /// after retries.
+    #[error("request for {url} timed out after {} s", limit.as_secs_f64())]
+    TimedOut {
+        /// The resource requested.
+        url: String,
+        /// The whole-request limit.
+        limit: std::time::Duration,
+    },
     /// A redirect was not followed: a loop or more than 10 hops, or a target
     /// that is not `http`/`https` (e.g. `file:///etc/passwd`).
     #[error("redirect refused for {url}: {reason}")]
@@ -239,6 +257,8 @@ impl HlsError {
             | HlsError::LiveStalled { url, .. }
             | HlsError::Http { url, .. }
             | HlsError::Network { url, .. }
+            | HlsError::Stalled { url, .. }
+            | HlsError::TimedOut { url, .. }
             | HlsError::Redirect { url, .. }
             | HlsError::NotCached { url, .. }
             | HlsError::TooLarge { url, .. }
@@ -266,6 +286,7 @@ impl From<HlsError> for std::io::Error {
         let kind = match &e {
             HlsError::OfflineMiss { .. } => ErrorKind::NotFound,
             HlsError::Network { .. } => ErrorKind::ConnectionAborted,
+            HlsError::Stalled { .. } | HlsError::TimedOut { .. } => ErrorKind::TimedOut,
             HlsError::Playlist { .. } | HlsError::Decrypt { .. } | HlsError::CachedKey { .. } => {
                 ErrorKind::InvalidData
             }

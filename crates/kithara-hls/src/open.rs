@@ -7,7 +7,7 @@ use kithara_cache::{AssetId, CachePath};
 use url::Url;
 
 use crate::error::HlsError;
-use crate::fetch::{HttpClient, RetryPolicy};
+use crate::fetch::HttpClient;
 use crate::key::KeyManager;
 use crate::layout;
 use crate::live::LiveStart;
@@ -371,15 +371,7 @@ async fn loader(url: &str, opts: &HlsOptions) -> Result<(Url, AssetId, Loader), 
     let http = if opts.offline {
         None
     } else {
-        Some(HttpClient::new(
-            opts.request_timeout,
-            opts.connect_timeout,
-            RetryPolicy {
-                retries: opts.retries,
-                base: opts.retry_backoff,
-            },
-            Arc::clone(&stats),
-        )?)
+        Some(HttpClient::new(opts.client_settings()?)?)
     };
     let loader = Loader::new(
         stores,

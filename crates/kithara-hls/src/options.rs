@@ -6,7 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kithara_cache::{AssetCache, Durability};
+use reqwest::header::HeaderValue;
 use url::Url;
+
+use crate::error::HlsError;
+use crate::fetch::{ClientSettings, RetryPolicy, header_map};
 
 /// What a key processor returns when it cannot process a key. Its message ends
 /// up in [`HlsError::Key`](crate::HlsError::Key), so it must not contain key bytes.
@@ -105,6 +109,8 @@ pub struct HlsOptions {
     pub(crate) key_processor: Option<KeyProcessor>,
     pub(crate) key_query: Vec<(String, String)>,
     pub(crate) key_headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) user_agent: Option<String>,
     pub(crate) lookahead_segments: usize,
     pub(crate) lookahead_bytes: u64,
     pub(crate) max_playlist_bytes: u64,
@@ -112,6 +118,7 @@ pub struct HlsOptions {
     pub(crate) max_resource_bytes: u64,
     pub(crate) segment_durability: Durability,
     pub(crate) request_timeout: Duration,
+    pub(crate) read_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) retries: u32,
     pub(crate) retry_backoff: Duration,
@@ -146,12 +153,19 @@ impl fmt::Debug for HlsOptions {
                 "key_headers",
                 &self.key_headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("user_agent", &self.user_agent)
             .field("lookahead_segments", &self.lookahead_segments)
             .field("lookahead_bytes", &self.lookahead_bytes)
             .field("max_playlist_bytes", &self.max_playlist_bytes)
             .field("max_segments", &self.max_segments)
             .field("max_resource_bytes", &self.max_resource_bytes)
             .field("request_timeout", &self.request_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("retries", &self.retries)
             .field("follow_live", &self.follow_live)
             .field("rendition", &self.rendition)
@@ -169,13 +183,16 @@ impl Default for HlsOptions {
             key_processor: None,
             key_query: Vec::new(),
             key_headers: Vec::new(),
+            headers: Vec::new(),
+            user_agent: None,
             lookahead_segments: 3,
             lookahead_bytes: 16 << 20,
             max_playlist_bytes: 4 << 20,
             max_segments: 100_000,
             max_resource_bytes: 256 << 20,
             segment_durability: Durability::Buffered,
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(600),
+            read_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             retries: 3,
             retry_backoff: Duration::from_millis(200),
@@ -230,6 +247,21 @@ impl HlsOptions {
         self
     }
 
+    /// Add a header to every request: playlists, segments and keys (a
+    /// CDN's token, say). Its value is never logged. An invalid name or
+    /// value makes opening the session fail with
+    /// [`HlsError::ClientSetup`] naming the header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The `User-Agent` of every request (default `kithara-hls/VERSION`).
+    pub fn user_agent(mut self, value: impl Into<String>) -> Self {
+        self.user_agent = Some(value.into());
+        self
+    }
+
     /// How many segments may be fetched ahead of the reader, in flight or
     /// waiting to be read (default 3, at least 1).
     pub fn lookahead_segments(mut self, n: usize) -> Self {
@@ -274,7 +306,20 @@ impl HlsOptions {
         self
     }
 
-    /// The time limit of one request, body included (default 30 s).
+    /// The longest wait for the next bytes of an answer, its head or its
+    /// body (default 30 s): a stalled server fails the request with
+    /// [`HlsError::Stalled`] (then it is retried), while a large segment on
+    /// a slow but moving link completes however long it takes (up to
+    /// [`request_timeout`](Self::request_timeout)).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// A bound on one whole request, body included (default 10 min), so
+    /// that a server trickling a byte now and then cannot hold a session
+    /// forever; exceeded, it is [`HlsError::TimedOut`] (then retried). The
+    /// idle [`read_timeout`](Self::read_timeout) is what catches a stall.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -286,14 +331,17 @@ impl HlsOptions {
         self
     }
 
-    /// How many times a request is retried after a 5xx, a timeout or a
-    /// connection error (default 3; 4xx are never retried).
+    /// How many times a request is retried after a 5xx, a 408 or 429, a
+    /// timeout or a connection error (default 3; other 4xx are never
+    /// retried).
     pub fn retries(mut self, n: u32) -> Self {
         self.retries = n;
         self
     }
 
-    /// The first retry delay; it doubles on each retry, up to 5 s (default 200 ms).
+    /// The first retry delay; it doubles on each retry, up to 5 s (default
+    /// 200 ms). A 429 or 503 with `Retry-After` (seconds or an HTTP-date)
+    /// waits that long instead when it is longer, up to 30 s.
     pub fn retry_backoff(mut self, delay: Duration) -> Self {
         self.retry_backoff = delay;
         self
@@ -336,5 +384,29 @@ impl HlsOptions {
     {
         self.exclude_codecs = codecs.into_iter().map(Into::into).collect();
         self
+    }
+}
+
+impl HlsOptions {
+    /// The HTTP client's settings; an invalid [`header`](Self::header) or
+    /// [`user_agent`](Self::user_agent) is [`HlsError::ClientSetup`].
+    pub(crate) fn client_settings(&self) -> Result<ClientSettings, HlsError> {
+        let user_agent = match &self.user_agent {
+            None => None,
+            Some(text) => Some(HeaderValue::from_str(text).map_err(|_| HlsError::ClientSetup {
+                reason: format!("invalid user agent {text:?}"),
+            })?),
+        };
+        Ok(ClientSettings {
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            request_timeout: self.request_timeout,
+            headers: header_map(&self.headers, "header")?,
+            user_agent,
+            policy: RetryPolicy {
+                retries: self.retries,
+                base: self.retry_backoff,
+            },
+        })
     }
 }

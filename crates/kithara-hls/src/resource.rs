@@ -208,7 +208,7 @@ impl Loader {
             ResourceKind::Key => MAX_KEY_BYTES,
             ResourceKind::Init | ResourceKind::Segment => self.max_resource_bytes,
         };
-        let resp = http
+        let attempts = http
             .get(&HttpRequest {
                 url: &res.url,
                 range: res.range.clone(),
@@ -217,8 +217,11 @@ impl Loader {
                 if_none_match: extras.if_none_match,
                 max_bytes,
                 max_uri_lines: (res.kind == ResourceKind::Playlist).then_some(self.max_segments),
+                compressed: res.kind == ResourceKind::Playlist,
             })
-            .await?;
+            .await;
+        self.stats.retried(attempts.retries, attempts.waited);
+        let resp = attempts.result?;
         self.stats.record(Source::Network, resp.bytes.len());
         tracing::debug!(url = %res.url, len = resp.bytes.len(), "downloaded");
         Ok(resp)

@@ -1,6 +1,7 @@
 //! Where a resource came from, and the session counters built on that tag.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -29,8 +30,11 @@ pub struct SessionStats {
     pub cache_misses: u64,
     /// Resources downloaded from the network (each counted once, however many tries).
     pub network_fetches: u64,
-    /// Requests that were retried (5xx, timeouts, connection errors).
+    /// Retries of requests (after a 5xx, 408, 429, a timeout or a connection error).
     pub retries: u64,
+    /// Time spent waiting before those retries (backoff, or the server's
+    /// `Retry-After` when longer).
+    pub retry_wait: Duration,
     /// Bytes downloaded (as served, before decryption).
     pub bytes_from_network: u64,
     /// Bytes read from the cache (as stored, before decryption).
@@ -51,6 +55,7 @@ pub(crate) struct StatsCounters {
     cache_misses: AtomicU64,
     network_fetches: AtomicU64,
     retries: AtomicU64,
+    retry_wait_micros: AtomicU64,
     bytes_from_network: AtomicU64,
     bytes_from_cache: AtomicU64,
     cache_full: AtomicU64,
@@ -77,8 +82,12 @@ impl StatsCounters {
         self.cache_misses.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn retry(&self) {
-        self.retries.fetch_add(1, Ordering::Relaxed);
+    /// Count `retries` of one request and the time waited before them.
+    pub(crate) fn retried(&self, retries: u32, waited: Duration) {
+        self.retries
+            .fetch_add(u64::from(retries), Ordering::Relaxed);
+        let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        self.retry_wait_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
     /// Count a `CacheFull`; true the first time (so it is logged loudly once).
@@ -102,6 +111,7 @@ impl StatsCounters {
             cache_misses: get(&self.cache_misses),
             network_fetches: get(&self.network_fetches),
             retries: get(&self.retries),
+            retry_wait: Duration::from_micros(get(&self.retry_wait_micros)),
             bytes_from_network: get(&self.bytes_from_network),
             bytes_from_cache: get(&self.bytes_from_cache),
             cache_full: get(&self.cache_full),
@@ -122,7 +132,7 @@ mod tests {
         s.record(Source::Cache, 4);
         s.record(Source::Cache, 6);
         s.miss();
-        s.retry();
+        s.retried(1, Duration::from_millis(5));
         assert!(s.cache_full());
         assert!(!s.cache_full());
         let snap = s.snapshot();
@@ -132,6 +142,7 @@ mod tests {
         assert_eq!(snap.bytes_from_cache, 10);
         assert_eq!(snap.cache_misses, 1);
         assert_eq!(snap.retries, 1);
+        assert_eq!(snap.retry_wait, Duration::from_millis(5));
         assert_eq!(snap.cache_full, 2);
     }
 }

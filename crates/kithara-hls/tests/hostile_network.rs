@@ -455,9 +455,9 @@ async fn a_segment_that_never_ends_stops_at_max_resource_bytes_or_the_timeout() 
 
 fn assert_timeout(err: &HlsError, path: &str) {
     match err {
-        HlsError::Network { url, source } => {
+        HlsError::TimedOut { url, limit } => {
             assert!(url.ends_with(path), "{url}");
-            assert!(source.is_timeout(), "not a timeout: {source:?}");
+            assert_eq!(*limit, REQUEST_TIMEOUT);
             assert!(err.to_string().contains("timed out"), "{err}");
         }
         other => panic!("{path}: unexpected {other:?}"),

@@ -1,13 +1,16 @@
 //! What every loopback origin keeps besides its content: its base URL, the
-//! request counters, the forced statuses and the faults.
+//! request counters and headers, the forced statuses and the faults, and
+//! what is added to answers (compression, a cookie).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use url::Url;
+
+use crate::encoding::{Compression, compress};
 
 use crate::faults::Fault;
 #[cfg(feature = "faults")]
@@ -20,8 +23,12 @@ pub(crate) struct Common {
     pub(crate) base: Url,
     total: AtomicUsize,
     stats: Mutex<Stats>,
+    dress: Mutex<Dress>,
     #[cfg(feature = "faults")]
     statuses: Mutex<HashMap<String, u16>>,
+    /// A status (and `Retry-After`) for the next request of a path only.
+    #[cfg(feature = "faults")]
+    once: Mutex<HashMap<String, (u16, Option<String>)>>,
     #[cfg(feature = "faults")]
     faults: Faults,
 }
@@ -30,6 +37,15 @@ pub(crate) struct Common {
 struct Stats {
     per_path: HashMap<String, usize>,
     log: Vec<String>,
+    /// The headers of every request, with its path, in arrival order.
+    heads: Vec<(String, HeaderMap)>,
+}
+
+/// What is added to answers.
+#[derive(Debug, Default)]
+struct Dress {
+    compression: Option<Compression>,
+    cookie: Option<HeaderValue>,
 }
 
 impl Common {
@@ -38,8 +54,11 @@ impl Common {
             base,
             total: AtomicUsize::new(0),
             stats: Mutex::new(Stats::default()),
+            dress: Mutex::new(Dress::default()),
             #[cfg(feature = "faults")]
             statuses: Mutex::new(HashMap::new()),
+            #[cfg(feature = "faults")]
+            once: Mutex::new(HashMap::new()),
             #[cfg(feature = "faults")]
             faults: Faults::default(),
         }
@@ -52,13 +71,23 @@ impl Common {
             .unwrap_or_else(|_| self.base.clone())
     }
 
-    /// What every request goes through first: it is counted, then refused
-    /// if its method is not `GET`/`HEAD` (405) or a status is forced for
-    /// its path. `None`: go on.
-    pub(crate) fn admit(&self, method: &Method, path: &str) -> Option<Response> {
-        self.record(path);
+    /// What every request goes through first: it is counted (with its
+    /// headers), then refused if its method is not `GET`/`HEAD` (405) or a
+    /// status is forced for its path. `None`: go on.
+    pub(crate) fn admit(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
+        self.record(path, headers);
         if method != Method::GET && method != Method::HEAD {
             return Some(status_response(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        #[cfg(feature = "faults")]
+        if let Some((code, retry_after)) = lock(&self.once).remove(path) {
+            let mut response = status_response(
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            );
+            if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Some(response);
         }
         #[cfg(feature = "faults")]
         if let Some(code) = lock(&self.statuses).get(path).copied() {
@@ -84,11 +113,56 @@ impl Common {
         }
     }
 
-    fn record(&self, path: &str) {
+    fn record(&self, path: &str, headers: &HeaderMap) {
         self.total.fetch_add(1, Ordering::SeqCst);
         let mut stats = lock(&self.stats);
         *stats.per_path.entry(path.to_owned()).or_default() += 1;
         stats.log.push(path.to_owned());
+        stats.heads.push((path.to_owned(), headers.clone()));
+    }
+
+    /// For each request of `path` so far, in order, its header `name`
+    /// (several values joined with `", "`), `None` where it had none.
+    pub(crate) fn request_headers(&self, path: &str, name: &str) -> Vec<Option<String>> {
+        let key = normalize_path(path);
+        lock(&self.stats)
+            .heads
+            .iter()
+            .filter(|(p, _)| *p == key)
+            .map(|(_, headers)| {
+                let values: Vec<_> = headers
+                    .get_all(name)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .collect();
+                (!values.is_empty()).then(|| values.join(", "))
+            })
+            .collect()
+    }
+
+    pub(crate) fn compress(&self, coding: Option<Compression>) {
+        lock(&self.dress).compression = coding;
+    }
+
+    /// Sets the `Set-Cookie` of playlist answers; an invalid value is none.
+    pub(crate) fn set_cookie(&self, cookie: Option<&str>) {
+        lock(&self.dress).cookie = cookie.and_then(|c| HeaderValue::from_str(c).ok());
+    }
+
+    /// `response` as sent: with the cookie when it answers a `playlist`
+    /// successfully, compressed when the request accepts the coding.
+    pub(crate) async fn dress(&self, mut response: Response, request: &HeaderMap, playlist: bool) -> Response {
+        let (compression, cookie) = {
+            let dress = lock(&self.dress);
+            (dress.compression, dress.cookie.clone())
+        };
+        if let Some(cookie) = cookie.filter(|_| playlist && response.status().is_success()) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        match compression {
+            Some(coding) => compress(response, request, coding).await,
+            None => response,
+        }
     }
 
     pub(crate) fn requests(&self, path: &str) -> usize {
@@ -108,6 +182,7 @@ impl Common {
         let mut stats = lock(&self.stats);
         stats.per_path.clear();
         stats.log.clear();
+        stats.heads.clear();
         self.total.store(0, Ordering::SeqCst);
     }
 
@@ -119,6 +194,16 @@ impl Common {
             Some(code) => statuses.insert(key, code),
             None => statuses.remove(&key),
         };
+    }
+
+    #[cfg(feature = "faults")]
+    pub(crate) fn fail_next(&self, path: &str, status: u16, retry_after: Option<&str>) {
+        lock(&self.once).insert(normalize_path(path), (status, retry_after.map(str::to_owned)));
+    }
+
+    #[cfg(feature = "faults")]
+    pub(crate) fn trickle(&self, path: &str, chunk: usize, every: std::time::Duration) {
+        self.faults.trickle(normalize_path(path), chunk, every);
     }
 
     #[cfg(feature = "faults")]

@@ -1,7 +1,8 @@
 //! Faults a test injects into one path's responses: hold back the rest of a
 //! body until released (to show a client got the first bytes before the
-//! origin sent the last), or cut a body short after announcing its full
-//! length (an origin that dies mid-body).
+//! origin sent the last), cut a body short after announcing its full
+//! length (an origin that dies mid-body), or trickle it in small chunks
+//! with a pause between them (a slow link that never stalls for long).
 //!
 //! A fault applies to the body of a successful (200 or 206) `GET` response
 //! of its path, after everything else (status overrides, authorization,
@@ -10,6 +11,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -51,6 +53,8 @@ pub(crate) enum Fault {
     },
     /// Send `after` bytes, then abort the connection.
     Cut { after: usize },
+    /// Send `chunk` bytes at a time, pausing `every` before each but the first.
+    Trickle { chunk: usize, every: Duration },
 }
 
 impl Fault {
@@ -69,6 +73,22 @@ impl Fault {
                     Err::<Bytes, _>(io::Error::other("the origin died mid-body"))
                 });
                 Body::from_stream(first.chain(die))
+            }
+            Self::Trickle { chunk, every } => {
+                let chunk = chunk.max(1);
+                let pieces: Vec<Bytes> = (0..body.len())
+                    .step_by(chunk)
+                    .map(|at| body.slice(at..(at + chunk).min(body.len())))
+                    .collect();
+                let stream = futures_util::stream::iter(pieces.into_iter().enumerate()).then(
+                    move |(n, piece)| async move {
+                        if n > 0 {
+                            tokio::time::sleep(every).await;
+                        }
+                        Ok::<_, io::Error>(piece)
+                    },
+                );
+                Body::from_stream(stream)
             }
             Self::Hold {
                 after,
@@ -93,6 +113,7 @@ impl Fault {
 pub(crate) struct Faults {
     holds: Mutex<HashMap<String, (usize, watch::Receiver<bool>)>>,
     cuts: Mutex<HashMap<String, usize>>,
+    trickles: Mutex<HashMap<String, (usize, Duration)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,11 +134,18 @@ impl Faults {
         };
     }
 
-    /// The fault set for `path`, if any; a cut wins over a hold. A released
-    /// hold is forgotten.
+    pub(crate) fn trickle(&self, path: String, chunk: usize, every: Duration) {
+        lock(&self.trickles).insert(path, (chunk, every));
+    }
+
+    /// The fault set for `path`, if any; a cut wins over a trickle, a
+    /// trickle over a hold. A released hold is forgotten.
     pub(crate) fn get(&self, path: &str) -> Option<Fault> {
         if let Some(after) = lock(&self.cuts).get(path).copied() {
             return Some(Fault::Cut { after });
+        }
+        if let Some((chunk, every)) = lock(&self.trickles).get(path).copied() {
+            return Some(Fault::Trickle { chunk, every });
         }
         let mut holds = lock(&self.holds);
         let (after, released) = holds.get(path)?.clone();

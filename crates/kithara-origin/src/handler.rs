@@ -141,23 +141,30 @@ pub(crate) async fn handle(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let path = uri.path();
     tracing::trace!(%method, %uri, "HLS origin request");
-    if let Some(refused) = shared.common.admit(&method, path) {
+    if let Some(refused) = shared.common.admit(&method, uri.path(), &headers) {
         return refused;
     }
+    let response = respond(&shared, &method, &uri, &headers).await;
+    let playlist = uri.path().ends_with(".m3u8");
+    shared.common.dress(response, &headers, playlist).await
+}
+
+/// The answer to an admitted request.
+async fn respond(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    let path = uri.path();
     let config = &shared.config;
     let (base, inner, prefixed) = redirect::split(config, &shared.common.base, path);
     let Some(resource) = shared.resolve(inner, prefixed) else {
         return status_response(StatusCode::NOT_FOUND);
     };
-    let fault = shared.common.fault(&method, path);
+    let fault = shared.common.fault(method, path);
     let token = shared.tokens.current();
     match resource {
         Resource::Redirect => redirect::response(),
         Resource::Master => {
             let text = playlist::master(config, &base);
-            bytes_response(Bytes::from(text), MPEGURL, &headers, fault)
+            bytes_response(Bytes::from(text), MPEGURL, headers, fault)
         }
         Resource::Media(track) => {
             let Some(content) = shared.track(track) else {
@@ -165,30 +172,30 @@ pub(crate) async fn handle(
             };
             let view = shared.live.view(token);
             let text = playlist::media(config, track, &base, content, view);
-            live::playlist_response(text, &headers, fault)
+            live::playlist_response(text, headers, fault)
         }
         Resource::IFrames => {
             let text = playlist::iframes(config, &base, &shared.variants[0], token);
-            live::playlist_response(text, &headers, fault)
+            live::playlist_response(text, headers, fault)
         }
         Resource::Init(track) => {
-            if !shared.tokens.authorized(&uri) {
+            if !shared.tokens.authorized(uri) {
                 return status_response(StatusCode::FORBIDDEN);
             }
             match shared.track(track).and_then(|c| c.init.clone()) {
-                Some(init) => bytes_response(init, "video/mp4", &headers, fault),
+                Some(init) => bytes_response(init, "video/mp4", headers, fault),
                 None => status_response(StatusCode::NOT_FOUND),
             }
         }
         Resource::Key => {
-            if !shared.key_authorized(&uri, &headers) {
+            if !shared.key_authorized(uri, headers) {
                 return status_response(StatusCode::FORBIDDEN);
             }
             let key = content::served_key(config.wrapped_key);
             bytes_response(
                 Bytes::copy_from_slice(&key),
                 "application/octet-stream",
-                &headers,
+                headers,
                 fault,
             )
         }
@@ -199,17 +206,17 @@ pub(crate) async fn handle(
             if !shared.live.published(i) {
                 return status_response(StatusCode::NOT_FOUND);
             }
-            if !shared.tokens.authorized(&uri) {
+            if !shared.tokens.authorized(uri) {
                 return status_response(StatusCode::FORBIDDEN);
             }
             let body = content.served[i].clone();
-            segment_response(&shared, body, &headers, fault).await
+            segment_response(shared, body, headers, fault).await
         }
         Resource::Packed(track) => {
             let Some(content) = shared.track(track) else {
                 return status_response(StatusCode::NOT_FOUND);
             };
-            if !shared.tokens.authorized(&uri) {
+            if !shared.tokens.authorized(uri) {
                 return status_response(StatusCode::FORBIDDEN);
             }
             // Live: only the published segments are in the file so far.
@@ -219,7 +226,7 @@ pub(crate) async fn handle(
                 .and_then(|last| content.ranges.get(last))
                 .map_or(0, |range| range.end as usize);
             let body = content.packed.slice(..end);
-            segment_response(&shared, body, &headers, fault).await
+            segment_response(shared, body, headers, fault).await
         }
     }
 }

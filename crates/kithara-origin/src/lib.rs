@@ -46,6 +46,7 @@
 mod common;
 mod config;
 mod content;
+mod encoding;
 #[cfg_attr(not(feature = "faults"), path = "no_faults.rs")]
 mod faults;
 mod handler;
@@ -61,6 +62,7 @@ mod signing;
 mod static_dir;
 
 pub use config::{Encryption, IvMode, OriginConfig};
+pub use encoding::Compression;
 #[cfg(feature = "faults")]
 pub use faults::Hold;
 pub use runtime::Stopped;

@@ -16,6 +16,7 @@ use url::Url;
 use crate::common::lock;
 use crate::config::OriginConfig;
 use crate::content::{self, TrackContent};
+use crate::encoding::Compression;
 #[cfg(feature = "faults")]
 use crate::faults::Hold;
 use crate::handler::{Shared, handle};
@@ -235,6 +236,27 @@ impl HlsOrigin {
         self.shared.common.request_log()
     }
 
+    /// For each request of `path` so far (query ignored; a full URL is
+    /// accepted), in arrival order, the value of its header `name` (several
+    /// joined with `", "`), `None` where it had none.
+    pub fn request_headers(&self, path: &str, name: &str) -> Vec<Option<String>> {
+        self.shared.common.request_headers(path, name)
+    }
+
+    /// Compresses every whole `200` answer (not a range) with `coding`
+    /// when the request's `Accept-Encoding` lists it (`Content-Encoding`,
+    /// `Vary: accept-encoding`, no `Accept-Ranges`); `None` stops.
+    pub fn compress(&self, coding: Option<Compression>) {
+        self.shared.common.compress(coding);
+    }
+
+    /// Adds `Set-Cookie: cookie` to every successful playlist answer
+    /// (`.m3u8`); `None` stops. Whether later requests carry the cookie
+    /// shows in [`request_headers`](Self::request_headers).
+    pub fn set_cookie(&self, cookie: Option<&str>) {
+        self.shared.common.set_cookie(cookie);
+    }
+
     /// Forgets all request counters and the request log.
     pub fn reset_requests(&self) {
         self.shared.common.reset_requests();
@@ -247,6 +269,23 @@ impl HlsOrigin {
     #[cfg(feature = "faults")]
     pub fn set_fail_after(&self, n: Option<usize>) {
         *lock(&self.shared.fail_after) = n;
+    }
+
+    /// The next request of `path` (query ignored; a full URL is accepted)
+    /// gets `status`, with `Retry-After: retry_after` if given; later ones
+    /// are served as usual.
+    #[cfg(feature = "faults")]
+    pub fn fail_next(&self, path: &str, status: u16, retry_after: Option<&str>) {
+        self.shared.common.fail_next(path, status, retry_after);
+    }
+
+    /// Successful `GET`s of `path` (query ignored; any resource) send their
+    /// body `chunk` bytes at a time, sleeping `every` before each chunk but
+    /// the first: a slow link whose pauses never exceed `every`. A
+    /// [`cut`](Self::cut) wins over it, it wins over a [`hold`](Self::hold).
+    #[cfg(feature = "faults")]
+    pub fn trickle(&self, path: &str, chunk: usize, every: std::time::Duration) {
+        self.shared.common.trickle(path, chunk, every);
     }
 
     /// Holds back the body of `path` (query ignored; a full URL is

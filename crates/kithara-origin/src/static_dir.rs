@@ -171,7 +171,7 @@ async fn handle(
 ) -> Response {
     let path = uri.path();
     tracing::trace!(%method, %uri, "dir origin request");
-    if let Some(refused) = state.common.admit(&method, path) {
+    if let Some(refused) = state.common.admit(&method, path, &headers) {
         return refused;
     }
     let Some(file) = state.resolve(path).await else {

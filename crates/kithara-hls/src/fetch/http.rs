@@ -1,29 +1,45 @@
-//! The HTTP client: `reqwest` with rustls, bounded bodies, byte ranges,
-//! retries for 5xx, timeouts and connection errors; a clear error naming the
-//! URL for everything else.
+//! The HTTP client: `reqwest` with rustls and HTTP/2 (ALPN), a cookie jar,
+//! session-wide headers, a connect and an idle-read timeout, bounded
+//! bodies, byte ranges, retries (honouring `Retry-After`) for 5xx, 408,
+//! 429, timeouts and connection errors; a clear error naming the URL for
+//! everything else.
 //!
-//! Answers to a byte-range request: a `206` must carry a `Content-Range`
-//! naming exactly the requested bytes (and a matching `Content-Length`, if
-//! any), else it is `HlsError::BadResponse`; a `206` to a request without a
-//! range is refused the same way. A `200` (a server that ignores `Range`) is
-//! accepted as the whole resource: it is read up to the range end and the
-//! range is cut out of it (a range ending past the size limit is `TooLarge`).
+//! Playlists may come compressed (`gzip`, `br`: decoded as they stream in,
+//! the size bound applies to the decoded text). Every other resource is
+//! asked for as `identity`: byte ranges name bytes of the stored
+//! representation, and the cache keeps exactly the bytes a range names.
 
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_RANGE, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH, RANGE};
-use reqwest::{StatusCode, redirect};
+use reqwest::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue, IF_NONE_MATCH, RANGE};
+use reqwest::{RequestBuilder, redirect};
 use url::Url;
 
+use super::answer::{body_limit, check_head, cut_range, read_body};
 use super::retry::RetryPolicy;
 use crate::error::HlsError;
-use crate::source::StatsCounters;
 
 /// The most redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;
+
+/// How the client of a session talks to servers (from the session options).
+#[derive(Clone, Debug)]
+pub(crate) struct ClientSettings {
+    /// The time limit to connect.
+    pub connect_timeout: Duration,
+    /// The longest wait for the next bytes (head or body).
+    pub read_timeout: Duration,
+    /// The limit on one whole request, body included.
+    pub request_timeout: Duration,
+    /// Headers sent with every request.
+    pub headers: HeaderMap,
+    /// The `User-Agent` (default `kithara-hls/VERSION`).
+    pub user_agent: Option<HeaderValue>,
+    /// When to try again.
+    pub policy: RetryPolicy,
+}
 
 /// One GET request.
 #[derive(Debug)]
@@ -45,13 +61,16 @@ pub(crate) struct HttpRequest<'a> {
     /// counted while the body streams in, so a playlist of a million
     /// segments is refused after reading a little more than the bound.
     pub max_uri_lines: Option<usize>,
+    /// A compressed body (`gzip`, `br`) is welcome (playlists); else the
+    /// request asks for `identity`.
+    pub compressed: bool,
 }
 
 /// A successful answer.
 #[derive(Debug)]
 pub(crate) struct HttpResponse {
     /// The body (exactly the requested range when one was asked for).
-    pub bytes: Bytes,
+    pub bytes: bytes::Bytes,
     /// The URL after redirects (base for relative URIs of a playlist).
     pub final_url: Url,
     /// The answer's `ETag`, if any (for a conditional request next time).
@@ -60,28 +79,50 @@ pub(crate) struct HttpResponse {
     pub not_modified: bool,
 }
 
+/// What a [`HttpClient::get`] did: its result and the retries it took, for
+/// the caller to count (the client keeps no statistics).
+#[derive(Debug)]
+pub(crate) struct Attempts {
+    /// The answer, or the error of the last try.
+    pub result: Result<HttpResponse, HlsError>,
+    /// Tries after the first.
+    pub retries: u32,
+    /// Time spent waiting between tries.
+    pub waited: Duration,
+}
+
 /// A cheap-to-clone HTTP client.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpClient {
     client: reqwest::Client,
     policy: RetryPolicy,
-    stats: Arc<StatsCounters>,
+    read_timeout: Duration,
+    request_timeout: Duration,
 }
 
-enum Failure {
-    Retry(HlsError),
+/// Why one try failed.
+pub(super) enum Failure {
+    /// Worth another try, after at least `after` if the server said so.
+    Retry {
+        error: HlsError,
+        after: Option<Duration>,
+    },
+    /// Final.
     Fatal(HlsError),
 }
 
+impl Failure {
+    fn into_error(self) -> HlsError {
+        match self {
+            Failure::Retry { error, .. } | Failure::Fatal(error) => error,
+        }
+    }
+}
+
 impl HttpClient {
-    /// A client with the given timeouts and retry policy. Redirects are
+    /// A client as `settings` say, with its own cookie jar. Redirects are
     /// followed (at most 10) only to `http`/`https` URLs.
-    pub(crate) fn new(
-        request_timeout: Duration,
-        connect_timeout: Duration,
-        policy: RetryPolicy,
-        stats: Arc<StatsCounters>,
-    ) -> Result<Self, HlsError> {
+    pub(crate) fn new(settings: ClientSettings) -> Result<Self, HlsError> {
         let redirects = redirect::Policy::custom(|attempt| {
             // `previous()` holds the URLs visited so far (the first one
             // included): refuse the redirect that would be the 11th.
@@ -93,47 +134,133 @@ impl HttpClient {
                 attempt.error("redirect to a scheme other than http or https")
             }
         });
+        let user_agent = settings.user_agent.unwrap_or(HeaderValue::from_static(concat!(
+            "kithara-hls/",
+            env!("CARGO_PKG_VERSION")
+        )));
         let client = reqwest::Client::builder()
-            .timeout(request_timeout)
-            .connect_timeout(connect_timeout)
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.read_timeout)
             .redirect(redirects)
-            .user_agent(concat!("kithara-hls/", env!("CARGO_PKG_VERSION")))
+            .user_agent(user_agent)
+            .default_headers(settings.headers)
+            .cookie_store(true)
             .build()
             .map_err(|e| HlsError::ClientSetup {
                 reason: e.to_string(),
             })?;
         Ok(Self {
             client,
-            policy,
-            stats,
+            policy: settings.policy,
+            read_timeout: settings.read_timeout,
+            request_timeout: settings.request_timeout,
         })
     }
 
     /// GET with retries. 4xx is final at once; 5xx, 408, 429, timeouts and
-    /// connection errors are retried with backoff.
-    pub(crate) async fn get(&self, req: &HttpRequest<'_>) -> Result<HttpResponse, HlsError> {
-        let mut retry = 0;
+    /// connection errors are retried with backoff (longer if a 429 or 503
+    /// says `Retry-After`).
+    pub(crate) async fn get(&self, req: &HttpRequest<'_>) -> Attempts {
+        let (mut retries, mut waited) = (0, Duration::ZERO);
         loop {
-            match self.try_once(req).await {
-                Ok(r) => return Ok(r),
-                Err(Failure::Fatal(e)) => return Err(e),
-                Err(Failure::Retry(e)) if retry < self.policy.retries => {
-                    let delay = self.policy.delay(retry);
-                    tracing::debug!(url = %req.url, error = %e, retry, ?delay, "retrying request");
-                    self.stats.retry();
-                    retry += 1;
-                    tokio::time::sleep(delay).await;
+            let (error, after) = match self.try_within_limit(req).await {
+                Ok(r) => {
+                    return Attempts {
+                        result: Ok(r),
+                        retries,
+                        waited,
+                    };
                 }
-                Err(Failure::Retry(e)) => {
-                    tracing::warn!(url = %req.url, error = %e, "request failed after retries");
-                    return Err(e);
+                Err(Failure::Retry { error, after }) if retries < self.policy.retries => {
+                    (error, after)
                 }
-            }
+                Err(Failure::Retry { error, .. } | Failure::Fatal(error)) => {
+                    tracing::debug!(url = %req.url, %error, retries, "request failed");
+                    return Attempts {
+                        result: Err(error),
+                        retries,
+                        waited,
+                    };
+                }
+            };
+            let delay = self.policy.delay(retries, after);
+            tracing::debug!(url = %req.url, %error, retries, ?delay, "retrying request");
+            retries += 1;
+            waited += delay;
+            tokio::time::sleep(delay).await;
         }
     }
 
+    /// The length of the resource at `url` as a `HEAD` answers it
+    /// (`Content-Length`, asked for as `identity`); `None` when it has none.
+    /// One try: a caller that needs the bytes can still download them.
+    pub(crate) async fn content_length(&self, url: &Url) -> Result<Option<u64>, HlsError> {
+        let head = self
+            .client
+            .head(url.clone())
+            .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        let sent = tokio::time::timeout(self.request_timeout, head.send()).await;
+        let resp = match sent {
+            Err(_) => {
+                return Err(HlsError::TimedOut {
+                    url: url.to_string(),
+                    limit: self.request_timeout,
+                });
+            }
+            Ok(Err(e)) => return Err(self.transport_failure(url, e).into_error()),
+            Ok(Ok(resp)) => resp,
+        };
+        if !resp.status().is_success() {
+            return Err(HlsError::Http {
+                url: url.to_string(),
+                status: resp.status().as_u16(),
+            });
+        }
+        // reqwest's `content_length()` is the body's size hint, empty for a
+        // HEAD answer: read the header itself.
+        Ok(resp
+            .headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok()))
+    }
+
+    /// One try, within the whole-request limit.
+    async fn try_within_limit(&self, req: &HttpRequest<'_>) -> Result<HttpResponse, Failure> {
+        let limit = self.request_timeout;
+        tokio::time::timeout(limit, self.try_once(req))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::Retry {
+                    error: HlsError::TimedOut {
+                        url: req.url.to_string(),
+                        limit,
+                    },
+                    after: None,
+                })
+            })
+    }
+
     async fn try_once(&self, req: &HttpRequest<'_>) -> Result<HttpResponse, Failure> {
-        let url_text = req.url.to_string();
+        let transport = |e| self.transport_failure(req.url, e);
+        let resp = self.request(req)?.send().await.map_err(transport)?;
+        let final_url = resp.url().clone();
+        let head = match check_head(req, &resp)? {
+            Ok(head) => head,
+            Err(complete) => return Ok(complete),
+        };
+        let want = body_limit(req, &head, resp.content_length())?;
+        let body = read_body(req, resp, want, transport).await?;
+        Ok(HttpResponse {
+            bytes: cut_range(req, &head, body)?,
+            final_url,
+            etag: head.etag,
+            not_modified: false,
+        })
+    }
+
+    /// The request as `req` describes it.
+    fn request(&self, req: &HttpRequest<'_>) -> Result<RequestBuilder, Failure> {
         let mut target = req.url.clone();
         if !req.query.is_empty() {
             let mut pairs = target.query_pairs_mut();
@@ -145,245 +272,58 @@ impl HttpClient {
         if let Some(headers) = req.headers {
             builder = builder.headers(headers.clone());
         }
+        if !req.compressed {
+            builder = builder.header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        }
         if let Some(r) = &req.range {
             let value = format!("bytes={}-{}", r.start, r.end.saturating_sub(1));
             let value = HeaderValue::from_str(&value).map_err(|e| {
                 Failure::Fatal(HlsError::BadResponse {
-                    url: url_text.clone(),
+                    url: req.url.to_string(),
                     reason: e.to_string(),
                 })
             })?;
             builder = builder.header(RANGE, value);
         }
-        let network = |source: reqwest::Error| {
-            if source.is_redirect() {
-                return Failure::Fatal(HlsError::Redirect {
-                    url: url_text.clone(),
-                    reason: innermost_message(&source),
-                });
-            }
-            let retryable = RetryPolicy::retryable_error(&source);
-            let e = HlsError::Network {
-                url: url_text.clone(),
-                source: Arc::new(source.without_url()),
-            };
-            if retryable {
-                Failure::Retry(e)
-            } else {
-                Failure::Fatal(e)
-            }
-        };
         if let Some(tag) = req.if_none_match
             && let Ok(value) = HeaderValue::from_str(tag)
         {
             builder = builder.header(IF_NONE_MATCH, value);
         }
-        let mut resp = builder.send().await.map_err(network)?;
-        let status = resp.status();
-        let etag = resp
-            .headers()
-            .get(ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        if status == StatusCode::NOT_MODIFIED && req.if_none_match.is_some() {
-            return Ok(HttpResponse {
-                bytes: Bytes::new(),
-                final_url: resp.url().clone(),
-                etag,
-                not_modified: true,
+        Ok(builder)
+    }
+
+    /// A failure to connect, send or read: a refused redirect is final, no
+    /// bytes for the read timeout is [`HlsError::Stalled`], the rest is a
+    /// network error, retried unless reqwest says it cannot succeed.
+    fn transport_failure(&self, url: &Url, source: reqwest::Error) -> Failure {
+        let url = url.to_string();
+        if source.is_redirect() {
+            return Failure::Fatal(HlsError::Redirect {
+                url,
+                reason: innermost_message(&source),
             });
         }
-        if status.is_redirection() {
-            // reqwest hands back, unfollowed, a redirect whose target it will
-            // not follow (e.g. `Location: file:///etc/passwd`).
-            let target = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| resp.url().join(l).ok());
-            let reason = match target {
-                Some(t) if !matches!(t.scheme(), "http" | "https") => format!(
-                    "redirect to a {}: URL; only http or https are followed",
-                    t.scheme()
-                ),
-                _ => format!(
-                    "HTTP {} redirect without a usable Location",
-                    status.as_u16()
-                ),
+        // A connect timeout is a connection error; with no whole-request
+        // timeout in reqwest, any other timeout is the idle one.
+        if source.is_timeout() && !source.is_connect() {
+            let error = HlsError::Stalled {
+                url,
+                idle: self.read_timeout,
             };
-            return Err(Failure::Fatal(HlsError::Redirect {
-                url: url_text,
-                reason,
-            }));
+            return Failure::Retry { error, after: None };
         }
-        if !status.is_success() {
-            let e = HlsError::Http {
-                url: url_text.clone(),
-                status: status.as_u16(),
-            };
-            return Err(if RetryPolicy::retryable_status(status.as_u16()) {
-                Failure::Retry(e)
-            } else {
-                Failure::Fatal(e)
-            });
-        }
-        let final_url = resp.url().clone();
-        let partial = status == StatusCode::PARTIAL_CONTENT;
-        if partial {
-            // A 206 must be exactly the bytes asked for; anything else would
-            // be cached and played as if it were.
-            check_partial(req.range.as_ref(), resp.headers(), resp.content_length()).map_err(
-                |reason| {
-                    Failure::Fatal(HlsError::BadResponse {
-                        url: url_text.clone(),
-                        reason,
-                    })
-                },
-            )?;
-        }
-        // With a range the server ignored (200), read only up to the range end.
-        // Without a range, read one byte past the limit at most: a body of
-        // exactly `max_bytes` is accepted, anything longer is refused (never
-        // silently cut).
-        let want = match (&req.range, partial) {
-            (Some(r), true) => r.end - r.start,
-            (Some(r), false) => r.end,
-            (None, _) => req.max_bytes.saturating_add(1),
+        let retryable = RetryPolicy::retryable_error(&source);
+        let error = HlsError::Network {
+            url,
+            source: Arc::new(source.without_url()),
         };
-        if req.range.is_some() && want > req.max_bytes {
-            return Err(Failure::Fatal(HlsError::TooLarge {
-                url: url_text,
-                limit: req.max_bytes,
-            }));
-        }
-        if let Some(len) = resp.content_length()
-            && req.range.is_none()
-            && len > req.max_bytes
-        {
-            return Err(Failure::Fatal(HlsError::TooLarge {
-                url: url_text,
-                limit: req.max_bytes,
-            }));
-        }
-        let mut body = BytesMut::new();
-        let mut lines = req.max_uri_lines.map(UriLines::new);
-        while let Some(chunk) = resp.chunk().await.map_err(network)? {
-            // Never hold more than `want` bytes, whatever the chunk size.
-            let room = want.saturating_sub(body.len() as u64);
-            let take = chunk.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-            body.extend_from_slice(&chunk[..take]);
-            if let Some(lines) = &mut lines
-                && lines.feed(&chunk[..take])
-            {
-                return Err(Failure::Fatal(HlsError::Playlist {
-                    url: url_text,
-                    reason: format!(
-                        "more than {} segments or variants (stopped reading at {} bytes)",
-                        lines.max,
-                        body.len()
-                    ),
-                }));
-            }
-            if body.len() as u64 >= want {
-                break;
-            }
-        }
-        if req.range.is_none() && body.len() as u64 > req.max_bytes {
-            return Err(Failure::Fatal(HlsError::TooLarge {
-                url: url_text,
-                limit: req.max_bytes,
-            }));
-        }
-        let bytes = match &req.range {
-            None => body.freeze(),
-            Some(r) => {
-                let (start, end) = if partial {
-                    (0, r.end - r.start)
-                } else {
-                    (r.start, r.end)
-                };
-                if (body.len() as u64) < end {
-                    return Err(Failure::Retry(HlsError::BadResponse {
-                        url: url_text,
-                        reason: format!(
-                            "byte range {}-{} requested, {} bytes received",
-                            r.start,
-                            r.end - 1,
-                            body.len()
-                        ),
-                    }));
-                }
-                body.freeze().slice(start as usize..end as usize)
-            }
-        };
-        Ok(HttpResponse {
-            bytes,
-            final_url,
-            etag,
-            not_modified: false,
-        })
-    }
-}
-
-/// `bytes START-END/TOTAL` (TOTAL may be `*`): the inclusive start and end.
-fn parse_content_range(value: &str) -> Option<(u64, u64)> {
-    let rest = value.trim().strip_prefix("bytes")?;
-    if !rest.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let (range, total) = rest.trim_start().split_once('/')?;
-    let (start, end) = range.split_once('-')?;
-    let digits = |s: &str| {
-        let s = s.trim();
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u64>().ok())
-            .flatten()
-    };
-    let (start, end) = (digits(start)?, digits(end)?);
-    let total = total.trim();
-    if total != "*" {
-        let total = digits(total)?;
-        if end >= total {
-            return None;
+        if retryable {
+            Failure::Retry { error, after: None }
+        } else {
+            Failure::Fatal(error)
         }
     }
-    (start <= end).then_some((start, end))
-}
-
-/// Check a `206 Partial Content` against the request: a range was asked for,
-/// and `Content-Range` names exactly it (and `Content-Length`, if given, is
-/// its length). Returns why not.
-fn check_partial(
-    range: Option<&Range<u64>>,
-    headers: &HeaderMap,
-    content_length: Option<u64>,
-) -> Result<(), String> {
-    let Some(r) = range else {
-        return Err("206 partial content to a request without a byte range".into());
-    };
-    let (want_start, want_end) = (r.start, r.end.saturating_sub(1));
-    let value = headers.get(CONTENT_RANGE).ok_or_else(|| {
-        format!("206 without Content-Range for byte range {want_start}-{want_end}")
-    })?;
-    let text = value.to_str().unwrap_or("");
-    let (start, end) = parse_content_range(text).ok_or_else(|| {
-        format!(
-            "206 with an unreadable Content-Range {text:?} for byte range {want_start}-{want_end}"
-        )
-    })?;
-    if (start, end) != (want_start, want_end) {
-        return Err(format!(
-            "byte range {want_start}-{want_end} requested, {start}-{end} received"
-        ));
-    }
-    if let Some(len) = content_length
-        && len != r.end - r.start
-    {
-        return Err(format!(
-            "byte range {want_start}-{want_end} requested, Content-Length {len}"
-        ));
-    }
-    Ok(())
 }
 
 /// The message of the innermost error of a chain (for a refused redirect:
@@ -394,108 +334,4 @@ fn innermost_message(e: &(dyn std::error::Error + 'static)) -> String {
         last = next;
     }
     last.to_string()
-}
-
-/// Counts the URI lines of a playlist as it streams in: a line whose first
-/// non-blank byte is ASCII and not `#`. A line starting with a non-ASCII byte
-/// is not counted, so the count never exceeds what the parser's own bound
-/// (`parse_media`) counts; this only makes the refusal early.
-#[derive(Debug)]
-struct UriLines {
-    max: usize,
-    count: usize,
-    /// No non-blank byte seen yet on the current line.
-    undecided: bool,
-}
-
-impl UriLines {
-    fn new(max: usize) -> Self {
-        Self {
-            max,
-            count: 0,
-            undecided: true,
-        }
-    }
-
-    /// Feed the next bytes; true once more than `max` URI lines were seen.
-    fn feed(&mut self, bytes: &[u8]) -> bool {
-        for &b in bytes {
-            if b == b'\n' {
-                self.undecided = true;
-            } else if self.undecided && !b.is_ascii_whitespace() {
-                self.undecided = false;
-                if b.is_ascii() && b != b'#' {
-                    self.count += 1;
-                }
-            }
-        }
-        self.count > self.max
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_ranges_are_parsed_strictly() {
-        assert_eq!(parse_content_range("bytes 50-149/1000"), Some((50, 149)));
-        assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, 0)));
-        for bad in [
-            "",
-            "bytes",
-            "bytes 50-149",
-            "bytes=50-149/1000",
-            "bytes50-149/1000",
-            "bytes -149/1000",
-            "bytes 50-/1000",
-            "bytes +5-149/1000",
-            "bytes 149-50/1000",
-            "bytes 50-149/100",
-            "bytes */1000",
-            "items 50-149/1000",
-            "bytes 50-18446744073709551616/*",
-        ] {
-            assert_eq!(parse_content_range(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn a_206_must_be_the_requested_range() {
-        let headers = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(CONTENT_RANGE, HeaderValue::from_str(v).unwrap());
-            h
-        };
-        let r = 50..150;
-        assert!(check_partial(Some(&r), &headers("bytes 50-149/1000"), Some(100)).is_ok());
-        assert!(check_partial(Some(&r), &headers("bytes 50-149/1000"), None).is_ok());
-        assert!(check_partial(Some(&r), &headers("bytes 50-149/1000"), Some(99)).is_err());
-        assert!(check_partial(Some(&r), &headers("bytes 0-99/1000"), Some(100)).is_err());
-        assert!(check_partial(Some(&r), &headers("bytes 50-150/1000"), None).is_err());
-        assert!(check_partial(Some(&r), &HeaderMap::new(), Some(100)).is_err());
-        assert!(check_partial(None, &headers("bytes 0-9/10"), Some(10)).is_err());
-    }
-
-    #[test]
-    fn uri_lines_are_counted_across_chunks() {
-        let text =
-            b"#EXTM3U\n#EXTINF:4,\nseg/0.ts\n\n  \r\n#EXTINF:4,\r\n  seg/1.ts\r\n#X\nseg/2.ts";
-        for split in 0..text.len() {
-            let mut c = UriLines::new(3);
-            assert!(!c.feed(&text[..split]));
-            assert!(!c.feed(&text[split..]));
-            assert_eq!(c.count, 3, "split at {split}");
-            let mut c = UriLines::new(2);
-            let over = c.feed(&text[..split]) | c.feed(&text[split..]);
-            assert!(over, "split at {split}");
-        }
-    }
-
-    #[test]
-    fn non_ascii_first_bytes_are_not_counted() {
-        let mut c = UriLines::new(0);
-        assert!(!c.feed("\u{a0}\n\u{feff}#EXTM3U\n".as_bytes()));
-        assert!(c.feed(b"x\n"));
-    }
 }
