@@ -18,4 +18,6 @@ pub use fs::{
     assert_dir_not_empty, corpus, count_files_recursive, dir_nonempty_recursive, files_recursive,
     panic_message,
 };
-pub use kithara_origin::{DirOrigin, Encryption, HlsOrigin, Hold, IvMode, OriginConfig};
+pub use kithara_origin::{
+    Compression, DirOrigin, Encryption, HlsOrigin, Hold, IvMode, OriginConfig,
+};
