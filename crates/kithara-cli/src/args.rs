@@ -114,6 +114,9 @@ pub struct FetchArgs {
     /// Variant: an index (0-based, master order), all, highest or lowest
     #[arg(long, default_value = "highest", value_parser = parse_fetch)]
     pub variant: FetchVariant,
+    /// Skip variants that list this codec (prefix of a CODECS entry, e.g. avc1; repeatable)
+    #[arg(long = "exclude-codec", value_name = "CODEC")]
+    pub exclude_codecs: Vec<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// Print JSON
@@ -160,6 +163,9 @@ pub struct ReadArgs {
     /// Variant: an index (0-based, master order), highest or lowest
     #[arg(long, default_value = "highest", value_parser = parse_one)]
     pub variant: VariantSelect,
+    /// Skip variants that list this codec (prefix of a CODECS entry, e.g. avc1; repeatable)
+    #[arg(long = "exclude-codec", value_name = "CODEC")]
+    pub exclude_codecs: Vec<String>,
     /// Never touch the network; a missing resource is an error
     #[arg(long)]
     pub offline: bool,
@@ -178,6 +184,9 @@ pub struct ReadArgs {
 pub struct InfoArgs {
     /// Master (or media) playlist URL
     pub url: url::Url,
+    /// Leave out variants that list this codec (prefix of a CODECS entry, e.g. avc1; repeatable)
+    #[arg(long = "exclude-codec", value_name = "CODEC")]
+    pub exclude_codecs: Vec<String>,
     /// Read the playlist from the cache only
     #[arg(long)]
     pub offline: bool,

@@ -511,3 +511,46 @@ fn info_lists_variants_and_renditions_and_read_plays_a_rendition() {
         format!("error: no rendition named \"zz\" in {url}")
     );
 }
+
+/// `--exclude-codec` (repeatable) reaches the library on `info` (the
+/// variant is left out), `read` (highest skips it) and `fetch --variant
+/// all` (never requested).
+#[test]
+fn exclude_codec_skips_variants_on_info_read_and_fetch() {
+    let origin = HlsOrigin::start(OriginConfig::default().variants(3).segments(2).codecs([
+        "mp4a.40.2",
+        "mp4a.40.2",
+        "avc1.64001f,mp4a.40.2",
+    ]))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = origin.master_url().to_string();
+    let exclude = ["--exclude-codec", "hvc1", "--exclude-codec", "avc1"];
+    let info = stdout(kithara(dir.path()).args(["info", &url]).args(exclude));
+    assert_eq!(
+        info,
+        "variant 0  bandwidth=64000  codecs=mp4a.40.2  resolution=-  audio=-\n\
+         variant 1  bandwidth=128000  codecs=mp4a.40.2  resolution=-  audio=-\n"
+    );
+    let read = kithara(dir.path())
+        .args(["read", &url, "-o", "-"])
+        .args(exclude)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert!(
+        read.stdout == origin.expected_stream(1),
+        "highest not excluded"
+    );
+    stdout(
+        kithara(dir.path())
+            .args(["fetch", &url, "--variant", "all"])
+            .args(exclude),
+    );
+    assert_eq!(origin.requests("/v2/playlist.m3u8"), 0, "excluded variant");
+    assert_eq!(origin.requests(&origin.segment_path(0, 1)), 1);
+}

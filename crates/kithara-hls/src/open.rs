@@ -183,7 +183,7 @@ async fn load_media(
 }
 
 /// Whether variant `v` lists a codec that starts with one of `excluded`.
-fn excluded(v: &VariantInfo, excluded: &[String]) -> bool {
+pub(crate) fn excluded(v: &VariantInfo, excluded: &[String]) -> bool {
     v.codecs.as_deref().is_some_and(|codecs| {
         codecs
             .split(',')
@@ -401,6 +401,8 @@ pub struct PlaylistInfo {
 /// The variants and renditions of the playlist at `url`: from the cache
 /// (a cached copy, as a session would use it), else the network, unless
 /// `options.offline`. Reads only the top playlist and caches nothing.
+/// Variants with a codec of [`HlsOptions::exclude_codecs`] are left out
+/// (the others keep their index in the master).
 pub async fn playlist_info(url: &str, options: HlsOptions) -> Result<PlaylistInfo, HlsError> {
     let (url, _, loader) = loader(url, &options).await?;
     let loaded = load_top(&loader, &url, options.max_segments).await;
@@ -410,7 +412,11 @@ pub async fn playlist_info(url: &str, options: HlsOptions) -> Result<PlaylistInf
         Playlist::Master(m) => PlaylistInfo {
             url,
             master: true,
-            variants: m.variants,
+            variants: m
+                .variants
+                .into_iter()
+                .filter(|v| !excluded(v, &options.exclude_codecs))
+                .collect(),
             renditions: m.renditions,
         },
         Playlist::Media(_) => PlaylistInfo {

@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::error::HlsError;
 use crate::key::KeyManager;
-use crate::open::Ctx;
+use crate::open::{Ctx, excluded};
 use crate::options::{HlsOptions, Rendition, VariantSelect};
 use crate::refresh::with_fresh_urls;
 use crate::resource::{Extras, Resource, ResourceKind};
@@ -286,8 +286,10 @@ impl HlsSession {
 }
 
 /// Fetch every variant of the asset at `url` into the cache (one after the
-/// other; each variant as [`HlsSession::prefetch_all`]). `options.variant` is
-/// ignored. A media-playlist URL has one variant.
+/// other; each variant as [`HlsSession::prefetch_all`]), except those with a
+/// codec of [`HlsOptions::exclude_codecs`] (none left is
+/// [`HlsError::NoSuchVariant`]). `options.variant` is ignored. A
+/// media-playlist URL has one variant.
 pub async fn prefetch_all_variants<F>(
     url: &str,
     options: HlsOptions,
@@ -296,11 +298,18 @@ pub async fn prefetch_all_variants<F>(
 where
     F: FnMut(&PrefetchProgress) + Send,
 {
-    let first = HlsSession::open(url, options.clone().variant(VariantSelect::Index(0))).await?;
-    let count = first.variants().len().max(1);
+    // `Lowest` is the first variant not excluded to open (it lists the rest).
+    let first = HlsSession::open(url, options.clone().variant(VariantSelect::Lowest)).await?;
+    let done = first.variant_index();
+    let wanted: Vec<usize> = first
+        .variants()
+        .iter()
+        .filter(|v| v.index != done && !excluded(v, &options.exclude_codecs))
+        .map(|v| v.index)
+        .collect();
     let mut total = first.prefetch_all(&mut progress).await?;
     drop(first);
-    for v in 1..count {
+    for v in wanted {
         let s = HlsSession::open(url, options.clone().variant(VariantSelect::Index(v))).await?;
         total.add(s.prefetch_all(&mut progress).await?);
     }

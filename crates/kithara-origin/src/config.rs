@@ -54,6 +54,7 @@ pub struct OriginConfig {
     pub(crate) signed_uris: bool,
     pub(crate) redirect_master: bool,
     pub(crate) alternate_audio: usize,
+    pub(crate) codecs: Vec<String>,
 }
 
 impl Default for OriginConfig {
@@ -77,6 +78,7 @@ impl Default for OriginConfig {
             signed_uris: false,
             redirect_master: false,
             alternate_audio: 0,
+            codecs: Vec::new(),
         }
     }
 }
@@ -259,6 +261,19 @@ impl OriginConfig {
     #[must_use]
     pub fn alternate_audio(mut self, n: usize) -> Self {
         self.alternate_audio = n;
+        self
+    }
+
+    /// The `CODECS` of each variant, in order; variants past the list
+    /// (all by default) say `mp4a.40.2`. The content does not change: only
+    /// what the master playlist announces (to test codec-based choice).
+    #[must_use]
+    pub fn codecs<I, S>(mut self, codecs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.codecs = codecs.into_iter().map(Into::into).collect();
         self
     }
 

@@ -129,8 +129,9 @@ pub(crate) fn master(config: &OriginConfig, base: &Url) -> String {
     for v in 0..config.variants {
         let _ = write!(
             out,
-            "#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"mp4a.40.2\"",
-            bandwidth(v)
+            "#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"{}\"",
+            bandwidth(v),
+            config.codecs.get(v).map_or("mp4a.40.2", String::as_str)
         );
         if audio {
             let _ = write!(out, ",AUDIO=\"{AUDIO_GROUP}\"");

@@ -26,7 +26,7 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let cache = open_owner(global)?;
-    let opts = options(cache, &args.keys);
+    let opts = options(cache, &args.keys).exclude_codecs(args.exclude_codecs.clone());
     let mut progress = Progress::new(global.quiet);
     let summary = runtime()?.block_on(async {
         Ok::<_, CliError>(match variant {

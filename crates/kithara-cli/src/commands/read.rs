@@ -29,6 +29,7 @@ pub fn run(global: &Global, args: &ReadArgs) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
     let mut opts = options(cache, &args.keys)
         .variant(args.variant)
+        .exclude_codecs(args.exclude_codecs.clone())
         .offline(args.offline);
     if let Some(name) = &args.rendition {
         opts = opts.rendition(name.clone());
