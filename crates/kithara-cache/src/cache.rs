@@ -4,7 +4,6 @@ use std::fs::{self, File};
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -72,7 +71,6 @@ pub(crate) struct Shared {
     fs: Option<FsStore>,
     read_only: bool,
     durability: Durability,
-    max_bytes: AtomicU64,
     recovery: RecoveryReport,
     /// Serializes index writes so an older snapshot never lands last.
     save: Mutex<()>,
@@ -107,6 +105,10 @@ impl AssetCache {
         let stored = store.max_bytes_setting();
         store.set_max_bytes(options.max_bytes.or(stored).unwrap_or(DEFAULT_MAX_BYTES));
         store.set_run_max_bytes(options.run_max_bytes);
+        if let Some(max) = options.max_kept_bytes {
+            store.set_max_kept_bytes(max);
+        }
+        store.set_run_max_kept_bytes(options.run_max_kept_bytes);
         let mode = Mode {
             read_only: false,
             durability: options.durability,
@@ -184,7 +186,6 @@ impl AssetCache {
             verify_reads,
             write_lease,
         } = mode;
-        let max_bytes = AtomicU64::new(store.max_bytes());
         let in_flight = InFlight::new(write_lease);
         let leases = LeaseStore::new(store, in_flight.clone());
         let mut engine = EvictingStore::new(leases, policy, in_flight.clone());
@@ -202,7 +203,6 @@ impl AssetCache {
                     fs,
                     read_only,
                     durability,
-                    max_bytes,
                     recovery,
                     save: Mutex::new(()),
                     in_flight,
@@ -244,6 +244,9 @@ impl AssetCache {
             root: self.inner.fs.as_ref().map(|f| f.root().to_path_buf()),
             total_bytes: index.total_bytes(),
             max_bytes: index.max_bytes(),
+            kept_bytes: index.kept_bytes(),
+            kept_assets: index.kept_assets(),
+            max_kept_bytes: index.max_kept_setting(),
             asset_count: index.asset_count(),
             file_count: index.total_files(),
             pinned_assets: pinned.len(),
@@ -271,7 +274,8 @@ impl AssetCache {
         self.inner.save_index(true)
     }
 
-    /// Evicts least-recently-used unpinned assets until the cache fits `max_bytes`.
+    /// Evicts least-recently-used unpinned streamed assets until they fit
+    /// `max_bytes`. Kept assets are never evicted here.
     pub fn gc(&self) -> Result<Vec<AssetId>> {
         self.inner.writable()?;
         let evicted = self.inner.engine.lock().shrink_to_fit();
@@ -279,12 +283,35 @@ impl AssetCache {
         evicted
     }
 
+    /// Evicts least-recently-used unpinned **kept** assets until they fit
+    /// `max_kept_bytes`: the one way a kept asset is evicted, for a user
+    /// who asked for it (`kithara gc --include-kept`).
+    pub fn gc_kept(&self) -> Result<Vec<AssetId>> {
+        self.inner.writable()?;
+        let evicted = self.inner.engine.lock().shrink_kept();
+        self.inner.bury();
+        evicted
+    }
+
+    /// Changes the limit on kept assets (stored in the index). Evicts
+    /// nothing: kept assets over a lowered limit stay, further writes into
+    /// them and keeps fail with [`CacheError::KeptFull`] until
+    /// [`gc_kept`](Self::gc_kept) or `unkeep` brings them under it.
+    pub fn set_max_kept_bytes(&self, max_kept_bytes: u64) -> Result<()> {
+        self.inner.writable()?;
+        let mut engine = self.inner.engine.lock();
+        engine
+            .inner_mut()
+            .inner_mut()
+            .set_max_kept_bytes(max_kept_bytes);
+        Ok(())
+    }
+
     /// Changes the size limit (stored in the index) and evicts to fit it.
     pub fn set_max_bytes(&self, max_bytes: u64) -> Result<Vec<AssetId>> {
         self.inner.writable()?;
         let mut engine = self.inner.engine.lock();
         engine.inner_mut().inner_mut().set_max_bytes(max_bytes);
-        self.inner.max_bytes.store(max_bytes, Ordering::Relaxed);
         let evicted = engine.shrink_to_fit();
         drop(engine);
         self.inner.bury();
@@ -316,10 +343,10 @@ impl std::fmt::Debug for AssetCache {
     }
 }
 
-/// Evict down to `max_bytes` (nothing is pinned yet, so LRU order
-/// decides); what went, as it was.
+/// Evict the streamed assets down to `max_bytes` (nothing is pinned yet,
+/// so LRU order decides; kept assets never go); what went, as it was.
 fn shrink_at_open(engine: &mut Engine) -> Vec<AssetInfo> {
-    let over = engine.inner().inner().total_bytes() > engine.inner().inner().max_bytes();
+    let over = engine.inner().inner().streamed_bytes() > engine.inner().inner().max_bytes();
     if !over {
         return Vec::new();
     }
@@ -362,8 +389,32 @@ impl Shared {
         }
     }
 
-    pub(crate) fn max_bytes(&self) -> u64 {
-        self.max_bytes.load(Ordering::Relaxed)
+    /// The budget writes into asset `id` count against now: its bound,
+    /// and whether it is the kept one.
+    pub(crate) fn budget(&self, id: &AssetId) -> (u64, bool) {
+        let engine = self.engine.lock();
+        let index = engine.inner();
+        if index.is_kept(id) {
+            (index.max_kept_bytes(), true)
+        } else {
+            (index.max_bytes(), false)
+        }
+    }
+
+    /// Marks asset `id` kept or streamed; unkept, it is the newest
+    /// streamed asset and the streamed ones are evicted down to
+    /// `max_bytes` (never a pinned one): what went.
+    pub(crate) fn set_kept(&self, id: &AssetId, kept: bool) -> Result<Vec<AssetId>> {
+        self.writable()?;
+        let mut engine = self.engine.lock();
+        engine.set_kept(id, kept)?;
+        if kept {
+            return Ok(Vec::new());
+        }
+        let evicted = engine.shrink_to_fit();
+        drop(engine);
+        self.bury();
+        evicted
     }
 
     /// The file store; `None` in memory mode.

@@ -39,6 +39,16 @@ pub enum CacheError {
         /// Bytes that could be made free by evicting every unpinned asset.
         available: u64,
     },
+    /// A write into a kept asset, or keeping an asset, needs more room than
+    /// `max_kept_bytes` leaves. Kept assets are never evicted to make room,
+    /// so nothing was written, moved or evicted.
+    #[error("kept assets full: need {needed} bytes, {available} left under max_kept_bytes")]
+    KeptFull {
+        /// Bytes the write (or the asset being kept) adds to the kept ones.
+        needed: u64,
+        /// Bytes left under `max_kept_bytes`.
+        available: u64,
+    },
     /// Another process (or another `AssetCache` in this one) owns the directory.
     #[error("cache directory {} is in use by another process", root.display())]
     InUse {
@@ -93,9 +103,29 @@ impl CacheError {
         move |source| CacheError::Io { op, path, source }
     }
 
-    /// True for [`CacheError::CacheFull`]: the caller may keep the bytes in memory instead.
+    /// True for [`CacheError::CacheFull`] and [`CacheError::KeptFull`]: a
+    /// budget is full, and the caller may keep the bytes in memory instead.
     pub fn is_cache_full(&self) -> bool {
-        matches!(self, CacheError::CacheFull { .. })
+        matches!(
+            self,
+            CacheError::CacheFull { .. } | CacheError::KeptFull { .. }
+        )
+    }
+
+    /// A write of `needed` bytes larger than its whole budget (`kept` or
+    /// streamed) of `max` bytes.
+    pub(crate) fn full(kept: bool, needed: u64, max: u64) -> Self {
+        if kept {
+            CacheError::KeptFull {
+                needed,
+                available: max,
+            }
+        } else {
+            CacheError::CacheFull {
+                needed,
+                available: max,
+            }
+        }
     }
 }
 

@@ -93,12 +93,9 @@ impl AssetHandle {
     ) -> Result<PutResult> {
         let _writing = LeaseGuard::acquire(Arc::clone(&self.inner), self.id, LeaseKind::Write);
         let len = bytes.len() as u64;
-        let max = self.inner.max_bytes();
+        let (max, kept) = self.inner.budget(&self.id);
         if len > max {
-            return Err(CacheError::CacheFull {
-                needed: len,
-                available: max,
-            });
+            return Err(CacheError::full(kept, len, max));
         }
         let mut staged = self.inner.stage(
             &self.id,
@@ -131,7 +128,13 @@ impl AssetHandle {
         let staged = self
             .inner
             .stage(&self.id, self.dir.as_deref(), path, durability, None)?;
-        Ok(AssetWriter::new(Arc::clone(&self.inner), staged, lease))
+        let budget = self.inner.budget(&self.id);
+        Ok(AssetWriter::new(
+            Arc::clone(&self.inner),
+            staged,
+            lease,
+            budget,
+        ))
     }
 
     /// Removes one resource (a corrupt segment, a key to fetch again);
@@ -156,6 +159,31 @@ impl AssetHandle {
     /// Pins the asset; see [`AssetCache::pin`](crate::AssetCache::pin).
     pub fn pin(&self) -> LeaseGuard {
         LeaseGuard::acquire(Arc::clone(&self.inner), self.id, LeaseKind::Pin)
+    }
+
+    /// Keeps the asset: a user's download. It is never evicted (only
+    /// removed on request, or by [`AssetCache::gc_kept`](crate::AssetCache::gc_kept)),
+    /// and its bytes move from the streamed total, bounded by `max_bytes`,
+    /// to the kept one, bounded by `max_kept_bytes`: nothing is downloaded
+    /// or copied. An asset not cached yet can be kept before its first
+    /// write, so a download lands kept from its first byte.
+    ///
+    /// Durable before it returns (a marker file in the asset's folder,
+    /// synced with it), whatever the index: a lost `state.json` cannot
+    /// turn a download into an evictable asset. Fails with
+    /// [`CacheError::KeptFull`], changing nothing, if the asset does not
+    /// fit `max_kept_bytes`. Keeping a kept asset does nothing.
+    pub fn keep(&self) -> Result<()> {
+        self.inner.set_kept(&self.id, true).map(drop)
+    }
+
+    /// Makes a kept asset streamed again: its bytes move back to the
+    /// streamed total and it becomes the most recently used streamed
+    /// asset; then streamed assets are evicted down to `max_bytes`, this
+    /// one too if it alone is larger, unless it is pinned. Returns what
+    /// was evicted. Unkeeping an asset that is not kept does nothing.
+    pub fn unkeep(&self) -> Result<Vec<AssetId>> {
+        self.inner.set_kept(&self.id, false)
     }
 
     /// What the index knows of the asset, if anything.

@@ -6,6 +6,7 @@
 //! <root>/trash/<grave>              assets moved out of place, then buried
 //! <root>/assets/<id[0..2]>/<id>/…   one directory per asset
 //!   …/.<unique>.kithara-tmp         a staged write before its rename
+//!   <id>/.kithara-kept              present: the asset is kept (a download)
 //! ```
 //! Each committed resource also carries an extended attribute,
 //! `user.kithara.rec`, with its length and digest.
@@ -20,6 +21,10 @@ pub(crate) const TEMP_SUFFIX: &str = ".kithara-tmp";
 pub(crate) const INDEX_FILE: &str = "state.json";
 /// File name of the owner's advisory lock at the cache root.
 pub(crate) const LOCK_FILE: &str = ".lock";
+/// An empty file at the top of an asset's folder whose presence says the
+/// asset is kept (never evicted, under `max_kept_bytes`). No `CachePath`
+/// can take this name, so it is never a resource.
+pub(crate) const KEPT_MARKER: &str = ".kithara-kept";
 /// Extended attribute holding a resource's integrity record.
 #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
 pub(crate) const RECORD_XATTR: &str = "user.kithara.rec";

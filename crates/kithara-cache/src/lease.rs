@@ -31,7 +31,8 @@ struct Count {
 pub(crate) trait Protection {
     /// Whether the asset must not be evicted.
     fn is_protected(&self, id: &AssetId) -> bool;
-    /// Bytes of all protected assets.
+    /// Bytes of the protected streamed assets (kept ones are never
+    /// evicted anyway, and count against their own budget).
     fn protected_bytes(&self) -> u64;
 }
 
@@ -105,7 +106,7 @@ impl<S: Store + Accounting> Protection for LeaseStore<S> {
     fn protected_bytes(&self) -> u64 {
         self.leases
             .keys()
-            .filter(|id| self.is_protected(id))
+            .filter(|id| self.is_protected(id) && !self.inner.is_kept(id))
             .map(|id| self.inner.asset_bytes(id))
             .sum()
     }
@@ -114,7 +115,7 @@ impl<S: Store + Accounting> Protection for LeaseStore<S> {
 impl<S: Store + Accounting> Store for LeaseStore<S> {
     // Reading and staging touch no lease; removing one resource is not
     // eviction, so it is allowed on a leased asset.
-    forward!(exists, len, open, hit, stage, remove_file);
+    forward!(exists, len, open, hit, stage, remove_file, set_kept);
 
     fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
         // Checked before anything moves, as `remove_all` does.
@@ -151,5 +152,17 @@ impl<S: Store + Accounting> Accounting for LeaseStore<S> {
 
     fn recencies(&self) -> Vec<(AssetId, u64)> {
         self.inner.recencies()
+    }
+
+    fn is_kept(&self, id: &AssetId) -> bool {
+        self.inner.is_kept(id)
+    }
+
+    fn kept_bytes(&self) -> u64 {
+        self.inner.kept_bytes()
+    }
+
+    fn max_kept_bytes(&self) -> u64 {
+        self.inner.max_kept_bytes()
     }
 }

@@ -34,8 +34,12 @@
 //!    directory, is flushed (and with [`Durability::Sync`] synced), then
 //!    renamed over the final name: a reader sees the old file, the new file,
 //!    or nothing, even across kill -9 or power loss.
-//! 2. `max_bytes` bounds the whole cache; a put that would exceed it evicts
-//!    least-recently-used assets, several if needed.
+//! 2. `max_bytes` bounds the streamed assets; a put that would exceed it
+//!    evicts least-recently-used assets, several if needed.
+//!    [`AssetHandle::keep`] makes an asset *kept* (a download): never
+//!    evicted, bounded by [`CacheOptions::max_kept_bytes`] instead (a write
+//!    past it fails with [`CacheError::KeptFull`], changing nothing). The
+//!    mark is a file in the asset's folder, so a lost index keeps it.
 //! 3. Pinned assets, and the asset being written, are never evicted; if room
 //!    cannot be made the write fails with [`CacheError::CacheFull`] and
 //!    nothing changes.

@@ -31,6 +31,8 @@ pub struct CacheOptions {
     pub(crate) root: PathBuf,
     pub(crate) max_bytes: Option<u64>,
     pub(crate) run_max_bytes: Option<u64>,
+    pub(crate) max_kept_bytes: Option<u64>,
+    pub(crate) run_max_kept_bytes: Option<u64>,
     pub(crate) durability: Durability,
     pub(crate) flush_interval: Duration,
     pub(crate) policy: Box<dyn EvictionPolicy>,
@@ -45,6 +47,8 @@ impl CacheOptions {
             root: root.as_ref().to_path_buf(),
             max_bytes: None,
             run_max_bytes: None,
+            max_kept_bytes: None,
+            run_max_kept_bytes: None,
             durability: Durability::default(),
             flush_interval: Duration::from_secs(1),
             policy: Box::new(LruPolicy::default()),
@@ -67,6 +71,26 @@ impl CacheOptions {
     /// for this open; `max_bytes` is still stored when both are given.
     pub fn run_max_bytes(mut self, max_bytes: u64) -> Self {
         self.run_max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// The bound on the bytes of the kept assets (downloads, see
+    /// [`AssetHandle::keep`](crate::AssetHandle::keep)), apart from
+    /// `max_bytes`, which bounds the streamed ones. When not given, the
+    /// value stored in the index is used, else none: kept assets are then
+    /// bounded only by the disk. The value given is stored in the index.
+    /// Kept assets are never evicted to fit it: a write or a keep that
+    /// would exceed it fails with
+    /// [`CacheError::KeptFull`](crate::CacheError::KeptFull).
+    pub fn max_kept_bytes(mut self, max_kept_bytes: u64) -> Self {
+        self.max_kept_bytes = Some(max_kept_bytes);
+        self
+    }
+
+    /// A bound on the kept assets for this open only, as
+    /// [`run_max_bytes`](Self::run_max_bytes) is for the streamed ones.
+    pub fn run_max_kept_bytes(mut self, max_kept_bytes: u64) -> Self {
+        self.run_max_kept_bytes = Some(max_kept_bytes);
         self
     }
 
@@ -122,6 +146,8 @@ impl std::fmt::Debug for CacheOptions {
             .field("root", &self.root)
             .field("max_bytes", &self.max_bytes)
             .field("run_max_bytes", &self.run_max_bytes)
+            .field("max_kept_bytes", &self.max_kept_bytes)
+            .field("run_max_kept_bytes", &self.run_max_kept_bytes)
             .field("durability", &self.durability)
             .field("flush_interval", &self.flush_interval)
             .field("verify_reads", &self.verify_reads)

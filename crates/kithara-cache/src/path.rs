@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::error::CacheError;
-use crate::layout::{INDEX_FILE, LOCK_FILE, TEMP_SUFFIX};
+use crate::layout::{INDEX_FILE, KEPT_MARKER, LOCK_FILE, TEMP_SUFFIX};
 
 const MAX_SEGMENT_BYTES: usize = 255;
 const MAX_DEPTH: usize = 16;
@@ -96,7 +96,7 @@ fn segment_problem(segment: &str) -> Option<&'static str> {
     if segment.ends_with(TEMP_SUFFIX) {
         return Some("temp-file suffix is reserved");
     }
-    if segment == INDEX_FILE || segment == LOCK_FILE {
+    if segment == INDEX_FILE || segment == LOCK_FILE || segment == KEPT_MARKER {
         return Some("reserved cache file name");
     }
     if segment.ends_with(['.', ' ']) {

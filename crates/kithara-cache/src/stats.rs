@@ -12,10 +12,16 @@ use crate::persist::state::Entry;
 pub struct CacheStats {
     /// The cache root; `None` in memory-only mode.
     pub root: Option<PathBuf>,
-    /// Bytes of all cached resources (temp files never count).
+    /// Bytes of all cached resources, streamed and kept (temp files never count).
     pub total_bytes: u64,
-    /// The bound on `total_bytes`.
+    /// The bound on the bytes of the streamed assets (`total_bytes - kept_bytes`).
     pub max_bytes: u64,
+    /// Bytes of the kept assets (part of `total_bytes`).
+    pub kept_bytes: u64,
+    /// Number of kept assets.
+    pub kept_assets: usize,
+    /// The bound on `kept_bytes`; `None`: unlimited (only the disk bounds them).
+    pub max_kept_bytes: Option<u64>,
     /// Number of assets.
     pub asset_count: usize,
     /// Number of cached resources.
@@ -50,6 +56,9 @@ pub struct AssetInfo {
     pub created: SystemTime,
     /// Whether a [`LeaseGuard`](crate::LeaseGuard) pins it now.
     pub pinned: bool,
+    /// Whether it is kept ([`AssetHandle::keep`](crate::AssetHandle::keep)):
+    /// never evicted, counted against `max_kept_bytes`.
+    pub kept: bool,
 }
 
 impl AssetInfo {
@@ -63,6 +72,7 @@ impl AssetInfo {
             access_tick: e.last_access,
             created: from_unix_ms(e.created_ms),
             pinned,
+            kept: e.kept,
         }
     }
 }

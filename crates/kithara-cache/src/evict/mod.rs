@@ -1,10 +1,13 @@
-//! `EvictingStore<S, P>`: keeps the whole cache under `max_bytes`.
+//! `EvictingStore<S, P>`: keeps the streamed assets under `max_bytes` and
+//! the kept ones under `max_kept_bytes`.
 //!
-//! Before a commit makes a store bigger, it checks that evicting every
-//! unprotected asset other than the one being written would make room; if
-//! not, it fails with [`CacheError::CacheFull`] having changed nothing. Then
-//! it removes victims in the policy's order, as many as needed, skipping
-//! leased assets, and only then renames the new file into place.
+//! Before a commit makes a streamed asset bigger, it checks that evicting
+//! every unprotected streamed asset other than the one being written would
+//! make room; if not, it fails with [`CacheError::CacheFull`] having changed
+//! nothing. Then it removes victims in the policy's order, as many as
+//! needed, skipping leased and kept assets, and only then renames the new
+//! file into place. A commit into a kept asset evicts nothing: it fits the
+//! kept budget or fails with [`CacheError::KeptFull`].
 
 mod lru;
 
@@ -13,7 +16,7 @@ use crate::id::AssetId;
 use crate::index::Accounting;
 use crate::lease::Protection;
 use crate::store::{Commit, Store, forward};
-use crate::write::{InFlight, Staged};
+use crate::write::{InFlight, Share, Staged};
 
 pub use lru::LruPolicy;
 
@@ -96,20 +99,53 @@ where
         }
     }
 
-    /// Evicts until the store fits its limit, as far as leases allow.
+    /// Evicts streamed assets until they fit `max_bytes`, as far as
+    /// leases allow. Never a kept asset.
     pub(crate) fn shrink_to_fit(&mut self) -> Result<Vec<AssetId>> {
         let excess = self
             .inner
-            .total_bytes()
+            .streamed_bytes()
             .saturating_sub(self.inner.max_bytes());
-        let victims = self.choose(excess, None);
+        let victims = self.choose(excess, None, false);
         self.evict(victims)
     }
 
+    /// Evicts kept assets, least recently used first, until they fit
+    /// `max_kept_bytes`, as far as leases allow: only on a user's explicit
+    /// request (`gc --include-kept`), never to make room for a write.
+    pub(crate) fn shrink_kept(&mut self) -> Result<Vec<AssetId>> {
+        let excess = self
+            .inner
+            .kept_bytes()
+            .saturating_sub(self.inner.max_kept_bytes());
+        let victims = self.choose(excess, None, true);
+        self.evict(victims)
+    }
+
+    /// Bytes staged by live writes other than `except` into the assets of
+    /// one budget (`kept` or streamed).
+    fn staged(&self, except: Option<&Share>, kept: bool) -> u64 {
+        self.in_flight
+            .bytes_except(except, |id| self.inner.is_kept(id) == kept)
+    }
+
     /// The victims that make room for `delta` more bytes in asset `id`,
-    /// or `CacheFull`; removes nothing (the commit does, all or none).
+    /// or `CacheFull` (`KeptFull` for a kept asset, which evicts nothing);
+    /// removes nothing (the commit does, all or none). `in_flight`: what
+    /// other writes staged into the same budget.
     fn make_room(&self, id: &AssetId, delta: u64, in_flight: u64) -> Result<Vec<AssetId>> {
-        let total = self.inner.total_bytes().saturating_add(in_flight);
+        if self.inner.is_kept(id) {
+            let used = self.inner.kept_bytes().saturating_add(in_flight);
+            let available = self.inner.max_kept_bytes().saturating_sub(used);
+            if delta > available {
+                return Err(CacheError::KeptFull {
+                    needed: delta,
+                    available,
+                });
+            }
+            return Ok(Vec::new());
+        }
+        let total = self.inner.streamed_bytes().saturating_add(in_flight);
         let max = self.inner.max_bytes();
         if total.saturating_add(delta) <= max {
             return Ok(Vec::new());
@@ -126,11 +162,12 @@ where
             });
         }
         let excess = total.saturating_add(delta) - max;
-        Ok(self.choose(excess, Some(id)))
+        Ok(self.choose(excess, Some(id), false))
     }
 
-    /// Victims in policy order whose bytes add up to at least `excess`.
-    fn choose(&self, excess: u64, keep: Option<&AssetId>) -> Vec<AssetId> {
+    /// Victims in policy order, among the `kept` assets or the streamed
+    /// ones, whose bytes add up to at least `excess`.
+    fn choose(&self, excess: u64, keep: Option<&AssetId>, kept: bool) -> Vec<AssetId> {
         let mut freed = 0u64;
         let mut victims = Vec::new();
         if excess == 0 {
@@ -149,6 +186,7 @@ where
         let mut chosen = std::collections::HashSet::new();
         for id in self.policy.victims().chain(fallback) {
             if Some(&id) == keep
+                || self.inner.is_kept(&id) != kept
                 || self.inner.is_protected(&id)
                 || self.inner.recency(&id).is_none()
                 || !chosen.insert(id)
@@ -184,6 +222,33 @@ where
     // Reads and staging make no room; a hit and a removal update the order.
     forward!(exists, len, open, stage, remove_file);
 
+    /// Keeping checks the kept budget first (the asset's bytes, and what
+    /// its writes staged, move into it): `KeptFull` changes nothing.
+    /// Either way the asset's new recency reaches the policy; the caller
+    /// evicts down to `max_bytes` after an unkeep.
+    fn set_kept(&mut self, id: &AssetId, kept: bool) -> Result<()> {
+        if kept && !self.inner.is_kept(id) {
+            let mine = self
+                .inner
+                .asset_bytes(id)
+                .saturating_add(self.in_flight.bytes_except(None, |a| a == id));
+            let used = self
+                .inner
+                .kept_bytes()
+                .saturating_add(self.staged(None, true));
+            let available = self.inner.max_kept_bytes().saturating_sub(used);
+            if mine > available {
+                return Err(CacheError::KeptFull {
+                    needed: mine,
+                    available,
+                });
+            }
+        }
+        self.inner.set_kept(id, kept)?;
+        self.accessed(id);
+        Ok(())
+    }
+
     fn hit(&mut self, id: &AssetId) {
         self.inner.hit(id);
         self.accessed(id);
@@ -200,17 +265,19 @@ where
                 path: staged.path.to_string(),
             });
         }
-        // Other live writes' staged bytes are on disk already: they count.
-        let others = self.in_flight.bytes_except(&staged.share);
+        // Other live writes' staged bytes are on disk already: they count
+        // against the budget of the asset they go to.
+        let kept = self.inner.is_kept(&id);
+        let others = self.staged(Some(&staged.share), kept);
+        let (used, max) = if kept {
+            (self.inner.kept_bytes(), self.inner.max_kept_bytes())
+        } else {
+            (self.inner.streamed_bytes(), self.inner.max_bytes())
+        };
         // With room for all of it, what the write replaces cannot matter
         // here; the base learns that from the rename, and a new file then
         // costs no stat.
-        let fits = self
-            .inner
-            .total_bytes()
-            .saturating_add(len)
-            .saturating_add(others)
-            <= self.inner.max_bytes();
+        let fits = used.saturating_add(len).saturating_add(others) <= max;
         let victims = if fits && !self.last_replaced {
             Vec::new()
         } else {

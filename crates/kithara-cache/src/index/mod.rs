@@ -34,6 +34,16 @@ pub(crate) trait Accounting {
     fn recency(&self, id: &AssetId) -> Option<u64>;
     /// Every known asset with its recency.
     fn recencies(&self) -> Vec<(AssetId, u64)>;
+    /// Whether the asset is kept: never evicted, under `max_kept_bytes`.
+    fn is_kept(&self, id: &AssetId) -> bool;
+    /// Bytes of the kept assets (part of [`total_bytes`](Self::total_bytes)).
+    fn kept_bytes(&self) -> u64;
+    /// The limit on kept assets in force (`u64::MAX`: unlimited).
+    fn max_kept_bytes(&self) -> u64;
+    /// Bytes of the streamed assets: what `max_bytes` bounds.
+    fn streamed_bytes(&self) -> u64 {
+        self.total_bytes().saturating_sub(self.kept_bytes())
+    }
 }
 
 /// The in-memory index.
@@ -46,6 +56,13 @@ pub(crate) struct Index {
     entries: IdMap<Entry>,
     total_bytes: u64,
     total_files: u64,
+    /// The part of `total_bytes` in kept assets, and how many there are.
+    kept_bytes: u64,
+    kept_assets: usize,
+    /// The stored limit on kept assets (`None`: unlimited) and the one of
+    /// this open only, as for `max_bytes`.
+    max_kept_bytes: Option<u64>,
+    run_max_kept_bytes: Option<u64>,
     /// Sizes, entries or settings changed: persisted at the next flush.
     dirty: bool,
     /// Only recency changed (reads): persisted rarely, since losing it costs
@@ -69,18 +86,38 @@ impl Index {
     ) -> Self {
         let total_bytes = entries.values().map(|e| e.bytes).sum();
         let total_files = entries.values().map(|e| e.files).sum();
+        let kept = || entries.values().filter(|e| e.kept);
+        let (kept_bytes, kept_assets) = (kept().map(|e| e.bytes).sum(), kept().count());
         Self {
             clock,
             max_bytes,
             run_max_bytes: None,
-            entries,
             total_bytes,
             total_files,
+            kept_bytes,
+            kept_assets,
+            max_kept_bytes: None,
+            run_max_kept_bytes: None,
+            entries,
             dirty,
             recency_dirty: false,
             recency_saved: Instant::now(),
             newest: None,
             records: IdMap::default(),
+        }
+    }
+
+    /// The same index, with the limit on kept assets a stored index named.
+    pub(crate) fn with_max_kept_bytes(mut self, max: Option<u64>) -> Self {
+        self.max_kept_bytes = max;
+        self
+    }
+
+    /// Applies a change of `old` to `new` bytes of an asset to the totals.
+    fn resize(&mut self, kept: bool, old: u64, new: u64) {
+        self.total_bytes = self.total_bytes.saturating_sub(old).saturating_add(new);
+        if kept {
+            self.kept_bytes = self.kept_bytes.saturating_sub(old).saturating_add(new);
         }
     }
 
@@ -170,6 +207,30 @@ impl<S: Store> IndexStore<S> {
         self.index.max_bytes
     }
 
+    /// Sets the limit on kept assets (stored for later opens).
+    pub(crate) fn set_max_kept_bytes(&mut self, max: u64) {
+        self.index.run_max_kept_bytes = None;
+        if self.index.max_kept_bytes != Some(max) {
+            self.index.max_kept_bytes = Some(max);
+            self.index.dirty = true;
+        }
+    }
+
+    /// Sets (or clears) the limit on kept assets of this open only.
+    pub(crate) fn set_run_max_kept_bytes(&mut self, max: Option<u64>) {
+        self.index.run_max_kept_bytes = max;
+    }
+
+    /// The limit on kept assets in force, `None` when unlimited.
+    pub(crate) fn max_kept_setting(&self) -> Option<u64> {
+        self.index.run_max_kept_bytes.or(self.index.max_kept_bytes)
+    }
+
+    /// Number of kept assets.
+    pub(crate) fn kept_assets(&self) -> usize {
+        self.index.kept_assets
+    }
+
     pub(crate) fn entry(&self, id: &AssetId) -> Option<&Entry> {
         self.index.entries.get(id)
     }
@@ -206,6 +267,7 @@ impl<S: Store> IndexStore<S> {
             schema: SCHEMA_VERSION,
             clock: self.index.clock,
             max_bytes: self.index.max_bytes,
+            max_kept_bytes: self.index.max_kept_bytes,
             assets: self.index.entries.clone(),
         })
     }
@@ -215,7 +277,8 @@ impl<S: Store> IndexStore<S> {
         self.index.records.remove(id);
         if let Some(e) = self.index.entries.remove(id) {
             let index = &mut self.index;
-            index.total_bytes = index.total_bytes.saturating_sub(e.bytes);
+            index.resize(e.kept, e.bytes, 0);
+            index.kept_assets -= usize::from(e.kept);
             index.total_files = index.total_files.saturating_sub(e.files);
             index.dirty = true;
         }
@@ -279,8 +342,9 @@ impl<S: Store> Store for IndexStore<S> {
         let entry = self.entry_mut(&id);
         entry.bytes = entry.bytes.saturating_sub(old).saturating_add(new);
         entry.files += u64::from(commit.old_len.is_none());
+        let kept = entry.kept;
         let index = &mut self.index;
-        index.total_bytes = index.total_bytes.saturating_sub(old).saturating_add(new);
+        index.resize(kept, old, new);
         index.total_files += u64::from(commit.old_len.is_none());
         Ok(commit)
     }
@@ -299,12 +363,37 @@ impl<S: Store> Store for IndexStore<S> {
         if let (Some(len), Some(e)) = (removed, self.index.entries.get_mut(id)) {
             e.bytes = e.bytes.saturating_sub(len);
             e.files = e.files.saturating_sub(1);
+            let kept = e.kept;
             let index = &mut self.index;
-            index.total_bytes = index.total_bytes.saturating_sub(len);
+            index.resize(kept, len, 0);
             index.total_files = index.total_files.saturating_sub(1);
             index.dirty = true;
         }
         Ok(removed)
+    }
+
+    /// Marks the asset kept or streamed below (its marker on disk), then
+    /// moves its bytes between the two totals. Either way the asset becomes
+    /// the most recently used: an unkept asset comes back as the newest
+    /// streamed one. Keeping an asset the index does not know creates its
+    /// entry (a download about to start).
+    fn set_kept(&mut self, id: &AssetId, kept: bool) -> Result<()> {
+        if self.index.entries.get(id).is_some_and(|e| e.kept) == kept {
+            return Ok(());
+        }
+        self.inner.set_kept(id, kept)?;
+        let entry = self.entry_mut(id);
+        entry.kept = kept;
+        let bytes = entry.bytes;
+        let index = &mut self.index;
+        if kept {
+            index.kept_bytes = index.kept_bytes.saturating_add(bytes);
+            index.kept_assets += 1;
+        } else {
+            index.kept_bytes = index.kept_bytes.saturating_sub(bytes);
+            index.kept_assets -= 1;
+        }
+        Ok(())
     }
 
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {
@@ -340,6 +429,18 @@ impl<S: Store> Accounting for IndexStore<S> {
             .iter()
             .map(|(id, e)| (*id, e.last_access))
             .collect()
+    }
+
+    fn is_kept(&self, id: &AssetId) -> bool {
+        self.index.entries.get(id).is_some_and(|e| e.kept)
+    }
+
+    fn kept_bytes(&self) -> u64 {
+        self.index.kept_bytes
+    }
+
+    fn max_kept_bytes(&self) -> u64 {
+        self.max_kept_setting().unwrap_or(u64::MAX)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Reconciling the index with the file system at open.
 //!
 //! The file system is the source of truth: every asset directory found is in
-//! the index, with the sizes measured on disk; entries whose directory is gone
-//! are dropped. The index contributes only what the disk cannot tell: recency,
+//! the index, with the sizes measured on disk and whether it is kept (its
+//! marker file); entries whose directory is gone are dropped. The index contributes only what the disk cannot tell: recency,
 //! creation time, the source URL and the logical clock.
 
 use std::path::PathBuf;
@@ -180,8 +180,8 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
             None
         }
     };
-    let (mut clock, stored_max, mut known) = match state {
-        Some(s) => (s.clock, s.max_bytes, s.assets),
+    let (mut clock, stored_max, stored_kept_max, mut known) = match state {
+        Some(s) => (s.clock, s.max_bytes, s.max_kept_bytes, s.assets),
         None => Default::default(),
     };
     let mut entries = IdMap::with_capacity_and_hasher(scan.assets.len(), Default::default());
@@ -195,10 +195,12 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
                     e.bytes = usage.bytes;
                     e.files = usage.files;
                 }
+                e.kept = usage.kept;
                 e
             }
-            // An empty directory left by a write that failed holds nothing to account for.
-            None if usage.files == 0 => continue,
+            // An empty directory left by a write that failed holds nothing
+            // to account for; a kept one is a download yet to start.
+            None if usage.files == 0 && !usage.kept => continue,
             None => {
                 report.assets_added += 1;
                 found.push((usage.newest_ms, id));
@@ -210,6 +212,7 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
                     last_access_ms: usage.newest_ms,
                     created_ms: usage.newest_ms.min(now_ms),
                     source_url: None,
+                    kept: usage.kept,
                 }
             }
         };
@@ -231,6 +234,8 @@ pub(crate) fn reconcile(loaded: Loaded, scan: Scan, now_ms: u64) -> (Index, Reco
         tracing::warn!(problems = ?report.problems(), "cache index reconciled with the file system");
     }
     let dirty = !report.is_clean();
-    let index = Index::new(clock, stored_max, entries, dirty).with_records(records);
+    let index = Index::new(clock, stored_max, entries, dirty)
+        .with_max_kept_bytes(stored_kept_max)
+        .with_records(records);
     (index, report)
 }

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::id::{AssetId, IdMap};
-use crate::layout::{ASSETS_DIR, TRASH_DIR};
+use crate::layout::{ASSETS_DIR, KEPT_MARKER, TRASH_DIR};
 use crate::path::CachePath;
 use crate::store::FsStore;
 use crate::store::is_temp_name;
@@ -23,6 +23,8 @@ pub(crate) struct Usage {
     /// The newest modification time of its files, in ms since the epoch:
     /// the best recency the disk can tell for an asset the index lost.
     pub newest_ms: u64,
+    /// Its folder holds the kept marker (a regular file).
+    pub kept: bool,
 }
 
 /// What the scan found.
@@ -154,7 +156,14 @@ impl Scan {
                 self.skip(path, "cannot read entry type");
                 continue;
             };
-            if kind.is_dir() {
+            if entry.file_name() == KEPT_MARKER && dir == at.asset {
+                // The mark, not a resource; only a regular file counts.
+                if kind.is_file() {
+                    at.usage.kept = true;
+                } else {
+                    self.skip(path, "kept marker is not a regular file");
+                }
+            } else if kind.is_dir() {
                 self.walk(&path, at);
             } else if kind.is_file() && is_temp_name(&entry.file_name()) {
                 self.temp(&path, at.clean);

@@ -16,6 +16,9 @@ pub(crate) struct State {
     /// The size limit the last owner used.
     #[serde(default)]
     pub max_bytes: Option<u64>,
+    /// The limit on kept assets stored by an owner; absent: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_kept_bytes: Option<u64>,
     #[serde(with = "hex_keys")]
     pub assets: IdMap<Entry>,
 }
@@ -32,6 +35,11 @@ pub(crate) struct Entry {
     pub created_ms: u64,
     #[serde(default)]
     pub source_url: Option<String>,
+    /// Whether the asset is kept. Never read from nor written to
+    /// `state.json`: the asset's own marker file says it (`layout.rs`),
+    /// so a lost index cannot turn a download into an evictable asset.
+    #[serde(skip)]
+    pub kept: bool,
 }
 
 /// `state.json` writes asset ids as their 64 lowercase hex digits. This is

@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 
 use crate::error::{CacheError, Result};
 use crate::id::AssetId;
-use crate::layout::{self, ASSETS_DIR, TEMP_SUFFIX, TRASH_DIR};
+use crate::layout::{self, ASSETS_DIR, KEPT_MARKER, TEMP_SUFFIX, TRASH_DIR};
 use crate::options::Durability;
 use crate::path::CachePath;
 use crate::read::{AssetReader, append};
@@ -520,6 +520,67 @@ impl Store for FsStore {
             self.bury_later(moved);
         }
         Ok(())
+    }
+
+    /// Creates or removes the asset's marker file, then syncs its folder
+    /// and every folder above not yet durable, whatever the durability of
+    /// the writes: a download that a power cut turned back into an
+    /// evictable asset would be lost to the next stream. The marker lives
+    /// in the asset's folder, so an eviction or a removal takes it along.
+    fn set_kept(&mut self, id: &AssetId, kept: bool) -> Result<()> {
+        let rel = self.asset_rel(id);
+        let marker = format!("{rel}/{KEPT_MARKER}");
+        let display = || self.cfg.root.display(&marker);
+        let name = OsStr::new(KEPT_MARKER);
+        let dir = if kept {
+            self.ensure_dir(&rel, true)?
+        } else {
+            let found = self.cfg.root.dir(&rel);
+            match found.map_err(|e| CacheError::io("open directory", display())(e))? {
+                Some(dir) => dir,
+                None => return Ok(()),
+            }
+        };
+        let entry = || {
+            dir.entry(KEPT_MARKER)
+                .map_err(CacheError::io("inspect", display()))
+        };
+        let unexpected = || CacheError::Unexpected {
+            path: display(),
+            reason: "something other than a file stands where the kept marker belongs",
+        };
+        if kept {
+            match entry()? {
+                Entry::File(_) | Entry::Missing => {}
+                Entry::Dir => return Err(unexpected()),
+                // A link, FIFO or device planted in its place: the entry
+                // itself is removed, never its target.
+                Entry::Link | Entry::Special => {
+                    dir.remove_file(name)
+                        .map_err(CacheError::io("remove", display()))?;
+                }
+            }
+            match dir.create_new(name) {
+                // Empty: its existence is the mark. Synced so the inode the
+                // folder will name is durable before the folder is.
+                Ok(f) => f
+                    .sync_all()
+                    .map_err(CacheError::io("sync file", display()))?,
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    if !matches!(entry()?, Entry::File(_)) {
+                        return Err(unexpected());
+                    }
+                }
+                Err(e) => return Err(CacheError::io("create", display())(e)),
+            }
+        } else if let Err(e) = dir.remove_file(name) {
+            return Err(match entry() {
+                Ok(Entry::Dir) => unexpected(),
+                _ => CacheError::io("remove", display())(e),
+            });
+        }
+        let path = self.cfg.root.display(&rel);
+        self.make_durable(&SyncDir::new(Arc::new(dir), rel, path))
     }
 }
 

@@ -75,4 +75,10 @@ impl Store for MemStore {
         self.assets.remove(id);
         Ok(())
     }
+
+    /// Nothing to record: in memory the index's entry is the only place
+    /// an asset lives, and it holds the mark.
+    fn set_kept(&mut self, _id: &AssetId, _kept: bool) -> Result<()> {
+        Ok(())
+    }
 }

@@ -59,6 +59,10 @@ pub(crate) trait Store {
     fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>>;
     /// Removes an asset and everything in it.
     fn remove_all(&mut self, id: &AssetId) -> Result<()>;
+    /// Marks the asset kept (a user's download: never evicted, under its
+    /// own budget) or streamed again. On disk the mark is a file in the
+    /// asset's folder, made durable before this returns.
+    fn set_kept(&mut self, id: &AssetId, kept: bool) -> Result<()>;
 
     /// Writes `bytes` atomically: stage, write, finish, commit. The facade
     /// runs these steps itself so that only the commit holds its lock.
@@ -117,6 +121,15 @@ macro_rules! forward {
             path: &$crate::path::CachePath,
         ) -> $crate::error::Result<$crate::write::Staged> {
             self.inner.stage(id, path)
+        }
+    };
+    (@ set_kept) => {
+        fn set_kept(
+            &mut self,
+            id: &$crate::id::AssetId,
+            kept: bool,
+        ) -> $crate::error::Result<()> {
+            self.inner.set_kept(id, kept)
         }
     };
     (@ remove_file) => {
@@ -184,6 +197,13 @@ impl Store for Base {
         match self {
             Base::Fs(s) => s.remove_all(id),
             Base::Mem(s) => s.remove_all(id),
+        }
+    }
+
+    fn set_kept(&mut self, id: &AssetId, kept: bool) -> Result<()> {
+        match self {
+            Base::Fs(s) => s.set_kept(id, kept),
+            Base::Mem(s) => s.set_kept(id, kept),
         }
     }
 }

@@ -83,14 +83,20 @@ impl InFlight {
         }
     }
 
-    /// Bytes staged by live writes other than `except`.
-    pub(crate) fn bytes_except(&self, except: &Share) -> u64 {
+    /// Bytes staged by live writes other than `except` to the assets
+    /// `of` accepts (the assets of one budget: streamed or kept).
+    pub(crate) fn bytes_except(
+        &self,
+        except: Option<&Share>,
+        of: impl Fn(&AssetId) -> bool,
+    ) -> u64 {
         let now = self.now();
+        let except = except.and_then(Share::token);
         self.0
             .writes
             .lock()
             .iter()
-            .filter(|(token, a)| Some(**token) != except.token() && self.live(a, now))
+            .filter(|(token, a)| Some(**token) != except && of(&a.id) && self.live(a, now))
             .map(|(_, a)| a.bytes.load(Ordering::Relaxed))
             .sum()
     }

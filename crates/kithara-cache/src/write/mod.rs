@@ -8,7 +8,7 @@ pub(crate) mod staged;
 mod view;
 mod writer;
 
-pub(crate) use in_flight::InFlight;
+pub(crate) use in_flight::{InFlight, Share};
 pub(crate) use staged::Staged;
 pub use view::WriterView;
 pub use writer::AssetWriter;

@@ -212,6 +212,11 @@ pub(crate) struct SyncDir {
 }
 
 impl SyncDir {
+    /// The directory `dir`, at `rel` below the root and `path` on disk.
+    pub(crate) fn new(dir: Arc<Dir>, rel: String, path: PathBuf) -> Self {
+        Self { dir, rel, path }
+    }
+
     pub(crate) fn rel(&self) -> &str {
         &self.rel
     }

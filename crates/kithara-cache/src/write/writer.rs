@@ -16,14 +16,24 @@ pub struct AssetWriter {
     inner: Arc<Inner>,
     staged: Staged,
     _lease: LeaseGuard,
+    /// The bound of the budget the asset was in when the write began, and
+    /// whether it is the kept one: a resource larger than it is refused
+    /// early (the commit checks the budget it is in then).
+    budget: (u64, bool),
 }
 
 impl AssetWriter {
-    pub(crate) fn new(inner: Arc<Inner>, staged: Staged, lease: LeaseGuard) -> Self {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        staged: Staged,
+        lease: LeaseGuard,
+        budget: (u64, bool),
+    ) -> Self {
         Self {
             inner,
             staged,
             _lease: lease,
+            budget,
         }
     }
 
@@ -59,15 +69,11 @@ impl AssetWriter {
 
 impl Write for AssetWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let max = self.inner.max_bytes();
+        let (max, kept) = self.budget;
         let len = self.staged.len().saturating_add(buf.len() as u64);
         if len > max {
             // No point writing a resource that can never fit.
-            let full = CacheError::CacheFull {
-                needed: len,
-                available: max,
-            };
-            return Err(io::Error::other(full));
+            return Err(io::Error::other(CacheError::full(kept, len, max)));
         }
         self.staged.write_bytes(buf).map_err(io::Error::other)?;
         Ok(buf.len())
