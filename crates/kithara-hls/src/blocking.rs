@@ -48,7 +48,8 @@ fn own_runtime() -> Result<Runtime, HlsError> {
 /// code too.
 ///
 /// Seeking to any offset works; [`SeekFrom::End`] first learns the stream
-/// length by fetching forward through the cache.
+/// length (see [`HlsSession::content_length`]); [`seek_time`](Self::seek_time)
+/// seeks by time.
 pub struct BlockingReader {
     // Field order matters: the session (and its tasks) go before the runtime.
     session: HlsSession,
@@ -103,6 +104,13 @@ impl BlockingReader {
     /// Whether the stream is known to be empty.
     pub fn is_empty(&self) -> bool {
         self.session.is_empty()
+    }
+
+    /// Move to time `t` of the track; see [`HlsSession::seek_time`].
+    pub fn seek_time(&mut self, t: std::time::Duration) -> io::Result<u64> {
+        self.rt
+            .block_on(self.session.seek_time(t))
+            .map_err(io::Error::from)
     }
 
     /// Take the session back (keeping the runtime it needs alive is the caller's job).

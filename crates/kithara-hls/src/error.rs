@@ -211,6 +211,15 @@ pub enum HlsError {
     /// A seek to a negative or overflowing position.
     #[error("invalid seek to a negative or overflowing position")]
     InvalidSeek,
+    /// A seek by time to the end of the track or past it (the end of what
+    /// the playlist lists so far, for a live one): no segment plays there.
+    #[error("cannot seek to {requested:?}: the track lasts {duration:?}")]
+    SeekPastEnd {
+        /// The time asked for.
+        requested: std::time::Duration,
+        /// The track's duration (so far), by `EXTINF`.
+        duration: std::time::Duration,
+    },
 }
 
 fn not_cached_reason(full: u64, failed: u64) -> String {
@@ -276,7 +285,8 @@ impl HlsError {
             | HlsError::ClientSetup { .. }
             | HlsError::Task(_)
             | HlsError::Internal(_)
-            | HlsError::InvalidSeek => None,
+            | HlsError::InvalidSeek
+            | HlsError::SeekPastEnd { .. } => None,
         }
     }
 }
@@ -294,7 +304,8 @@ impl From<HlsError> for std::io::Error {
             | HlsError::InvalidUrl { .. }
             | HlsError::NoSuchVariant { .. }
             | HlsError::NoSuchRendition { .. }
-            | HlsError::InvalidSeek => ErrorKind::InvalidInput,
+            | HlsError::InvalidSeek
+            | HlsError::SeekPastEnd { .. } => ErrorKind::InvalidInput,
             _ => ErrorKind::Other,
         };
         std::io::Error::new(kind, e)

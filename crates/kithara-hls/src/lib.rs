@@ -42,6 +42,7 @@ mod open;
 mod options;
 mod playlist;
 mod prefetch;
+mod probe;
 mod record;
 mod refresh;
 mod resource;

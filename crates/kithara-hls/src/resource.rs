@@ -309,6 +309,49 @@ impl Loader {
             .await??)
     }
 
+    /// The length of the cached resource and its last `n` bytes (fewer when
+    /// it is shorter), reading nothing else; `None` when it is not cached
+    /// whole (as [`cached`](Self::cached) sees it). Not counted as a hit.
+    pub(crate) async fn cached_tail(
+        &self,
+        res: &Resource,
+        n: u64,
+    ) -> Result<Option<(u64, Bytes)>, HlsError> {
+        let path = res.path.clone();
+        let want = res.range.as_ref().map(|r| r.end - r.start);
+        type Tail = Result<Option<(u64, Bytes)>, kithara_cache::CacheError>;
+        self.blocking(self.store_of(res.kind, &res.path), move |s| -> Tail {
+            let Some(reader) = s.open(&path)? else {
+                return Ok(None);
+            };
+            let len = reader.len();
+            if len == 0 || want.is_some_and(|w| w != len) {
+                return Ok(None);
+            }
+            let n = n.min(len);
+            // A failed read: the download that follows replaces the file.
+            Ok(reader.read_at(len - n, n).ok().map(|tail| (len, tail)))
+        })
+        .await?
+        .map_err(HlsError::from)
+    }
+
+    /// The length of the resource on the network (`HEAD`, `Content-Length`);
+    /// `None` when the answer has none or the server refuses `HEAD` (any
+    /// status but those of an expired URL, which a refresh handles).
+    /// Offline it is the `OfflineMiss`.
+    pub(crate) async fn remote_len(&self, res: &Resource) -> Result<Option<u64>, HlsError> {
+        let Some(http) = &self.http else {
+            return Err(HlsError::OfflineMiss {
+                url: res.url.to_string(),
+            });
+        };
+        match http.content_length(&res.url).await {
+            Err(HlsError::Http { status, .. }) if !matches!(status, 403 | 404 | 410) => Ok(None),
+            other => other,
+        }
+    }
+
     /// A media resource (init or segment) as stored: from the cache, else
     /// downloaded and cached.
     pub(crate) async fn load_media(&self, res: &Resource) -> Result<Fetched, HlsError> {

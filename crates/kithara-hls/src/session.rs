@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kithara_cache::{AssetId, CachePath};
+use tokio::task::JoinSet;
 use url::Url;
 
 use crate::BlockingReader;
@@ -19,6 +20,7 @@ use crate::open::{Ctx, Opened, open};
 use crate::options::HlsOptions;
 use crate::playlist::{RenditionInfo, VariantInfo};
 use crate::prefetch::{PrefetchProgress, PrefetchSummary};
+use crate::probe;
 use crate::record;
 use crate::refresh::with_fresh_urls;
 use crate::resource::ResourceKind;
@@ -131,6 +133,9 @@ pub struct HlsSession {
     pub(crate) media_playlist: Option<(Url, String)>,
     /// Plaintext size of each item, once known.
     sizes: Vec<Option<u64>>,
+    /// Whether `sizes[i]` is a probed length ([`probe`](crate::probe)) that
+    /// no read has checked yet.
+    probed: Vec<bool>,
     /// `offsets[i]` is the start of item `i`, for the known prefix of sizes
     /// (`offsets.len() - 1` items have known sizes).
     offsets: Vec<u64>,
@@ -195,6 +200,7 @@ impl HlsSession {
             variants,
             top_path: top_path.to_string(),
             media_playlist: media_playlist.map(|(u, p)| (u, p.to_string())),
+            probed: vec![false; n],
             sizes,
             offsets: {
                 // Grown to one per item as sizes become known: reserve once.
@@ -278,7 +284,8 @@ impl HlsSession {
     }
 
     /// The stream length, once the size of every item is known (for a live
-    /// playlist, once it has ended and been read to the end).
+    /// playlist, once it has ended and been read to the end). Sizes learned
+    /// without a read ([`content_length`](Self::content_length)) count.
     pub fn len(&self) -> Option<u64> {
         (self.live.is_none() && self.known_items() == self.sizes.len())
             .then(|| self.offsets[self.known_items()])
@@ -289,22 +296,89 @@ impl HlsSession {
         self.len() == Some(0)
     }
 
-    /// The stream length, fetching forward (through the cache) until every
-    /// item's size is known. For a live playlist this waits for its end.
+    /// The stream length, learning every item's size without downloading
+    /// the items where it can (see [`seek_time`](Self::seek_time)). For a
+    /// live playlist this waits for its end.
     pub async fn content_length(&mut self) -> Result<u64, HlsError> {
         loop {
             if let Some(len) = self.len() {
                 return Ok(len);
             }
-            let idx = self.known_items();
-            if idx == self.sizes.len() {
+            if self.known_items() == self.sizes.len() {
                 // A live stream at the end of what is known so far.
                 self.grow().await?;
                 continue;
             }
-            let start = self.offsets[idx];
-            self.load(idx, start).await?;
+            self.learn_sizes(self.sizes.len()).await?;
         }
+    }
+
+    /// The duration of the track by `EXTINF` (so far, for a live playlist),
+    /// gaps included.
+    pub fn duration(&self) -> std::time::Duration {
+        self.ctx.track.duration()
+    }
+
+    /// Move to time `t` from the start of the track (by the segments'
+    /// `EXTINF`): to the start of the segment that contains it (of the init
+    /// segment before it, when one starts to apply there; of the next
+    /// segment, when `t` falls in an `EXT-X-GAP`). Returns the new byte
+    /// position.
+    ///
+    /// The segments before are not downloaded: their sizes are learned from
+    /// the playlist's byte ranges, the cache, `HEAD` requests and, for
+    /// encrypted ones, their last 32 bytes (see the crate's README), at most
+    /// [`HlsOptions::lookahead_segments`] at a time. A live session seeks in
+    /// what its playlist lists so far. At the end of the track or past it
+    /// the position stays and the error is [`HlsError::SeekPastEnd`].
+    ///
+    /// Learned sizes are hints: the read that loads an item checks its
+    /// length, and when it differs (a server whose `HEAD` disagrees with
+    /// its `GET`), the positions after the item move by the difference
+    /// (logged as a warning) and the stream goes on with the real bytes.
+    pub async fn seek_time(&mut self, t: std::time::Duration) -> Result<u64, HlsError> {
+        let Some(idx) = self.ctx.track.item_at(t) else {
+            return Err(HlsError::SeekPastEnd {
+                requested: t,
+                duration: self.duration(),
+            });
+        };
+        self.learn_sizes(idx).await?;
+        self.pos = self.offsets[idx];
+        Ok(self.pos)
+    }
+
+    /// Learn the sizes of items `..upto` not known yet, probing them
+    /// concurrently (at most `lookahead_segments` at a time).
+    async fn learn_sizes(&mut self, upto: usize) -> Result<(), HlsError> {
+        let unknown: Vec<usize> = (self.known_items()..upto)
+            .filter(|&i| self.sizes[i].is_none())
+            .collect();
+        let mut unknown = unknown.into_iter();
+        let limit = self.ctx.lookahead_segments.max(1);
+        let mut set = JoinSet::new();
+        loop {
+            while set.len() < limit {
+                let Some(idx) = unknown.next() else { break };
+                let ctx = Arc::clone(&self.ctx);
+                set.spawn(async move { (idx, probe::item_len(&ctx, idx).await) });
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            match joined.map_err(|e| HlsError::Task(e.to_string())) {
+                Ok((idx, Ok(len))) => {
+                    self.sizes[idx] = Some(len);
+                    self.probed[idx] = true;
+                }
+                Ok((_, Err(e))) | Err(e) => {
+                    set.shutdown().await;
+                    return Err(e);
+                }
+            }
+        }
+        self.extend_offsets();
+        Ok(())
     }
 
     /// A live stream read to the end of what is known: wait for more items
@@ -318,6 +392,7 @@ impl HlsSession {
             Some(n) => {
                 for i in self.sizes.len()..n {
                     self.sizes.push(self.ctx.track.size_hint(i));
+                    self.probed.push(false);
                 }
                 self.lookahead.grow(n);
                 self.extend_offsets();
@@ -364,14 +439,21 @@ impl HlsSession {
             self.loaded_once = true;
         }
         let len = f.bytes.len() as u64;
+        let probed = std::mem::take(&mut self.probed[idx]);
         if let Some(hint) = self.sizes[idx]
             && hint != len
         {
             let (res, _) = self.ctx.track.item(idx)?;
-            return Err(HlsError::BadResponse {
-                url: res.url.to_string(),
-                reason: format!("expected {hint} bytes, got {len}"),
-            });
+            if !probed {
+                // The playlist's byte range said so: the answer is wrong.
+                return Err(HlsError::BadResponse {
+                    url: res.url.to_string(),
+                    reason: format!("expected {hint} bytes, got {len}"),
+                });
+            }
+            tracing::warn!(url = %res.url, probed = hint, read = len,
+                "an item's length differs from its probe: the positions after it move");
+            self.offsets.truncate(idx + 1);
         }
         self.sizes[idx] = Some(len);
         self.extend_offsets();
@@ -427,8 +509,8 @@ impl HlsSession {
     }
 
     /// Move the position, like [`std::io::Seek::seek`]. Seeking from the end
-    /// first learns the length (fetching forward through the cache); seeking
-    /// anywhere else is free until the next read.
+    /// first learns the length ([`content_length`](Self::content_length));
+    /// seeking anywhere else is free until the next read.
     pub async fn seek(&mut self, pos: SeekFrom) -> Result<u64, HlsError> {
         let target = match pos {
             SeekFrom::Start(n) => Some(n),

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::time::Duration;
 
 use parking_lot::RwLock;
 use url::Url;
@@ -53,6 +54,8 @@ struct LiveItem {
     hint: Option<u64>,
     /// A segment's media sequence number (`None` for an init segment).
     sequence: Option<u64>,
+    /// A segment's `EXTINF` in milliseconds (0 for an init segment).
+    duration_ms: u32,
 }
 
 /// The items of a live track so far.
@@ -204,6 +207,7 @@ impl Track {
                     key: init.key.clone(),
                     res,
                     sequence: None,
+                    duration_ms: 0,
                 });
                 table.current_init = Some(init.clone());
             }
@@ -219,6 +223,7 @@ impl Track {
                 key: playlist.segment_key(i),
                 res,
                 sequence: Some(sequence),
+                duration_ms: playlist.durations_ms[i],
             });
             table.segments += 1;
             table.next_sequence = Some(sequence.saturating_add(1));
@@ -387,6 +392,64 @@ impl Track {
         match self.items[idx] {
             Item::Init(k) => Ok(self.init_parts(k)),
             Item::Segment(i) => self.segment_resource(i),
+        }
+    }
+
+    /// The duration of the track (so far, for a live one): the sum of its
+    /// segments' `EXTINF`, gaps included.
+    pub(crate) fn duration(&self) -> Duration {
+        let ms: u64 = match &self.live {
+            Some(live) => live
+                .read()
+                .items
+                .iter()
+                .map(|i| u64::from(i.duration_ms))
+                .sum(),
+            None => self.media.durations_ms.iter().map(|&d| u64::from(d)).sum(),
+        };
+        Duration::from_millis(ms)
+    }
+
+    /// The item a reader starts at to play from time `t` (from the start of
+    /// the track, by `EXTINF`): the segment that contains `t`, or the init
+    /// segment right before it when one starts to apply there; the next
+    /// segment when `t` falls in a gap. `None` past the last segment.
+    pub(crate) fn item_at(&self, t: Duration) -> Option<usize> {
+        let t = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+        // Items of segments that end after `t`, the first one found.
+        let found = match &self.live {
+            Some(live) => {
+                let table = live.read();
+                let mut end = 0u64;
+                table.items.iter().position(|i| {
+                    end += u64::from(i.duration_ms);
+                    i.sequence.is_some() && end > t
+                })
+            }
+            None => {
+                let mut end = 0u64;
+                let media = &self.media;
+                let seg = (0..media.segments.len()).position(|i| {
+                    end += u64::from(media.durations_ms[i]);
+                    !media.segments[i].gap && end > t
+                })?;
+                self.items.iter().position(|&i| i == Item::Segment(seg))
+            }
+        }?;
+        Some(match found.checked_sub(1) {
+            Some(before) if self.is_init(before) => before,
+            _ => found,
+        })
+    }
+
+    fn is_init(&self, idx: usize) -> bool {
+        match &self.live {
+            Some(live) => live
+                .read()
+                .items
+                .get(idx)
+                .is_some_and(|i| i.sequence.is_none()),
+            None => matches!(self.items.get(idx), Some(Item::Init(_))),
         }
     }
 

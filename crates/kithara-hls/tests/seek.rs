@@ -1,14 +1,17 @@
 //! Issue test 7: seeking. Reading from offsets 0, 1, 5, 7 and from the middle
 //! of a later segment gives the expected bytes, on a cold and a warm cache,
-//! through the async API and the blocking `Read + Seek` adapter.
+//! through the async API and the blocking `Read + Seek` adapter. Seeking by
+//! time and from the end downloads no segment before the target (issue 16
+//! item 7): the origin's log shows only `HEAD`s and 32-byte tails of them.
 
 mod common;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use common::{LIMIT, open_cache, persistent, read_vod, unwrap_xor, within};
-use kithara_hls::{HlsOptions, HlsSession, VariantSelect};
+use kithara_hls::{HlsError, HlsOptions, HlsSession, VariantSelect};
 use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
 
 const VARIANT: usize = 1;
@@ -180,4 +183,136 @@ async fn into_blocking_works_on_a_decoder_thread() {
     .await
     .unwrap();
     assert_eq!(got, &expected[7..]);
+}
+
+/// One variant of 8 segments of 4 s, with an init segment; clear or
+/// AES-128 (then the key is fetched as a read would).
+fn timed_origin(encrypted: bool) -> HlsOrigin {
+    let cfg = OriginConfig::default()
+        .variants(1)
+        .segments(8)
+        .segment_size(3000)
+        .init(true)
+        .target_duration(4);
+    let cfg = if encrypted {
+        cfg.wrapped_key(true).encryption(Encryption::Aes128 {
+            iv: IvMode::MediaSequence,
+        })
+    } else {
+        cfg
+    };
+    HlsOrigin::start(cfg).expect("origin")
+}
+
+/// Segment `i` was never downloaded: every request of it was a `HEAD` or a
+/// `GET` of at most 32 bytes (the tail an encrypted length needs).
+fn assert_not_downloaded(origin: &HlsOrigin, i: usize) {
+    let path = origin.segment_path(0, i);
+    let methods = origin.request_methods(&path);
+    let ranges = origin.request_headers(&path, "range");
+    assert_eq!(methods.len(), ranges.len());
+    for (method, range) in methods.iter().zip(&ranges) {
+        let small = range.as_deref().and_then(|r| {
+            let (a, b) = r.strip_prefix("bytes=")?.split_once('-')?;
+            Some(b.parse::<u64>().ok()? + 1 - a.parse::<u64>().ok()? <= 32)
+        });
+        assert!(
+            method == "HEAD" || (method == "GET" && small == Some(true)),
+            "segment {i} downloaded: {method} {range:?}"
+        );
+    }
+}
+
+/// Segment `i` was downloaded whole (a `GET` without a range).
+fn assert_downloaded(origin: &HlsOrigin, i: usize) {
+    let path = origin.segment_path(0, i);
+    let methods = origin.request_methods(&path);
+    let ranges = origin.request_headers(&path, "range");
+    assert!(
+        methods
+            .iter()
+            .zip(&ranges)
+            .any(|(m, r)| m == "GET" && r.is_none()),
+        "segment {i} not downloaded: {methods:?} {ranges:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seek_time_fetches_no_segment_before_the_target() {
+    for encrypted in [false, true] {
+        let origin = timed_origin(encrypted);
+        let expected = origin.expected_stream(0);
+        let init = origin.init_bytes(0).map_or(0, |b| b.len());
+        let start_of_3 = init
+            + (0..3)
+                .map(|i| origin.segment_plaintext(0, i).len())
+                .sum::<usize>();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = open_cache(dir.path());
+        within(async {
+            let opts = persistent(&cache)
+                .key_processor(unwrap_xor())
+                .lookahead_segments(2);
+            let mut s = HlsSession::open(origin.master_url().as_str(), opts)
+                .await
+                .expect("open");
+            assert_eq!(s.duration(), Duration::from_secs(32));
+            // 13 s is in segment 3 (12 s to 16 s).
+            let pos = s
+                .seek_time(Duration::from_millis(13_000))
+                .await
+                .expect("seek");
+            assert_eq!(pos, start_of_3 as u64, "encrypted: {encrypted}");
+            assert_eq!(s.position(), pos);
+            let mut got = vec![0u8; 100];
+            let mut n = 0;
+            while n < got.len() {
+                let k = s.read(&mut got[n..]).await.expect("read");
+                assert!(k > 0, "early end");
+                n += k;
+            }
+            assert_eq!(got, &expected[start_of_3..start_of_3 + 100]);
+            // The end is no time to play from: an error, the position stays.
+            for past in [32_000, 99_000] {
+                let err = s.seek_time(Duration::from_millis(past)).await.unwrap_err();
+                assert!(matches!(err, HlsError::SeekPastEnd { .. }), "{err}");
+            }
+            assert_eq!(s.position(), pos + 100);
+            // A time in the first segment is the very start (the init segment).
+            assert_eq!(s.seek_time(Duration::from_millis(3_999)).await.unwrap(), 0);
+            s.close().await;
+        })
+        .await;
+        for i in 0..3 {
+            assert_not_downloaded(&origin, i);
+        }
+        assert_downloaded(&origin, 3);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seek_from_the_end_downloads_only_the_last_segment() {
+    let origin = timed_origin(true);
+    let expected = origin.expected_stream(0);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    within(async {
+        let opts = persistent(&cache)
+            .key_processor(unwrap_xor())
+            .lookahead_segments(2);
+        let mut s = HlsSession::open(origin.master_url().as_str(), opts)
+            .await
+            .expect("open");
+        let len = expected.len() as u64;
+        assert_eq!(s.seek(SeekFrom::End(-5)).await.expect("seek"), len - 5);
+        let mut tail = Vec::new();
+        s.read_to_end(&mut tail).await.expect("read");
+        assert_eq!(tail, &expected[expected.len() - 5..]);
+        s.close().await;
+    })
+    .await;
+    for i in 0..7 {
+        assert_not_downloaded(&origin, i);
+    }
+    assert_downloaded(&origin, 7);
 }

@@ -39,6 +39,8 @@ struct Stats {
     log: Vec<String>,
     /// The headers of every request, with its path, in arrival order.
     heads: Vec<(String, HeaderMap)>,
+    /// The method of every request, with its path, in arrival order.
+    methods: Vec<(String, String)>,
 }
 
 /// What is added to answers.
@@ -74,8 +76,13 @@ impl Common {
     /// What every request goes through first: it is counted (with its
     /// headers), then refused if its method is not `GET`/`HEAD` (405) or a
     /// status is forced for its path. `None`: go on.
-    pub(crate) fn admit(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
-        self.record(path, headers);
+    pub(crate) fn admit(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Option<Response> {
+        self.record(method, path, headers);
         if method != Method::GET && method != Method::HEAD {
             return Some(status_response(StatusCode::METHOD_NOT_ALLOWED));
         }
@@ -113,12 +120,13 @@ impl Common {
         }
     }
 
-    fn record(&self, path: &str, headers: &HeaderMap) {
+    fn record(&self, method: &Method, path: &str, headers: &HeaderMap) {
         self.total.fetch_add(1, Ordering::SeqCst);
         let mut stats = lock(&self.stats);
         *stats.per_path.entry(path.to_owned()).or_default() += 1;
         stats.log.push(path.to_owned());
         stats.heads.push((path.to_owned(), headers.clone()));
+        stats.methods.push((path.to_owned(), method.to_string()));
     }
 
     /// For each request of `path` so far, in order, its header `name`
@@ -140,6 +148,17 @@ impl Common {
             .collect()
     }
 
+    /// The method of each request of `path` so far, in order.
+    pub(crate) fn request_methods(&self, path: &str) -> Vec<String> {
+        let key = normalize_path(path);
+        lock(&self.stats)
+            .methods
+            .iter()
+            .filter(|(p, _)| *p == key)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
     pub(crate) fn compress(&self, coding: Option<Compression>) {
         lock(&self.dress).compression = coding;
     }
@@ -151,7 +170,12 @@ impl Common {
 
     /// `response` as sent: with the cookie when it answers a `playlist`
     /// successfully, compressed when the request accepts the coding.
-    pub(crate) async fn dress(&self, mut response: Response, request: &HeaderMap, playlist: bool) -> Response {
+    pub(crate) async fn dress(
+        &self,
+        mut response: Response,
+        request: &HeaderMap,
+        playlist: bool,
+    ) -> Response {
         let (compression, cookie) = {
             let dress = lock(&self.dress);
             (dress.compression, dress.cookie.clone())
@@ -183,6 +207,7 @@ impl Common {
         stats.per_path.clear();
         stats.log.clear();
         stats.heads.clear();
+        stats.methods.clear();
         self.total.store(0, Ordering::SeqCst);
     }
 
@@ -198,7 +223,10 @@ impl Common {
 
     #[cfg(feature = "faults")]
     pub(crate) fn fail_next(&self, path: &str, status: u16, retry_after: Option<&str>) {
-        lock(&self.once).insert(normalize_path(path), (status, retry_after.map(str::to_owned)));
+        lock(&self.once).insert(
+            normalize_path(path),
+            (status, retry_after.map(str::to_owned)),
+        );
     }
 
     #[cfg(feature = "faults")]

@@ -243,6 +243,12 @@ impl HlsOrigin {
         self.shared.common.request_headers(path, name)
     }
 
+    /// For each request of `path` so far (as
+    /// [`request_headers`](Self::request_headers)), its method (`GET`, `HEAD`).
+    pub fn request_methods(&self, path: &str) -> Vec<String> {
+        self.shared.common.request_methods(path)
+    }
+
     /// Compresses every whole `200` answer (not a range) with `coding`
     /// when the request's `Accept-Encoding` lists it (`Content-Encoding`,
     /// `Vary: accept-encoding`, no `Accept-Ranges`); `None` stops.

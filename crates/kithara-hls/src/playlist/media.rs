@@ -115,6 +115,8 @@ struct Pending<'a> {
     /// Whether any segment tag was seen (a playlist may not end on one).
     open: bool,
     has_duration: bool,
+    /// The `EXTINF` duration in milliseconds.
+    duration_ms: u32,
     /// `EXT-X-GAP`: the segment is missing.
     gap: bool,
     range: Option<ByteRange>,
@@ -154,6 +156,7 @@ impl<'a, 's> Parser<'a, 's> {
             out: MediaPlaylist {
                 // Exact: the table is most of what a session keeps per segment.
                 segments: Vec::with_capacity(segments),
+                durations_ms: Vec::with_capacity(segments),
                 // No estimate: the URLs shrink to what follows their shared
                 // prefix, far less than the lines as written.
                 urls: UrlTable::new(url),
@@ -186,7 +189,7 @@ impl<'a, 's> Parser<'a, 's> {
         let url = self.url;
         let err = |e: String| bad(url, e);
         if let Some(v) = tag("#EXTINF:") {
-            tags::extinf(v).map_err(err)?;
+            self.pending.duration_ms = tags::extinf(v).map_err(err)?;
             self.pending.open = true;
             self.pending.has_duration = true;
         } else if let Some(v) = tag("#EXT-X-BYTERANGE:") {
@@ -313,6 +316,7 @@ impl<'a, 's> Parser<'a, 's> {
             init: self.init,
             gap: pending.gap,
         });
+        self.out.durations_ms.push(pending.duration_ms);
         Ok(())
     }
 

@@ -132,6 +132,10 @@ pub(crate) struct SegmentKey {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct MediaPlaylist {
     pub segments: Vec<Segment>,
+    /// The `EXTINF` of each segment in milliseconds (a `u32` holds the week
+    /// a segment may last at most; milliseconds are finer than any seek
+    /// needs). Beside the table, not in it: [`Segment`] stays compact.
+    pub durations_ms: Vec<u32>,
     /// Distinct init segments, in order of first use.
     pub inits: Vec<InitSegment>,
     /// The keys of the segments: one per `EXT-X-KEY` that a segment used, in

@@ -60,12 +60,14 @@ pub(crate) fn byte_range(value: &str) -> Result<ByteRange, String> {
         .ok_or_else(|| format!("byte range {value:?} is not <length>[@<offset>]"))
 }
 
-/// `EXTINF:<duration>,[<title>]`: the duration must be a number (its bounds
-/// are checked with the other numbers); nothing of it is kept.
-pub(crate) fn extinf(value: &str) -> Result<(), String> {
+/// `EXTINF:<duration>,[<title>]`: the duration in whole milliseconds (the
+/// number's bounds, at most a week, are checked with the other numbers;
+/// what is outside them is clamped here).
+pub(crate) fn extinf(value: &str) -> Result<u32, String> {
     let secs = value.split(',').next().unwrap_or("").trim();
     secs.parse::<f64>()
-        .map(|_| ())
+        // `as` saturates: NaN is 0, a huge value u32::MAX.
+        .map(|s| (s * 1000.0).round() as u32)
         .map_err(|_| format!("segment duration {secs:?} is not a number"))
 }
 
