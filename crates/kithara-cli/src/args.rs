@@ -175,6 +175,10 @@ pub struct ReadArgs {
     /// Read the alternate rendition (EXT-X-MEDIA) with this NAME instead of the variant
     #[arg(long, value_name = "NAME")]
     pub rendition: Option<String>,
+    /// Start at TIME (90, 90s, 1:30, 1:02:03): at the segment that contains it;
+    /// earlier segments are not downloaded
+    #[arg(long, value_name = "TIME", value_parser = crate::duration::parse_position)]
+    pub start: Option<std::time::Duration>,
     #[command(flatten)]
     pub keys: KeyArgs,
 }

@@ -554,3 +554,39 @@ fn exclude_codec_skips_variants_on_info_read_and_fetch() {
     assert_eq!(origin.requests("/v2/playlist.m3u8"), 0, "excluded variant");
     assert_eq!(origin.requests(&origin.segment_path(0, 1)), 1);
 }
+
+/// `read --start 0:08` writes the track from the segment holding 8 s (of
+/// 4 s segments: the third), downloading none before it (`HEAD`s only);
+/// a start past the end is one error line and exit 1.
+#[test]
+fn read_start_begins_at_the_segment_of_that_time() {
+    let origin = HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(4)
+            .target_duration(4),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = origin.master_url().to_string();
+    let out = kithara(dir.path())
+        .args(["read", &url, "--start", "0:08", "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let skipped: usize = (0..2).map(|i| origin.segment_plaintext(0, i).len()).sum();
+    assert!(
+        out.stdout == origin.expected_stream(0)[skipped..],
+        "bytes from segment 2"
+    );
+    for i in 0..2 {
+        assert_eq!(origin.request_methods(&origin.segment_path(0, i)), ["HEAD"]);
+    }
+    let err =
+        stderr_of_failure(kithara(dir.path()).args(["read", &url, "--start", "1:00", "-o", "-"]));
+    assert_eq!(err.trim(), "error: cannot seek to 60s: the track lasts 16s");
+}

@@ -38,7 +38,7 @@ pub fn run(global: &Global, args: &ReadArgs) -> Result<ExitCode, CliError> {
         Some(path) if !to_stdout => path,
         _ => {
             let mut out = BufWriter::new(io::stdout().lock());
-            return match stream(args.url.as_str(), opts, &mut out, Path::new("<stdout>")) {
+            return match stream(args, opts, &mut out, Path::new("<stdout>")) {
                 // A closed pipe (`| head`) is the reader's choice, not an error.
                 Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
                     Ok(ExitCode::SUCCESS)
@@ -54,14 +54,14 @@ pub fn run(global: &Global, args: &ReadArgs) -> Result<ExitCode, CliError> {
             .write(true)
             .open(path)
             .map_err(CliError::io("open", path))?;
-        return stream(args.url.as_str(), opts, &mut BufWriter::new(file), path);
+        return stream(args, opts, &mut BufWriter::new(file), path);
     }
-    to_file(args.url.as_str(), opts, path)
+    to_file(args, opts, path)
 }
 
 /// Writes to a temp file beside FILE, syncs it and renames it over FILE, so
 /// a failed or interrupted read never leaves a partial FILE.
-fn to_file(url: &str, opts: HlsOptions, path: &Path) -> Result<ExitCode, CliError> {
+fn to_file(args: &ReadArgs, opts: HlsOptions, path: &Path) -> Result<ExitCode, CliError> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -75,7 +75,7 @@ fn to_file(url: &str, opts: HlsOptions, path: &Path) -> Result<ExitCode, CliErro
         .tempfile_in(dir)
         .map_err(CliError::io("create a temp file in", dir))?;
     let mut out = BufWriter::new(temp);
-    let code = stream(url, opts, &mut out, path)?;
+    let code = stream(args, opts, &mut out, path)?;
     let temp = out
         .into_inner()
         .map_err(|e| CliError::io("write", path)(e.into_error()))?;
@@ -87,14 +87,18 @@ fn to_file(url: &str, opts: HlsOptions, path: &Path) -> Result<ExitCode, CliErro
     Ok(code)
 }
 
+/// Writes the track (from `--start` on) to `out`.
 fn stream(
-    url: &str,
+    args: &ReadArgs,
     opts: HlsOptions,
     out: &mut impl Write,
     target: &Path,
 ) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
-        let mut session = HlsSession::open(url, opts).await?;
+        let mut session = HlsSession::open(args.url.as_str(), opts).await?;
+        if let Some(start) = args.start {
+            session.seek_time(start).await?;
+        }
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = session.read(&mut buf).await?;
