@@ -14,9 +14,10 @@ use url::Url;
 use crate::error::HlsError;
 use crate::fetch::header_map;
 use crate::layout;
+use crate::loader::Loader;
 use crate::options::{KeyContext, KeyProcessor};
 use crate::playlist::KeyRef;
-use crate::resource::{Extras, Loader, Resource, ResourceKind};
+use crate::resource::{Extras, Resource, ResourceKind};
 
 /// An AES-128 key (16 bytes).
 pub type Key = [u8; 16];

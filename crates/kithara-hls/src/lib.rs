@@ -36,6 +36,7 @@ mod key;
 pub use key::{Key, process_key};
 pub mod layout;
 mod live;
+mod loader;
 mod lookahead;
 mod mode;
 mod open;

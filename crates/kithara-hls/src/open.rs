@@ -11,6 +11,7 @@ use crate::fetch::HttpClient;
 use crate::key::KeyManager;
 use crate::layout;
 use crate::live::LiveStart;
+use crate::loader::Loader;
 use crate::mode::Stores;
 use crate::options::{HlsOptions, Rendition, VariantSelect};
 use crate::playlist::{
@@ -18,7 +19,7 @@ use crate::playlist::{
     parse_playlist, parse_session_url,
 };
 use crate::refresh::Refresh;
-use crate::resource::{Extras, Loader, Resource, ResourceKind};
+use crate::resource::{Extras, Resource, ResourceKind};
 use crate::source::StatsCounters;
 use crate::track::{Track, is_recording};
 
