@@ -320,9 +320,9 @@ impl Loader {
         }
     }
 
-    /// A media resource (init or segment) as stored: from the cache, else
+    /// A segment (media or init) as stored: from the cache, else
     /// downloaded and cached.
-    pub(crate) async fn load_media(&self, res: &Resource) -> Result<Fetched, HlsError> {
+    pub(crate) async fn load_segment(&self, res: &Resource) -> Result<Fetched, HlsError> {
         if let Some(bytes) = self.cached(res).await? {
             return Ok(Fetched {
                 bytes,

@@ -156,7 +156,7 @@ async fn load_top(
 }
 
 /// A variant's media playlist, cached or downloaded.
-async fn load_media(
+async fn load_media_playlist(
     loader: &Loader,
     url: &Url,
     path: &CachePath,
@@ -290,7 +290,8 @@ async fn playlists(loader: &Loader, url: &Url, opts: &HlsOptions) -> Result<Play
             };
             let path = layout::playlist(&mdir)?;
             dir = mdir;
-            let media = load_media(loader, &murl, &path, opts.max_segments, &imports).await?;
+            let media =
+                load_media_playlist(loader, &murl, &path, opts.max_segments, &imports).await?;
             renditions = master.renditions;
             (master.variants, idx, media, Some((murl, path)))
         }

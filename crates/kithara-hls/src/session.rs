@@ -46,7 +46,7 @@ pub(crate) async fn fetch_item(ctx: &Ctx, idx: usize) -> Result<Fetched, HlsErro
             }
             None => None,
         };
-        let fetched = ctx.loader.load_media(&res).await?;
+        let fetched = ctx.loader.load_segment(&res).await?;
         Ok((res, key, fetched))
     })
     .await?;
