@@ -39,6 +39,11 @@ pub struct Global {
     /// [default: the stored limit (`kithara config --max-bytes`), else 1GiB]
     #[arg(long, global = true, value_name = "SIZE", value_parser = crate::size::parse)]
     pub max_bytes: Option<u64>,
+    /// Size limit of the kept tracks (downloads) for this run only; they are
+    /// never evicted by streaming [default: the stored limit (`kithara config
+    /// --max-kept-bytes`), else unlimited]
+    #[arg(long, global = true, value_name = "SIZE", value_parser = crate::size::parse)]
+    pub max_kept_bytes: Option<u64>,
     /// Print only errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -70,8 +75,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Evict least-recently-used assets until the cache fits its limit
+    /// Evict least-recently-used streamed assets until they fit --max-bytes (kept ones stay)
     Gc {
+        /// Also evict least-recently-used kept assets until they fit --max-kept-bytes
+        #[arg(long)]
+        include_kept: bool,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -95,7 +103,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show the stored settings; with --max-bytes SIZE, store the size limit
+    /// Keep a cached track by URL or id: never evicted by streaming, counted against --max-kept-bytes
+    Keep {
+        /// Master playlist URL or asset id (a prefix of at least 8 hex digits)
+        target: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a kept track streamed again (evictable, the most recently used)
+    Unkeep {
+        /// Master playlist URL or asset id (a prefix of at least 8 hex digits)
+        target: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the stored settings; with --max-bytes / --max-kept-bytes SIZE, store the size limits
     Config,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
@@ -119,6 +143,10 @@ pub struct FetchArgs {
     pub exclude_codecs: Vec<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// Keep the track: never evicted by streaming, counted against
+    /// --max-kept-bytes (kept from the first byte, so a resumed fetch stays kept)
+    #[arg(long)]
+    pub keep: bool,
     /// Print JSON
     #[arg(long)]
     pub json: bool,

@@ -22,17 +22,20 @@ pub fn resolve(global: &Global) -> Result<PathBuf, CliError> {
         .ok_or_else(|| CliError::Usage("no platform cache directory: pass --cache-dir DIR".into()))
 }
 
-/// Opens and owns the cache; `--max-bytes` is in force for this run only
-/// (only `kithara config --max-bytes` stores a limit).
+/// Opens and owns the cache; `--max-bytes` and `--max-kept-bytes` are in
+/// force for this run only (only `kithara config` stores a limit).
 pub fn open_owner(global: &Global) -> Result<AssetCache, CliError> {
     Ok(AssetCache::open(owner_options(global)?)?)
 }
 
-/// The options of an owner: `--max-bytes` for this run only.
+/// The options of an owner: `--max-bytes` and `--max-kept-bytes` for this run only.
 pub fn owner_options(global: &Global) -> Result<CacheOptions, CliError> {
     let mut opts = CacheOptions::new(resolve(global)?);
     if let Some(max) = global.max_bytes {
         opts = opts.run_max_bytes(max);
+    }
+    if let Some(max) = global.max_kept_bytes {
+        opts = opts.run_max_kept_bytes(max);
     }
     Ok(opts)
 }

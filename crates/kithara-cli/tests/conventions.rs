@@ -256,7 +256,7 @@ fn max_bytes_applies_to_one_run_and_only_config_stores_it() {
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "max-bytes = 2097152 (2.0 MiB)\n"
+        "max-bytes = 2097152 (2.0 MiB)\nmax-kept-bytes = unlimited\n"
     );
     kithara(dir.path())
         .args([
@@ -279,7 +279,7 @@ fn max_bytes_applies_to_one_run_and_only_config_stores_it() {
     let out = kithara(dir.path()).args(["config"]).output().unwrap();
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "max-bytes = 2097152 (2.0 MiB)\n"
+        "max-bytes = 2097152 (2.0 MiB)\nmax-kept-bytes = unlimited\n"
     );
 }
 

@@ -26,6 +26,12 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let cache = open_owner(global)?;
+    let asset = cache.asset(AssetId::from_url(url)?);
+    if args.keep {
+        // Before the first byte: every write lands in the kept budget, and
+        // a fetch cut short leaves a kept track that the next one completes.
+        asset.keep()?;
+    }
     let opts = options(cache, &args.keys).exclude_codecs(args.exclude_codecs.clone());
     let mut progress = Progress::new(global.quiet);
     let summary = runtime()?.block_on(async {
@@ -46,11 +52,12 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<ExitCode, CliError> {
     });
     progress.finish();
     let summary = summary?;
-    let id = AssetId::from_url(url)?;
+    let id = asset.id();
     if args.json {
         let v = json!({
             "id": id.to_hex(),
             "url": url.as_str(),
+            "kept": asset.info().is_some_and(|i| i.kept),
             "downloaded": summary.downloaded,
             "skipped": summary.skipped,
             "bytes": summary.bytes,

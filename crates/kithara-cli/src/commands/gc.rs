@@ -1,4 +1,5 @@
-//! `kithara gc`: evict least-recently-used assets until the cache fits.
+//! `kithara gc`: evict least-recently-used streamed assets until they fit
+//! `--max-bytes`; kept ones only with `--include-kept`, down to `--max-kept-bytes`.
 
 use std::process::ExitCode;
 
@@ -10,14 +11,19 @@ use crate::commands::ls::row_json;
 use crate::error::CliError;
 use crate::size::human;
 
-/// Evicts until the cache fits its limit and lists what went (or, with
-/// `--json`, one JSON object).
-pub fn run(global: &Global, as_json: bool) -> Result<ExitCode, CliError> {
+/// Evicts until the cache fits its limit (and with `include_kept`, the
+/// kept assets theirs) and lists what went (or, with `--json`, one JSON
+/// object).
+pub fn run(global: &Global, include_kept: bool, as_json: bool) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
     // An open with a smaller --max-bytes already evicted to fit it.
     let mut removed = cache.recovery().evicted.clone();
     let before = cache.assets()?;
-    for id in cache.gc()? {
+    let mut evicted = cache.gc()?;
+    if include_kept {
+        evicted.extend(cache.gc_kept()?);
+    }
+    for id in evicted {
         if let Some(info) = before.iter().find(|a| a.id == id) {
             removed.push(info.clone());
         }
@@ -28,6 +34,8 @@ pub fn run(global: &Global, as_json: bool) -> Result<ExitCode, CliError> {
             "removed": removed.iter().map(row_json).collect::<Vec<_>>(),
             "total_bytes": stats.total_bytes,
             "max_bytes": stats.max_bytes,
+            "kept_bytes": stats.kept_bytes,
+            "max_kept_bytes": stats.max_kept_bytes,
         });
         println!("{v}");
         return Ok(ExitCode::SUCCESS);

@@ -22,17 +22,18 @@ pub fn run(global: &Global, as_json: bool) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<16}  {:>10}  {:>6}  {:<20}  {:<6}  SOURCE",
-        "ID", "BYTES", "FILES", "LAST ACCESS", "PINNED"
+        "{:<16}  {:>10}  {:>6}  {:<20}  {:<6}  {:<4}  SOURCE",
+        "ID", "BYTES", "FILES", "LAST ACCESS", "PINNED", "KEPT"
     );
     for a in &assets {
         println!(
-            "{:<16}  {:>10}  {:>6}  {:<20}  {:<6}  {}",
+            "{:<16}  {:>10}  {:>6}  {:<20}  {:<6}  {:<4}  {}",
             &a.id.to_hex()[..16],
             human(a.bytes),
             a.files,
             humantime::format_rfc3339_seconds(a.last_access).to_string(),
             if a.pinned { "yes" } else { "no" },
+            if a.kept { "yes" } else { "no" },
             a.source_url.as_deref().unwrap_or("-"),
         );
     }
@@ -49,5 +50,6 @@ pub fn row_json(a: &AssetInfo) -> serde_json::Value {
         "last_access": humantime::format_rfc3339_seconds(a.last_access).to_string(),
         "access_tick": a.access_tick,
         "pinned": a.pinned,
+        "kept": a.kept,
     })
 }

@@ -6,6 +6,7 @@ pub mod docs;
 pub mod fetch;
 pub mod gc;
 pub mod info;
+pub mod keep;
 pub mod ls;
 pub mod read;
 pub mod rm;

@@ -32,7 +32,9 @@ pub fn run(global: &Global, target: &str, as_json: bool) -> Result<ExitCode, Cli
     Ok(ExitCode::SUCCESS)
 }
 
-fn find(cache: &AssetCache, target: &str) -> Result<AssetId, CliError> {
+/// The cached asset `target` names: an http(s) URL, or an id prefix of
+/// at least 8 hex digits that matches one asset (`rm`, `keep`, `unkeep`).
+pub fn find(cache: &AssetCache, target: &str) -> Result<AssetId, CliError> {
     if let Ok(url) = Url::parse(target)
         && matches!(url.scheme(), "http" | "https")
     {
