@@ -102,24 +102,29 @@ where
     /// Evicts streamed assets until they fit `max_bytes`, as far as
     /// leases allow. Never a kept asset.
     pub(crate) fn shrink_to_fit(&mut self) -> Result<Vec<AssetId>> {
-        let excess = self
-            .inner
-            .streamed_bytes()
-            .saturating_sub(self.inner.max_bytes());
-        let victims = self.choose(excess, None, false);
-        self.evict(victims)
+        self.shrink(false)
     }
 
     /// Evicts kept assets, least recently used first, until they fit
     /// `max_kept_bytes`, as far as leases allow: only on a user's explicit
     /// request (`gc --include-kept`), never to make room for a write.
     pub(crate) fn shrink_kept(&mut self) -> Result<Vec<AssetId>> {
-        let excess = self
-            .inner
-            .kept_bytes()
-            .saturating_sub(self.inner.max_kept_bytes());
-        let victims = self.choose(excess, None, true);
+        self.shrink(true)
+    }
+
+    fn shrink(&mut self, kept: bool) -> Result<Vec<AssetId>> {
+        let (used, max) = self.budget(kept);
+        let victims = self.choose(used.saturating_sub(max), None, kept);
         self.evict(victims)
+    }
+
+    /// The bytes of one budget (`kept` or streamed) and its limit.
+    fn budget(&self, kept: bool) -> (u64, u64) {
+        if kept {
+            (self.inner.kept_bytes(), self.inner.max_kept_bytes())
+        } else {
+            (self.inner.streamed_bytes(), self.inner.max_bytes())
+        }
     }
 
     /// Bytes staged by live writes other than `except` into the assets of
@@ -135,15 +140,7 @@ where
     /// other writes staged into the same budget.
     fn make_room(&self, id: &AssetId, delta: u64, in_flight: u64) -> Result<Vec<AssetId>> {
         if self.inner.is_kept(id) {
-            let used = self.inner.kept_bytes().saturating_add(in_flight);
-            let available = self.inner.max_kept_bytes().saturating_sub(used);
-            if delta > available {
-                return Err(CacheError::KeptFull {
-                    needed: delta,
-                    available,
-                });
-            }
-            return Ok(Vec::new());
+            return self.kept_room(delta, in_flight).map(|()| Vec::new());
         }
         let total = self.inner.streamed_bytes().saturating_add(in_flight);
         let max = self.inner.max_bytes();
@@ -163,6 +160,17 @@ where
         }
         let excess = total.saturating_add(delta) - max;
         Ok(self.choose(excess, Some(id), false))
+    }
+
+    /// `KeptFull` unless `needed` more bytes fit `max_kept_bytes` beside
+    /// the kept bytes and the `in_flight` bytes staged into kept assets.
+    fn kept_room(&self, needed: u64, in_flight: u64) -> Result<()> {
+        let (used, max) = self.budget(true);
+        let available = max.saturating_sub(used.saturating_add(in_flight));
+        if needed > available {
+            return Err(CacheError::KeptFull { needed, available });
+        }
+        Ok(())
     }
 
     /// Victims in policy order, among the `kept` assets or the streamed
@@ -232,17 +240,7 @@ where
                 .inner
                 .asset_bytes(id)
                 .saturating_add(self.in_flight.bytes_except(None, |a| a == id));
-            let used = self
-                .inner
-                .kept_bytes()
-                .saturating_add(self.staged(None, true));
-            let available = self.inner.max_kept_bytes().saturating_sub(used);
-            if mine > available {
-                return Err(CacheError::KeptFull {
-                    needed: mine,
-                    available,
-                });
-            }
+            self.kept_room(mine, self.staged(None, true))?;
         }
         self.inner.set_kept(id, kept)?;
         self.accessed(id);
@@ -269,11 +267,7 @@ where
         // against the budget of the asset they go to.
         let kept = self.inner.is_kept(&id);
         let others = self.staged(Some(&staged.share), kept);
-        let (used, max) = if kept {
-            (self.inner.kept_bytes(), self.inner.max_kept_bytes())
-        } else {
-            (self.inner.streamed_bytes(), self.inner.max_bytes())
-        };
+        let (used, max) = self.budget(kept);
         // With room for all of it, what the write replaces cannot matter
         // here; the base learns that from the rename, and a new file then
         // costs no stat.
