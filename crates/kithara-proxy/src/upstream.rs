@@ -116,6 +116,11 @@ impl Upstream {
                 .redirect(policy)
                 .connect_timeout(opts.connect_timeout)
                 .user_agent(concat!("kithara-proxy/", env!("CARGO_PKG_VERSION")))
+                // Ask for the origin's bytes as they are: what is cached and
+                // served (with its length and ranges) is what the origin
+                // stores, never a body decoded to another length.
+                .no_gzip()
+                .no_brotli()
                 .build()
                 .map_err(|e| ProxyError::Setup {
                     reason: e.to_string(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::{get, get_with, play, served, start, uris};
 use kithara_hls::{KeyContext, KeyProcessor};
-use kithara_test_utils::{Encryption, IvMode, OriginConfig};
+use kithara_test_utils::{Compression, Encryption, IvMode, OriginConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_play_is_served_from_the_cache_with_ranges() {
@@ -123,6 +123,34 @@ async fn keys_are_served_processed_and_never_cached_raw() {
             !bytes.windows(16).any(|w| w == wrapped.as_slice()),
             "raw key in {}",
             f.display()
+        );
+    }
+}
+
+/// An origin that compresses whatever a request accepts: the proxy asks
+/// for none, so what it caches and serves is the origin's bytes, with
+/// their length and ranges, never a decoded body of another length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressing_origin_is_asked_for_plain_bytes() {
+    let s = start(OriginConfig::default().segments(3), |o| o).await;
+    s.origin.compress(Some(Compression::Gzip));
+    let master = s.proxy.url_for(&s.origin.master_url());
+    let cold = play(&master, 0).await;
+    assert_eq!(cold.media, served(&s.origin, 0, 3));
+    let warm = play(&master, 0).await;
+    assert_eq!(warm.media, cold.media);
+    for path in [
+        s.origin.master_url().path().to_owned(),
+        s.origin.media_url(0).path().to_owned(),
+        s.origin.segment_path(0, 1),
+    ] {
+        let asked = s.origin.request_headers(&path, "accept-encoding");
+        assert!(!asked.is_empty(), "{path} never asked");
+        assert!(
+            asked
+                .iter()
+                .all(|a| a.as_deref().is_none_or(|v| !v.contains("gzip"))),
+            "{path}: {asked:?}"
         );
     }
 }
