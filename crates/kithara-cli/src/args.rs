@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::session::{parse_header, parse_query};
+use crate::session::{parse_header, parse_query, parse_user_agent, parse_valid_header};
 use crate::variant::{FetchVariant, parse_fetch, parse_one};
 use kithara_hls::VariantSelect;
 
@@ -143,6 +143,8 @@ pub struct FetchArgs {
     pub exclude_codecs: Vec<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
     /// Keep the track: never evicted by streaming, counted against
     /// --max-kept-bytes (kept from the first byte, so a resumed fetch stays kept)
     #[arg(long)]
@@ -170,6 +172,23 @@ pub struct ServeArgs {
     pub offline: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
+}
+
+/// How the HLS client talks to servers (`fetch`, `read`, `info`).
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// Extra header for every request (playlists, segments, keys), 'Name: value' (repeatable)
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_valid_header)]
+    pub all_headers: Vec<(String, String)>,
+    /// User-Agent of every request [default: kithara-hls/VERSION]
+    #[arg(long, value_name = "TEXT", value_parser = parse_user_agent)]
+    pub user_agent: Option<String>,
+    /// Time limit to connect, e.g. 10s [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Longest wait for the next bytes of an answer, e.g. 30s; a slow but moving download goes on [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub read_timeout: Option<std::time::Duration>,
 }
 
 /// `--key-header` and `--key-query`, parsed.
@@ -209,6 +228,8 @@ pub struct ReadArgs {
     pub start: Option<std::time::Duration>,
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// `kithara info`.
@@ -227,4 +248,6 @@ pub struct InfoArgs {
     pub json: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
 }

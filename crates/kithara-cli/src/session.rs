@@ -4,7 +4,7 @@ use kithara_cache::AssetCache;
 use kithara_hls::{CacheMode, HlsOptions};
 use tokio::runtime::{Builder, Runtime};
 
-use crate::args::KeyArgs;
+use crate::args::{KeyArgs, NetArgs};
 use crate::error::CliError;
 
 /// Parses a `--key-header` value, `Name: value`.
@@ -15,6 +15,22 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
     Ok((name.trim().to_owned(), value.trim().to_owned()))
 }
 
+/// Parses a `--header` value, `Name: value`, refusing what is not a valid
+/// HTTP header (the value is never echoed: it may be a secret).
+pub fn parse_valid_header(text: &str) -> Result<(String, String), String> {
+    let pair = parse_header(text)?;
+    kithara_hls::header_map(std::slice::from_ref(&pair), "header")
+        .map_err(|_| format!("{:?} is not a valid HTTP header name and value", pair.0))?;
+    Ok(pair)
+}
+
+/// Parses a `--user-agent` value: any text valid in a header value.
+pub fn parse_user_agent(text: &str) -> Result<String, String> {
+    kithara_hls::header_map(&[("user-agent".to_owned(), text.to_owned())], "user agent")
+        .map_err(|_| "not valid in an HTTP header (visible ASCII and spaces)".to_owned())?;
+    Ok(text.to_owned())
+}
+
 /// Parses a `--key-query` value, `k=v`.
 pub fn parse_query(text: &str) -> Result<(String, String), String> {
     let (k, v) = text
@@ -23,9 +39,22 @@ pub fn parse_query(text: &str) -> Result<(String, String), String> {
     Ok((k.to_owned(), v.to_owned()))
 }
 
-/// Session options reading through `cache`, with the key request extras.
-pub fn options(cache: AssetCache, keys: &KeyArgs) -> HlsOptions {
+/// Session options reading through `cache`, with the key request extras
+/// and the network settings.
+pub fn options(cache: AssetCache, keys: &KeyArgs, net: &NetArgs) -> HlsOptions {
     let mut opts = HlsOptions::new().cache(CacheMode::Persistent(cache));
+    for (name, value) in &net.all_headers {
+        opts = opts.header(name.clone(), value.clone());
+    }
+    if let Some(agent) = &net.user_agent {
+        opts = opts.user_agent(agent.clone());
+    }
+    if let Some(t) = net.connect_timeout {
+        opts = opts.connect_timeout(t);
+    }
+    if let Some(t) = net.read_timeout {
+        opts = opts.read_timeout(t);
+    }
     for (name, value) in &keys.headers {
         opts = opts.key_header(name.clone(), value.clone());
     }

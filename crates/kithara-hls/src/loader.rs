@@ -127,11 +127,24 @@ impl Loader {
         }
     }
 
-    /// Whether the resource is cached (not counted as an access).
-    pub(crate) async fn exists(&self, res: &Resource) -> Result<bool, HlsError> {
+    /// Whether the resource is cached whole and sound, so that a prefetch
+    /// may skip it: its bytes pass the cache's check against their
+    /// integrity record (the length always, the digest too when the cache
+    /// verifies reads; a resource that fails is dropped by the cache) and
+    /// are [`whole`]. Reads the bytes; not counted as a hit.
+    pub(crate) async fn intact(&self, res: &Resource) -> Result<bool, HlsError> {
         let path = res.path.clone();
-        self.blocking(self.store_of(res.kind, &res.path), move |s| s.exists(&path))
-            .await
+        let bytes = self
+            .blocking(self.store_of(res.kind, &res.path), move |s| s.read(&path))
+            .await??;
+        let Some(bytes) = bytes else {
+            return Ok(false);
+        };
+        let sound = whole(res, &bytes);
+        if !sound {
+            tracing::info!(url = %res.url, path = %res.path, len = bytes.len(), "cached copy empty or of the wrong length: fetched again");
+        }
+        Ok(sound)
     }
 
     /// The cached bytes, if any; a hit is counted. An empty file is a miss,

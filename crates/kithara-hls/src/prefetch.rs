@@ -1,6 +1,8 @@
 //! Fetching a whole asset into the cache without decoding it (for
 //! `kithara fetch`): every resource not cached yet is downloaded and stored;
 //! cached ones are skipped, so an interrupted fetch resumes where it stopped.
+//! A cached copy is skipped only if it is sound (`Loader::intact`: empty,
+//! of the wrong length or failing its digest, it is fetched again).
 
 use std::sync::Arc;
 
@@ -83,7 +85,7 @@ async fn fetch_media(ctx: Arc<Ctx>, m: usize) -> Result<Option<(Resource, Source
 /// Download `res` into the cache unless it is there: where it came from
 /// and the bytes downloaded.
 pub(crate) async fn store_missing(ctx: &Ctx, res: &Resource) -> Result<(Source, u64), HlsError> {
-    if ctx.loader.exists(res).await? {
+    if ctx.loader.intact(res).await? {
         ctx.loader.stats().already_cached();
         return Ok((Source::Cache, 0));
     }
@@ -105,7 +107,7 @@ async fn fetch_key(ctx: &Ctx, k: usize) -> Result<(Url, Source, u64), HlsError> 
             .nth(k)
             .ok_or(HlsError::Internal("key index out of range"))?;
         let res = KeyManager::resource(&key.url)?;
-        if ctx.loader.exists(&res).await? {
+        if ctx.loader.intact(&res).await? {
             ctx.loader.stats().already_cached();
             return Ok((key.url, Source::Cache, 0));
         }

@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use kithara_cache::AssetId;
+use kithara_cache::{AssetCache, AssetId};
 use kithara_hls::{HlsSession, prefetch_all_variants};
 use serde_json::json;
 
 use crate::args::{FetchArgs, Global};
-use crate::cache_dir::open_owner;
+use crate::cache_dir::owner_options;
 use crate::error::CliError;
 use crate::progress::Progress;
 use crate::session::{options, runtime};
@@ -25,14 +25,16 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<ExitCode, CliError> {
             "--live-for records one variant: choose it with --variant".into(),
         ));
     }
-    let cache = open_owner(global)?;
+    // Every cached resource a fetch finds is read and checked against its
+    // integrity record, digest included: a rotted one is fetched again.
+    let cache = AssetCache::open(owner_options(global)?.verify_reads(true))?;
     let asset = cache.asset(AssetId::from_url(url)?);
     if args.keep {
         // Before the first byte: every write lands in the kept budget, and
         // a fetch cut short leaves a kept track that the next one completes.
         asset.keep()?;
     }
-    let opts = options(cache, &args.keys).exclude_codecs(args.exclude_codecs.clone());
+    let opts = options(cache, &args.keys, &args.net).exclude_codecs(args.exclude_codecs.clone());
     let mut progress = Progress::new(global.quiet);
     let summary = runtime()?.block_on(async {
         Ok::<_, CliError>(match variant {

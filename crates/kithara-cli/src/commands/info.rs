@@ -14,7 +14,7 @@ use crate::session::{options, runtime};
 /// Prints what the playlist offers; caches nothing.
 pub fn run(global: &Global, args: &InfoArgs) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
-    let opts = options(cache, &args.keys)
+    let opts = options(cache, &args.keys, &args.net)
         .exclude_codecs(args.exclude_codecs.clone())
         .offline(args.offline);
     let info = runtime()?.block_on(playlist_info(args.url.as_str(), opts))?;

@@ -27,7 +27,7 @@ pub fn run(global: &Global, args: &ReadArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let cache = open_owner(global)?;
-    let mut opts = options(cache, &args.keys)
+    let mut opts = options(cache, &args.keys, &args.net)
         .variant(args.variant)
         .exclude_codecs(args.exclude_codecs.clone())
         .offline(args.offline);
