@@ -12,10 +12,10 @@ use url::Url;
 use crate::error::HlsError;
 use crate::key::KeyManager;
 use crate::open::{Ctx, excluded};
-use crate::options::{HlsOptions, Rendition, VariantSelect};
+use crate::options::{HlsOptions, VariantSelect};
 use crate::refresh::with_fresh_urls;
 use crate::resource::{Extras, Resource, ResourceKind};
-use crate::session::{HlsSession, ResourceInfo};
+use crate::session::HlsSession;
 use crate::source::Source;
 
 impl PrefetchSummary {
@@ -31,7 +31,7 @@ impl PrefetchSummary {
     }
 
     /// Add what another prefetch did.
-    fn add(&mut self, other: PrefetchSummary) {
+    pub(crate) fn add(&mut self, other: PrefetchSummary) {
         self.downloaded += other.downloaded;
         self.skipped += other.skipped;
         self.bytes += other.bytes;
@@ -119,172 +119,106 @@ async fn fetch_key(ctx: &Ctx, k: usize) -> Result<(Url, Source, u64), HlsError> 
     .await
 }
 
-impl HlsSession {
-    /// Every resource of the chosen variant: playlists, keys, init segments
-    /// and segments, with their cache paths.
-    pub fn resources(&self) -> Vec<ResourceInfo> {
-        let track = &self.ctx.track;
-        let mut out = vec![ResourceInfo {
-            kind: ResourceKind::Playlist,
-            url: self.url().clone(),
-            cache_path: self.top_path.clone(),
-        }];
-        if let Some((url, path)) = &self.media_playlist {
-            out.push(ResourceInfo {
-                kind: ResourceKind::Playlist,
-                url: url.clone(),
-                cache_path: path.clone(),
-            });
-        }
-        for key in track.keys() {
-            if let Ok(res) = KeyManager::resource(&key.url) {
-                out.push(ResourceInfo {
-                    kind: ResourceKind::Key,
-                    url: res.url,
-                    cache_path: res.path.to_string(),
-                });
-            }
-        }
-        // Building a segment's resource cannot fail for a parsed playlist;
-        // a listing skips what it cannot name rather than failing.
-        for res in track.media_resources().filter_map(Result::ok) {
-            out.push(ResourceInfo {
-                kind: res.kind,
-                url: res.url.clone(),
-                cache_path: res.path.to_string(),
-            });
-        }
-        out
+/// Every key, init segment and segment of the track of `ctx` not cached
+/// yet, downloaded and cached, with up to `lookahead_segments` downloads at
+/// a time (see [`HlsSession::prefetch_all`]); `url` is the session's (a
+/// refused write names it), `playlist` the media playlist's (a live one is
+/// refused naming it).
+pub(crate) async fn track<F>(
+    ctx: &Arc<Ctx>,
+    url: &Url,
+    playlist: &Url,
+    mut progress: F,
+) -> Result<PrefetchSummary, HlsError>
+where
+    F: FnMut(&PrefetchProgress) + Send,
+{
+    if ctx.track.is_live() {
+        // A live stream has no "everything" to fetch; nothing of it is
+        // cached (its playlists never are).
+        return Err(HlsError::Live {
+            url: playlist.to_string(),
+        });
     }
-
-    /// Download every key, init segment and segment of the chosen variant
-    /// that is not cached yet, without decrypting or reading them, with up to
-    /// [`HlsOptions::lookahead_segments`] downloads at a time. `progress` is
-    /// called once per resource. Playlists were loaded by `open`.
-    ///
-    /// The renditions of the variant's `AUDIO` and `SUBTITLES` groups
-    /// (`EXT-X-MEDIA` with a `URI`) are fetched too, each under `r{n}/`
-    /// (not when the session itself plays a rendition).
-    pub async fn prefetch_all<F>(&self, mut progress: F) -> Result<PrefetchSummary, HlsError>
-    where
-        F: FnMut(&PrefetchProgress) + Send,
-    {
-        let mut summary = self.prefetch_track(&mut progress).await?;
-        if self.options.rendition.is_some() {
-            return Ok(summary);
-        }
-        let Some(variant) = self.variants().get(self.variant_index()) else {
-            return Ok(summary);
-        };
-        let groups = [variant.audio.as_ref(), variant.subtitles.as_ref()];
-        for r in self.renditions() {
-            if !groups.contains(&Some(&r.group)) {
-                continue;
-            }
-            let mut opts = self.options.clone();
-            opts.rendition = Some(Rendition::Index(r.index));
-            let session = HlsSession::open(self.url().as_str(), opts).await?;
-            let fetched = session.prefetch_track(&mut progress).await;
-            session.close().await;
-            summary.add(fetched?);
-        }
-        Ok(summary)
-    }
-
-    /// [`prefetch_all`](Self::prefetch_all) of this session's own track.
-    async fn prefetch_track<F>(&self, mut progress: F) -> Result<PrefetchSummary, HlsError>
-    where
-        F: FnMut(&PrefetchProgress) + Send,
-    {
-        let ctx = &self.ctx;
-        if ctx.track.is_live() {
-            // A live stream has no "everything" to fetch; nothing of it is
-            // cached (its playlists never are).
-            let url = self.media_playlist.as_ref().map_or(self.url(), |(u, _)| u);
-            return Err(HlsError::Live {
+    let variant = ctx.track.variant;
+    let keys = ctx.track.keys();
+    let total = keys.len() + ctx.track.media_count() - ctx.track.gaps();
+    let mut summary = PrefetchSummary::default();
+    let mut done = 0;
+    let mut report = |kind, url: &Url, source, bytes, summary: &mut PrefetchSummary| {
+        done += 1;
+        summary.count(source, bytes);
+        progress(&PrefetchProgress {
+            variant,
+            done,
+            total,
+            kind,
+            url: url.clone(),
+            source,
+            bytes,
+        });
+    };
+    // Playback serves what the cache refuses from memory; a prefetch
+    // exists for the cache, so a refused or failed write (here or when
+    // `open` stored the playlists) fails it: as soon as one is counted,
+    // and at the latest once the last write has finished.
+    let refused = || {
+        let stats = ctx.loader.stats().snapshot();
+        if stats.cache_full == 0 && stats.cache_write_errors == 0 {
+            Ok(())
+        } else {
+            Err(HlsError::NotCached {
                 url: url.to_string(),
-            });
+                refused: stats.cache_full,
+                write_errors: stats.cache_write_errors,
+            })
         }
-        let variant = ctx.track.variant;
-        let keys = ctx.track.keys();
-        let total = keys.len() + ctx.track.media_count() - ctx.track.gaps();
-        let mut summary = PrefetchSummary::default();
-        let mut done = 0;
-        let mut report = |kind, url: &Url, source, bytes, summary: &mut PrefetchSummary| {
-            done += 1;
-            summary.count(source, bytes);
-            progress(&PrefetchProgress {
-                variant,
-                done,
-                total,
-                kind,
-                url: url.clone(),
-                source,
-                bytes,
-            });
-        };
-        // Playback serves what the cache refuses from memory; a prefetch
-        // exists for the cache, so a refused or failed write (here or when
-        // `open` stored the playlists) fails it: as soon as one is counted,
-        // and at the latest once the last write has finished.
-        let refused = || {
-            let stats = ctx.loader.stats().snapshot();
-            if stats.cache_full == 0 && stats.cache_write_errors == 0 {
-                Ok(())
-            } else {
-                Err(HlsError::NotCached {
-                    url: self.url().to_string(),
-                    refused: stats.cache_full,
-                    write_errors: stats.cache_write_errors,
-                })
-            }
-        };
-        ctx.loader.flush().await;
-        refused()?;
-        for k in 0..keys.len() {
-            let (url, source, bytes) = fetch_key(ctx, k).await?;
-            if source == Source::Network {
-                refused()?;
-            }
-            report(ResourceKind::Key, &url, source, bytes, &mut summary);
+    };
+    ctx.loader.flush().await;
+    refused()?;
+    for k in 0..keys.len() {
+        let (url, source, bytes) = fetch_key(ctx, k).await?;
+        if source == Source::Network {
+            refused()?;
         }
-        let limit = ctx.lookahead_segments.max(1);
-        // Built one at a time (in the task): a long VOD's resources are not
-        // all held at once.
-        let mut pending = 0..ctx.track.media_count();
-        let mut set = JoinSet::new();
-        loop {
-            while set.len() < limit {
-                match pending.next() {
-                    None => break,
-                    Some(m) => set.spawn(fetch_media(Arc::clone(ctx), m)),
-                };
-            }
-            let Some(joined) = set.join_next().await else {
-                break;
-            };
-            let joined = joined
-                .map_err(|e| HlsError::Task(e.to_string()))
-                .and_then(|r| r)
-                .and_then(|ok| refused().map(|()| ok));
-            match joined {
-                Ok(Some((res, source, bytes))) => {
-                    report(res.kind, &res.url, source, bytes, &mut summary)
-                }
-                Ok(None) => {} // a gap
-                Err(e) => {
-                    // Leave nothing running behind (atomic writes: an aborted
-                    // download never reaches the cache).
-                    set.shutdown().await;
-                    return Err(e);
-                }
-            }
-        }
-        // Done means on disk: the writes behind the downloads have landed.
-        ctx.loader.flush().await;
-        refused()?;
-        Ok(summary)
+        report(ResourceKind::Key, &url, source, bytes, &mut summary);
     }
+    let limit = ctx.lookahead_segments.max(1);
+    // Built one at a time (in the task): a long VOD's resources are not
+    // all held at once.
+    let mut pending = 0..ctx.track.media_count();
+    let mut set = JoinSet::new();
+    loop {
+        while set.len() < limit {
+            match pending.next() {
+                None => break,
+                Some(m) => set.spawn(fetch_media(Arc::clone(ctx), m)),
+            };
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let joined = joined
+            .map_err(|e| HlsError::Task(e.to_string()))
+            .and_then(|r| r)
+            .and_then(|ok| refused().map(|()| ok));
+        match joined {
+            Ok(Some((res, source, bytes))) => {
+                report(res.kind, &res.url, source, bytes, &mut summary)
+            }
+            Ok(None) => {} // a gap
+            Err(e) => {
+                // Leave nothing running behind (atomic writes: an aborted
+                // download never reaches the cache).
+                set.shutdown().await;
+                return Err(e);
+            }
+        }
+    }
+    // Done means on disk: the writes behind the downloads have landed.
+    ctx.loader.flush().await;
+    refused()?;
+    Ok(summary)
 }
 
 /// Fetch every variant of the asset at `url` into the cache (one after the

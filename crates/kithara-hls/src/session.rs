@@ -12,14 +12,14 @@ use url::Url;
 use crate::BlockingReader;
 use crate::crypto::{DecryptError, decrypt_aes128_cbc};
 use crate::error::HlsError;
-use crate::key::Key;
+use crate::key::{Key, KeyManager};
 use crate::live::Follower;
 use crate::lookahead::{ItemFetcher, Lookahead};
 use crate::open::Unstored;
 use crate::open::{Ctx, Opened, open};
-use crate::options::HlsOptions;
+use crate::options::{HlsOptions, Rendition};
 use crate::playlist::{RenditionInfo, VariantInfo};
-use crate::prefetch::{PrefetchProgress, PrefetchSummary};
+use crate::prefetch::{self, PrefetchProgress, PrefetchSummary};
 use crate::probe;
 use crate::record;
 use crate::refresh::with_fresh_urls;
@@ -149,7 +149,7 @@ pub struct HlsSession {
     live_top: Option<Unstored>,
     renditions: Vec<RenditionInfo>,
     /// What it was opened with (a prefetch opens its renditions alike).
-    pub(crate) options: HlsOptions,
+    options: HlsOptions,
 }
 
 impl std::fmt::Debug for HlsSession {
@@ -520,6 +520,86 @@ impl HlsSession {
         let target = target.ok_or(HlsError::InvalidSeek)?;
         self.pos = target;
         Ok(target)
+    }
+
+    /// Every resource of the chosen variant: playlists, keys, init segments
+    /// and segments, with their cache paths.
+    pub fn resources(&self) -> Vec<ResourceInfo> {
+        let track = &self.ctx.track;
+        let mut out = vec![ResourceInfo {
+            kind: ResourceKind::Playlist,
+            url: self.url().clone(),
+            cache_path: self.top_path.clone(),
+        }];
+        if let Some((url, path)) = &self.media_playlist {
+            out.push(ResourceInfo {
+                kind: ResourceKind::Playlist,
+                url: url.clone(),
+                cache_path: path.clone(),
+            });
+        }
+        for key in track.keys() {
+            if let Ok(res) = KeyManager::resource(&key.url) {
+                out.push(ResourceInfo {
+                    kind: ResourceKind::Key,
+                    url: res.url,
+                    cache_path: res.path.to_string(),
+                });
+            }
+        }
+        // Building a segment's resource cannot fail for a parsed playlist;
+        // a listing skips what it cannot name rather than failing.
+        for res in track.media_resources().filter_map(Result::ok) {
+            out.push(ResourceInfo {
+                kind: res.kind,
+                url: res.url.clone(),
+                cache_path: res.path.to_string(),
+            });
+        }
+        out
+    }
+
+    /// Download every key, init segment and segment of the chosen variant
+    /// that is not cached yet, without decrypting or reading them, with up to
+    /// [`HlsOptions::lookahead_segments`] downloads at a time. `progress` is
+    /// called once per resource. Playlists were loaded by `open`.
+    ///
+    /// The renditions of the variant's `AUDIO` and `SUBTITLES` groups
+    /// (`EXT-X-MEDIA` with a `URI`) are fetched too, each under `r{n}/`
+    /// (not when the session itself plays a rendition).
+    pub async fn prefetch_all<F>(&self, mut progress: F) -> Result<PrefetchSummary, HlsError>
+    where
+        F: FnMut(&PrefetchProgress) + Send,
+    {
+        let mut summary = self.prefetch_track(&mut progress).await?;
+        if self.options.rendition.is_some() {
+            return Ok(summary);
+        }
+        let Some(variant) = self.variants().get(self.variant_index()) else {
+            return Ok(summary);
+        };
+        let groups = [variant.audio.as_ref(), variant.subtitles.as_ref()];
+        for r in self.renditions() {
+            if !groups.contains(&Some(&r.group)) {
+                continue;
+            }
+            let mut opts = self.options.clone();
+            opts.rendition = Some(Rendition::Index(r.index));
+            let session = HlsSession::open(self.url().as_str(), opts).await?;
+            let fetched = session.prefetch_track(&mut progress).await;
+            session.close().await;
+            summary.add(fetched?);
+        }
+        Ok(summary)
+    }
+
+    /// [`prefetch_all`](Self::prefetch_all) of this session's own track.
+    async fn prefetch_track<F>(&self, progress: F) -> Result<PrefetchSummary, HlsError>
+    where
+        F: FnMut(&PrefetchProgress) + Send,
+    {
+        let playlist = self.media_playlist.as_ref().map_or(&self.url, |(u, _)| u);
+        prefetch::track(&self.ctx, &self.url, playlist, progress).await
     }
 
     /// Record a live stream into the cache: follow it for `duration` (or to
