@@ -74,14 +74,22 @@ fn an_invalid_header_is_a_usage_error_before_any_request() {
     let dir = tempfile::tempdir().unwrap();
     let o = origin();
     for bad in ["no colon", "Bad Name: x", "X-Ok: line\u{7f}break"] {
-        let out = run(dir.path(), &["fetch", o.master_url().as_str(), "--header", bad]);
+        let out = run(
+            dir.path(),
+            &["fetch", o.master_url().as_str(), "--header", bad],
+        );
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--header"), "{bad:?}: {err}");
     }
     let out = run(
         dir.path(),
-        &["fetch", o.master_url().as_str(), "--user-agent", "bad\nagent"],
+        &[
+            "fetch",
+            o.master_url().as_str(),
+            "--user-agent",
+            "bad\nagent",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert_eq!(o.total_requests(), 0);
@@ -100,7 +108,11 @@ fn segment_files(dir: &Path, o: &HlsOrigin) -> Vec<PathBuf> {
 }
 
 fn flip(file: &Path, at: u64) {
-    let mut f = OpenOptions::new().read(true).write(true).open(file).unwrap();
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+        .unwrap();
     let mut b = [0u8];
     f.seek(SeekFrom::Start(at)).unwrap();
     f.read_exact(&mut b).unwrap();
@@ -120,8 +132,18 @@ fn a_resumed_fetch_refetches_exactly_the_bad_segments() {
 
     // Rotted (same length, a flipped byte), cut short, emptied.
     flip(&files[1], 100);
-    OpenOptions::new().write(true).open(&files[3]).unwrap().set_len(10).unwrap();
-    OpenOptions::new().write(true).open(&files[4]).unwrap().set_len(0).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&files[3])
+        .unwrap()
+        .set_len(10)
+        .unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&files[4])
+        .unwrap()
+        .set_len(0)
+        .unwrap();
     o.reset_requests();
 
     let again = run(dir.path(), &["fetch", url.as_str(), "--json"]);

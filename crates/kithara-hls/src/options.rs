@@ -393,9 +393,11 @@ impl HlsOptions {
     pub(crate) fn client_settings(&self) -> Result<ClientSettings, HlsError> {
         let user_agent = match &self.user_agent {
             None => None,
-            Some(text) => Some(HeaderValue::from_str(text).map_err(|_| HlsError::ClientSetup {
-                reason: format!("invalid user agent {text:?}"),
-            })?),
+            Some(text) => Some(
+                HeaderValue::from_str(text).map_err(|_| HlsError::ClientSetup {
+                    reason: format!("invalid user agent {text:?}"),
+                })?,
+            ),
         };
         Ok(ClientSettings {
             connect_timeout: self.connect_timeout,

@@ -26,8 +26,8 @@ fn paths(origin: &HlsOrigin) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_user_agent_and_the_cookie_jar_reach_every_request() {
-    let origin = HlsOrigin::start(common::encrypted_vod().key_header("x-key-auth", "k1"))
-        .expect("origin");
+    let origin =
+        HlsOrigin::start(common::encrypted_vod().key_header("x-key-auth", "k1")).expect("origin");
     origin.set_cookie(Some("session=abc; Path=/"));
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
@@ -69,12 +69,20 @@ async fn headers_user_agent_and_the_cookie_jar_reach_every_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickling_segment_outlasting_the_read_timeout_completes() {
-    let origin =
-        HlsOrigin::start(OriginConfig::default().variants(1).segments(2).segment_size(64 * 1024))
-            .expect("origin");
+    let origin = HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(2)
+            .segment_size(64 * 1024),
+    )
+    .expect("origin");
     // 8 chunks, 7 pauses of 150 ms: about 1 s in all, against an idle
     // timeout of 600 ms that no single pause comes near.
-    origin.trickle(&origin.segment_path(0, 0), 8 * 1024, Duration::from_millis(150));
+    origin.trickle(
+        &origin.segment_path(0, 0),
+        8 * 1024,
+        Duration::from_millis(150),
+    );
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     let opts = persistent(&cache)
@@ -93,8 +101,7 @@ async fn a_trickling_segment_outlasting_the_read_timeout_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_longer_than_the_read_timeout_is_a_typed_error() {
-    let origin = HlsOrigin::start(OriginConfig::default().variants(1).segments(2))
-        .expect("origin");
+    let origin = HlsOrigin::start(OriginConfig::default().variants(1).segments(2)).expect("origin");
     let stalled = origin.segment_path(0, 1);
     let _hold = origin.hold(&stalled, 100);
     let dir = tempfile::tempdir().unwrap();
@@ -166,8 +173,7 @@ async fn compressed_playlists_are_decoded_and_media_are_asked_for_as_identity() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_with_retry_after_is_retried_after_the_wait_it_asks_for() {
-    let origin = HlsOrigin::start(OriginConfig::default().variants(1).segments(2))
-        .expect("origin");
+    let origin = HlsOrigin::start(OriginConfig::default().variants(1).segments(2)).expect("origin");
     let path = origin.segment_path(0, 0);
     origin.fail_next(&path, 503, Some("1"));
     let dir = tempfile::tempdir().unwrap();

@@ -29,7 +29,8 @@ impl Compression {
     fn encode(self, plain: &[u8]) -> std::io::Result<Vec<u8>> {
         match self {
             Self::Gzip => {
-                let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut w =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 w.write_all(plain)?;
                 w.finish()
             }
@@ -103,7 +104,10 @@ mod tests {
 
     fn with(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).unwrap(),
+        );
         h
     }
 

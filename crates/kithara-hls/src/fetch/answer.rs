@@ -132,7 +132,8 @@ pub(super) fn body_limit(
         (Some(r), false) => r.end,
         (None, _) => req.max_bytes.saturating_add(1),
     };
-    let announced_too_large = req.range.is_none() && content_length.is_some_and(|len| len > req.max_bytes);
+    let announced_too_large =
+        req.range.is_none() && content_length.is_some_and(|len| len > req.max_bytes);
     if (req.range.is_some() && want > req.max_bytes) || announced_too_large {
         return Err(too_large(req));
     }

@@ -134,10 +134,12 @@ impl HttpClient {
                 attempt.error("redirect to a scheme other than http or https")
             }
         });
-        let user_agent = settings.user_agent.unwrap_or(HeaderValue::from_static(concat!(
-            "kithara-hls/",
-            env!("CARGO_PKG_VERSION")
-        )));
+        let user_agent = settings
+            .user_agent
+            .unwrap_or(HeaderValue::from_static(concat!(
+                "kithara-hls/",
+                env!("CARGO_PKG_VERSION")
+            )));
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
