@@ -1,4 +1,4 @@
-//! A tour of kithara-cache: open, put, evict, pin, reopen.
+//! A tour of kithara-cache: open, put, evict, pin, reopen, keep.
 //!
 //! `cargo run --release -p kithara-cache --example tour [DIR]` (a temp dir by default).
 
@@ -87,12 +87,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Reopen: the files are the truth; nothing is pinned any more.
     let cache = AssetCache::open(CacheOptions::new(&root))?;
     println!("reopened: index clean = {}", cache.recovery().is_clean());
+
+    // Track 1 is a download: kept, streaming never evicts it, and its bytes
+    // count against max_kept_bytes (unlimited here) instead of max_bytes.
+    cache.asset(track(1)?).keep()?;
+    let stats = cache.stats()?;
+    println!(
+        "kept track 1: {} of {} bytes kept",
+        stats.kept_bytes, stats.total_bytes
+    );
     for a in cache.assets()? {
         println!(
-            "  {}  {:>8} bytes  {} files  {}",
+            "  {}  {:>8} bytes  {} files  {}  {}",
             &a.id.to_hex()[..16],
             a.bytes,
             a.files,
+            if a.kept { "kept" } else { "streamed" },
             a.source_url.unwrap_or_default()
         );
     }
