@@ -23,6 +23,7 @@ use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, DEFAULT_WRITE_LEASE, Durab
 use crate::path::CachePath;
 use crate::persist::flusher::Flusher;
 use crate::persist::load;
+use crate::pins::PinFiles;
 use crate::read::AssetReader;
 use crate::stats::{AssetInfo, CacheStats};
 use crate::store::record;
@@ -79,6 +80,8 @@ pub(crate) struct Shared {
     in_flight: InFlight,
     /// Hits check digests, not only lengths.
     verify_reads: bool,
+    /// Pins as other processes see them (`pins.rs`).
+    pub(crate) pins: PinFiles,
 }
 
 impl Deref for Inner {
@@ -98,7 +101,7 @@ impl AssetCache {
     pub fn open(options: CacheOptions) -> Result<Self> {
         let root = options.root.clone();
         fs::create_dir_all(&root).map_err(CacheError::io("create cache root", &root))?;
-        let lock = lock::acquire(&root)?;
+        let lock = lock::acquire(&root, &options.owner)?;
         let fs = FsStore::new(root.clone(), options.durability)?;
         let (index, recovery) = recover_index(&fs, true);
         let mut store = IndexStore::new(Base::Fs(fs.clone()), index);
@@ -190,6 +193,11 @@ impl AssetCache {
         let leases = LeaseStore::new(store, in_flight.clone());
         let mut engine = EvictingStore::new(leases, policy, in_flight.clone());
         let mut recovery = recovery;
+        let pins = match (&fs, read_only) {
+            (None, _) => PinFiles::None,
+            (Some(fs), true) => PinFiles::Inspector(fs.clone()),
+            (Some(fs), false) => PinFiles::owner(fs.clone()),
+        };
         if !read_only && let Some(fs) = &fs {
             // A cache reopened with a smaller limit, or fuller than allowed
             // after a crash, fits again before the first put.
@@ -207,6 +215,7 @@ impl AssetCache {
                     save: Mutex::new(()),
                     in_flight,
                     verify_reads,
+                    pins,
                 }),
                 flusher: Mutex::new(None),
                 _lock: lock,
@@ -239,7 +248,13 @@ impl AssetCache {
         let engine = self.inner.engine.lock();
         let leases = engine.inner();
         let index = leases.inner();
-        let pinned: Vec<&AssetId> = leases.pinned().collect();
+        // An inspector sees the owner's pins in its pin files.
+        let seen = self.inner.pins.seen();
+        let pinned: Vec<&AssetId> = if self.inner.pins.inspects() {
+            seen.keys().filter(|id| index.entry(id).is_some()).collect()
+        } else {
+            leases.pinned().collect()
+        };
         Ok(CacheStats {
             root: self.inner.fs.as_ref().map(|f| f.root().to_path_buf()),
             total_bytes: index.total_bytes(),
@@ -260,10 +275,11 @@ impl AssetCache {
     pub fn assets(&self) -> Result<Vec<AssetInfo>> {
         let engine = self.inner.engine.lock();
         let leases = engine.inner();
+        let seen = self.inner.pins.seen();
         let mut out: Vec<AssetInfo> = leases
             .inner()
             .entries()
-            .map(|(id, e)| AssetInfo::new(*id, e, leases.is_pinned(id)))
+            .map(|(id, e)| AssetInfo::new(*id, e, leases.is_pinned(id) || seen.contains_key(id)))
             .collect();
         out.sort_by(|a, b| b.access_tick.cmp(&a.access_tick).then(a.id.cmp(&b.id)));
         Ok(out)

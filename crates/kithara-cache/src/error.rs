@@ -50,10 +50,13 @@ pub enum CacheError {
         available: u64,
     },
     /// Another process (or another `AssetCache` in this one) owns the directory.
-    #[error("cache directory {} is in use by another process", root.display())]
+    #[error("cache directory {} is in use by another process{}", root.display(), owner.as_ref().map(|o| format!(" ({o})")).unwrap_or_default())]
     InUse {
         /// The cache root.
         root: PathBuf,
+        /// Who owns it, as the owner wrote it into its lock file; `None`
+        /// if it could not be read. For display only: nothing checks it.
+        owner: Option<Owner>,
     },
     /// The cache was opened with [`AssetCache::open_read_only`](crate::AssetCache::open_read_only).
     #[error("cache at {} is open read-only", root.display())]
@@ -95,6 +98,23 @@ pub enum CacheError {
         #[source]
         source: io::Error,
     },
+}
+
+/// The owner of a cache directory, as it describes itself in its lock file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Owner {
+    /// Its process id.
+    pub pid: u32,
+    /// What it is ([`CacheOptions::owner`](crate::CacheOptions::owner)),
+    /// e.g. `kithara serve`.
+    pub command: String,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {}: {}", self.pid, self.command)
+    }
 }
 
 impl CacheError {

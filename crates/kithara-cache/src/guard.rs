@@ -10,8 +10,9 @@ use crate::lease::LeaseKind;
 ///
 /// Owned (`'static`, `Send + Sync`): it can move into threads and tasks.
 /// Cloning takes another reference; the asset is unpinned when the last
-/// guard is dropped. Pins live in memory only, so a crash leaves nothing
-/// pinned.
+/// guard is dropped. A pin is counted in memory; on disk the owner also
+/// holds a lock that shows it to other processes (`pins.rs`), which the
+/// kernel drops with the process: a crash leaves nothing pinned.
 pub struct LeaseGuard {
     inner: Arc<Inner>,
     id: AssetId,
@@ -21,6 +22,9 @@ pub struct LeaseGuard {
 impl LeaseGuard {
     pub(crate) fn acquire(inner: Arc<Inner>, id: AssetId, kind: LeaseKind) -> Self {
         inner.engine().inner_mut().acquire(id, kind);
+        if kind == LeaseKind::Pin {
+            inner.pins.pin(&id);
+        }
         Self { inner, id, kind }
     }
 
@@ -39,6 +43,9 @@ impl Clone for LeaseGuard {
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
         self.inner.engine().inner_mut().release(&self.id, self.kind);
+        if self.kind == LeaseKind::Pin {
+            self.inner.pins.unpin(&self.id);
+        }
     }
 }
 

@@ -190,7 +190,7 @@ impl AssetHandle {
     pub fn info(&self) -> Option<AssetInfo> {
         let engine = self.inner.engine();
         let leases = engine.inner();
-        let pinned = leases.is_pinned(&self.id);
+        let pinned = leases.is_pinned(&self.id) || self.inner.pins.seen_one(&self.id);
         leases
             .inner()
             .entry(&self.id)

@@ -4,6 +4,7 @@
 //! <root>/.lock                      advisory lock of the owning process
 //! <root>/state.json                 the index (recency, URLs, sizes)
 //! <root>/trash/<grave>              assets moved out of place, then buried
+//! <root>/pins/<id>                  held (flock, shared) by the owner while pinned
 //! <root>/assets/<id[0..2]>/<id>/…   one directory per asset
 //!   …/.<unique>.kithara-tmp         a staged write before its rename
 //!   <id>/.kithara-kept              present: the asset is kept (a download)
@@ -17,6 +18,8 @@ pub(crate) const ASSETS_DIR: &str = "assets";
 pub(crate) const TRASH_DIR: &str = "trash";
 /// Suffix of in-flight temp files; no cached name may end with it.
 pub(crate) const TEMP_SUFFIX: &str = ".kithara-tmp";
+/// Folder under the root holding the owner's pin files (`pins.rs`).
+pub(crate) const PINS_DIR: &str = "pins";
 /// File name of the index at the cache root.
 pub(crate) const INDEX_FILE: &str = "state.json";
 /// File name of the owner's advisory lock at the cache root.

@@ -95,6 +95,7 @@ mod open;
 mod options;
 mod path;
 mod persist;
+mod pins;
 mod read;
 mod stats;
 mod store;
@@ -102,7 +103,7 @@ mod verify;
 mod write;
 
 pub use cache::AssetCache;
-pub use error::{CacheError, Result};
+pub use error::{CacheError, Owner, Result};
 pub use evict::{EvictionPolicy, LruPolicy};
 pub use guard::LeaseGuard;
 pub use handle::{AssetHandle, PutResult};

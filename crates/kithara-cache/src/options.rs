@@ -38,6 +38,7 @@ pub struct CacheOptions {
     pub(crate) policy: Box<dyn EvictionPolicy>,
     pub(crate) verify_reads: bool,
     pub(crate) write_lease: Duration,
+    pub(crate) owner: String,
 }
 
 impl CacheOptions {
@@ -54,6 +55,7 @@ impl CacheOptions {
             policy: Box::new(LruPolicy::default()),
             verify_reads: false,
             write_lease: DEFAULT_WRITE_LEASE,
+            owner: default_owner(),
         }
     }
 
@@ -133,6 +135,15 @@ impl CacheOptions {
         self
     }
 
+    /// What the owner is, written with its pid into the lock file so that
+    /// another opener's [`CacheError::InUse`](crate::CacheError::InUse)
+    /// can name it, e.g. `kithara serve` (default: the name of the
+    /// executable). Control characters are dropped.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
     /// The eviction policy (default [`LruPolicy`]).
     pub fn policy(mut self, policy: impl EvictionPolicy) -> Self {
         self.policy = Box::new(policy);
@@ -152,6 +163,15 @@ impl std::fmt::Debug for CacheOptions {
             .field("flush_interval", &self.flush_interval)
             .field("verify_reads", &self.verify_reads)
             .field("write_lease", &self.write_lease)
+            .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
+}
+
+/// The executable's file name, or `unknown`.
+fn default_owner() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -3,7 +3,8 @@
 //! depth of a resource's path is never written through, read through or
 //! removed through; a FIFO where a resource or the index should be never
 //! blocks a read or an open; the lock file is never followed nor truncated
-//! when it is not the cache's own.
+//! when it is not the cache's own; nor is a pin file, which is never
+//! followed or blocked on either, by the owner or by an inspector.
 
 mod common;
 
@@ -200,6 +201,69 @@ fn a_planted_lock_file_is_neither_followed_nor_truncated() {
             .unwrap_or_else(|| panic!("{how}: the cache opened over a foreign lock file"));
         assert!(err.to_string().contains(".lock"), "{how}: {err}");
     }
+}
+
+#[test]
+fn planted_pin_files_are_neither_followed_nor_blocked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let foreign = outside.path().join("precious.txt");
+    std::fs::write(&foreign, OUTSIDE_BYTES).unwrap();
+    let cache = open(dir.path(), 1 << 20);
+    for n in 1..=2 {
+        cache.asset(id(n)).put_atomic(&p("a"), b"inside").unwrap();
+    }
+    let pins = dir.path().join("pins");
+    let name = |n| pins.join(id(n).to_hex());
+
+    // The folder itself is a link: nothing is created through it, and
+    // the pin still protects.
+    symlink(outside.path(), &pins).unwrap();
+    let pin = cache.pin(id(1)).unwrap();
+    assert!(cache.remove(id(1)).is_err(), "a pinned asset was removed");
+    drop(pin);
+    std::fs::remove_file(&pins).unwrap();
+
+    // Its files: a link to a foreign file and a FIFO stand where the
+    // owner's pin files go. The owner replaces them, without blocking.
+    std::fs::create_dir(&pins).unwrap();
+    symlink(&foreign, name(1)).unwrap();
+    mkfifo(&name(2));
+    let c = cache.clone();
+    let guards = finishes("a pin over a FIFO", move || {
+        (c.pin(id(1)).unwrap(), c.pin(id(2)).unwrap())
+    });
+    let root = dir.path().to_path_buf();
+    let seen = finishes("an inspection", move || {
+        AssetCache::open_read_only(&root)
+            .unwrap()
+            .stats()
+            .unwrap()
+            .pinned_assets
+    });
+    assert_eq!(seen, 2, "the owner's pins are not seen");
+    drop(guards);
+    assert_eq!(
+        snapshot(outside.path()),
+        vec![(foreign.clone(), OUTSIDE_BYTES.to_vec())]
+    );
+    drop(cache);
+
+    // An inspector is not fooled either: a link to a file someone holds
+    // locked is not followed, a FIFO does not block it.
+    let held = std::fs::File::open(&foreign).unwrap();
+    held.lock_shared().unwrap();
+    symlink(&foreign, name(1)).unwrap();
+    mkfifo(&name(2));
+    let root = dir.path().to_path_buf();
+    let seen = finishes("an inspection over a FIFO", move || {
+        AssetCache::open_read_only(&root)
+            .unwrap()
+            .stats()
+            .unwrap()
+            .pinned_assets
+    });
+    assert_eq!(seen, 0, "a planted pin file counted as a pin");
 }
 
 mod property {

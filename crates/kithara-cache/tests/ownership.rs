@@ -42,16 +42,17 @@ fn child_second_opener() {
 }
 
 #[test]
-fn a_second_owner_in_this_process_gets_a_clear_in_use_error() {
+fn a_second_owner_in_this_process_gets_a_clear_in_use_error_naming_the_owner() {
     let dir = tempfile::tempdir().unwrap();
-    let _owner = open(dir.path(), 1 << 20);
+    let _owner = AssetCache::open(CacheOptions::new(dir.path()).owner("player\n7")).unwrap();
     let err = AssetCache::open(CacheOptions::new(dir.path())).unwrap_err();
-    assert!(matches!(err, CacheError::InUse { .. }));
+    assert!(matches!(err, CacheError::InUse { owner: Some(_), .. }));
     assert_eq!(
         err.to_string(),
         format!(
-            "cache directory {} is in use by another process",
-            dir.path().display()
+            "cache directory {} is in use by another process (pid {}: player7)",
+            dir.path().display(),
+            std::process::id()
         )
     );
 }
@@ -69,7 +70,16 @@ fn another_process_cannot_own_a_root_and_a_killed_owner_releases_it() {
     let mut second = spawn_child("child_second_opener", &[(ROOT, root)]);
     let line = wait_for_line(&mut second, "result:").unwrap();
     second.wait().unwrap();
-    assert!(line.contains("is in use by another process"), "{line}");
+    // Named by pid and, by default, the executable's name.
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe.file_name().unwrap().to_str().unwrap();
+    assert!(
+        line.ends_with(&format!(
+            "is in use by another process (pid {}: {exe})",
+            owner.id()
+        )),
+        "{line}"
+    );
     assert!(matches!(
         AssetCache::open(CacheOptions::new(root)),
         Err(CacheError::InUse { .. })
@@ -88,6 +98,13 @@ fn another_process_cannot_own_a_root_and_a_killed_owner_releases_it() {
     let stats = ro.stats().unwrap();
     assert_eq!((stats.total_bytes, stats.asset_count), (18, 1));
     assert!(stats.read_only);
+    // The owner's pin shows in another process's view.
+    assert_eq!((stats.pinned_assets, stats.pinned_bytes), (1, 18));
+    assert!(
+        ro.assets().unwrap()[0].pinned,
+        "the owner's pin is not seen"
+    );
+    assert!(ro.asset(id(1)).info().unwrap().pinned);
     let err = ro.asset(id(2)).put_atomic(&p("x"), b"x").unwrap_err();
     assert!(matches!(err, CacheError::ReadOnly { .. }), "{err}");
     assert!(matches!(ro.remove(id(1)), Err(CacheError::ReadOnly { .. })));
@@ -101,6 +118,14 @@ fn another_process_cannot_own_a_root_and_a_killed_owner_releases_it() {
 
     owner.kill().unwrap();
     owner.wait().unwrap();
+    // Killed (SIGKILL), it left its pin file but nothing pinned.
+    let ro = AssetCache::open_read_only(root).unwrap();
+    assert_eq!(ro.stats().unwrap().pinned_assets, 0);
+    assert!(
+        !ro.assets().unwrap()[0].pinned,
+        "a dead owner's pin is seen"
+    );
+    drop(ro);
     let cache = AssetCache::open(CacheOptions::new(root)).unwrap();
     assert_eq!(
         cache.asset(id(1)).read(&p("a")).unwrap().unwrap(),

@@ -2,20 +2,28 @@
 //!
 //! The lock belongs to the open file description, so the kernel releases it
 //! when the owner exits for any reason, kill -9 included: a crash never leaves
-//! the directory locked.
+//! the directory locked. The file says who the owner is (`<pid>\n<command>\n`)
+//! so that a second opener's error can name it.
 
 use std::fs::{File, TryLockError};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process;
 
 use rustix::fs::{FileType, Mode, OFlags};
 
-use crate::error::{CacheError, Result};
+use crate::error::{CacheError, Owner, Result};
 use crate::layout::LOCK_FILE;
 
-/// Takes the exclusive lock or fails with [`CacheError::InUse`]; never waits.
-pub(crate) fn acquire(root: &Path) -> Result<File> {
+/// How much of a lock file is read to name its owner.
+const OWNER_BYTES: usize = 256;
+/// How many characters of the owner's command are shown.
+const COMMAND_CHARS: usize = 64;
+
+/// Takes the exclusive lock or fails with [`CacheError::InUse`]; never
+/// waits. `command` is what the owner says it is.
+pub(crate) fn acquire(root: &Path, command: &str) -> Result<File> {
     let path = root.join(LOCK_FILE);
     // Never through a link, and never a file with other names (a hard
     // link): the pid written below must not truncate a file that is not
@@ -38,13 +46,40 @@ pub(crate) fn acquire(root: &Path) -> Result<File> {
         Err(TryLockError::WouldBlock) => {
             return Err(CacheError::InUse {
                 root: root.to_path_buf(),
+                owner: owner(&file),
             });
         }
         Err(TryLockError::Error(e)) => return Err(CacheError::io("lock", path)(e)),
     }
-    // The pid is for people inspecting the directory; the lock itself is the flock.
+    // Who owns it is for people (and a second opener's error); the lock
+    // itself is the flock.
+    let command: String = command.chars().filter(|c| !c.is_control()).collect();
     file.set_len(0)
-        .and_then(|()| writeln!(file, "{}", process::id()))
+        .and_then(|()| write!(file, "{}\n{command}\n", process::id()))
         .map_err(CacheError::io("write lock file", &path))?;
     Ok(file)
+}
+
+/// The owner as its lock file says: a bounded read of a file already known
+/// to be regular, shown and never trusted (control characters dropped,
+/// the command cut short). `None` if it says nothing usable, e.g. an owner
+/// that has locked the file and not written it yet.
+fn owner(file: &File) -> Option<Owner> {
+    let mut buf = [0u8; OWNER_BYTES];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let mut lines = text.lines();
+    let pid = lines.next()?.trim().parse().ok()?;
+    let command: String = lines
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(COMMAND_CHARS)
+        .collect();
+    let command = match command.trim() {
+        "" => "unknown".to_owned(),
+        c => c.to_owned(),
+    };
+    Some(Owner { pid, command })
 }

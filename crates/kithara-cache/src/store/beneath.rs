@@ -298,6 +298,19 @@ impl Dir {
         Ok(())
     }
 
+    /// The names of its entries (`.` and `..` left out), of any type.
+    pub(crate) fn names(&self) -> io::Result<Vec<std::ffi::OsString>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&self.fd)? {
+            let name = entry?.file_name().to_bytes().to_vec();
+            if name != b"." && name != b".." {
+                out.push(OsStr::from_bytes(&name).to_os_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// Make the directory's entries durable.
     pub(crate) fn sync(&self) -> io::Result<()> {
         rustix::fs::fsync(&self.fd)?;

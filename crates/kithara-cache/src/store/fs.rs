@@ -78,6 +78,20 @@ impl FsStore {
         self.cfg.root.path()
     }
 
+    /// The folder of the pin files (`pins.rs`), created if `create`;
+    /// `None` if it is missing or a link stands there (never followed).
+    pub(crate) fn pin_dir(&self, create: bool) -> std::io::Result<Option<Dir>> {
+        if create {
+            // Not synced: pin files mean nothing after a restart.
+            return self
+                .cfg
+                .root
+                .create_dirs(layout::PINS_DIR, &mut Vec::new())
+                .map(Some);
+        }
+        self.cfg.root.dir(layout::PINS_DIR)
+    }
+
     fn sync(&self) -> bool {
         self.cfg.durability == Durability::Sync
     }
