@@ -170,6 +170,48 @@ impl Loader {
         Ok(Some(bytes))
     }
 
+    /// Append the cached bytes of `batch`, in order, to `out`, on this thread
+    /// (blocking file I/O: the caller runs it where blocking is allowed),
+    /// until one is not cached whole (as [`cached`](Self::cached) sees it)
+    /// or `max_bytes` are appended; returns the length of each appended
+    /// (hits are counted). Each file goes straight into `out`: one copy.
+    pub(crate) fn append_cached(
+        &self,
+        batch: &[Resource],
+        out: &mut Vec<u8>,
+        max_bytes: u64,
+    ) -> Result<Vec<u64>, HlsError> {
+        let mut lens = Vec::with_capacity(batch.len());
+        let mut total = 0u64;
+        for res in batch {
+            if total >= max_bytes {
+                break;
+            }
+            let store = self.store_of(res.kind, &res.path);
+            let Some(mut reader) = store.open(&res.path)? else {
+                break;
+            };
+            let len = reader.len();
+            let want = res.range.as_ref().map(|r| r.end - r.start);
+            if len == 0 || want.is_some_and(|w| w != len) {
+                break;
+            }
+            let start = out.len();
+            match std::io::Read::read_to_end(&mut reader, out) {
+                Ok(n) if n as u64 == len => {}
+                _ => {
+                    // Changed under us: the normal path reads it again.
+                    out.truncate(start);
+                    break;
+                }
+            }
+            self.stats.record(Source::Cache, len as usize);
+            lens.push(len);
+            total += len;
+        }
+        Ok(lens)
+    }
+
     /// Download the resource (after a cache miss). Offline, this is the
     /// `OfflineMiss` naming the resource.
     pub(crate) async fn download(

@@ -117,6 +117,11 @@ impl<F: ItemFetcher> Lookahead<F> {
         self.next = self.total;
     }
 
+    /// Whether nothing is queued (started and not yet taken).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// Items started and not yet taken.
     #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kithara_cache::{AssetId, CachePath};
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::JoinSet;
 use url::Url;
 
@@ -25,6 +26,12 @@ use crate::record;
 use crate::refresh::with_fresh_urls;
 use crate::resource::ResourceKind;
 use crate::source::{Fetched, SessionStats, Source};
+
+/// The most items [`HlsSession::read_to_end`] reads from the cache in one go.
+const BATCH_ITEMS: usize = 64;
+/// The bytes after which it stops a batch (it ends with the item that
+/// crossed the bound).
+const BATCH_BYTES: u64 = 16 << 20;
 
 impl ItemFetcher for Ctx {
     async fn fetch(self: Arc<Self>, item: usize) -> Result<Fetched, HlsError> {
@@ -430,15 +437,10 @@ impl HlsSession {
         }
     }
 
-    async fn load(&mut self, idx: usize, start: u64) -> Result<(), HlsError> {
-        let f = self.lookahead.take(idx).await?;
-        if !self.loaded_once {
-            // The playlists, keys and this item are on disk before the
-            // first byte is returned; after that, writes run behind.
-            self.ctx.loader.flush().await;
-            self.loaded_once = true;
-        }
-        let len = f.bytes.len() as u64;
+    /// Record that item `idx` is `len` bytes, as a read found it: a byte
+    /// range that said otherwise is a bad answer; a probed length that said
+    /// otherwise moves the offsets after the item.
+    fn settle_size(&mut self, idx: usize, len: u64) -> Result<(), HlsError> {
         let probed = std::mem::take(&mut self.probed[idx]);
         if let Some(hint) = self.sizes[idx]
             && hint != len
@@ -457,6 +459,18 @@ impl HlsSession {
         }
         self.sizes[idx] = Some(len);
         self.extend_offsets();
+        Ok(())
+    }
+
+    async fn load(&mut self, idx: usize, start: u64) -> Result<(), HlsError> {
+        let f = self.lookahead.take(idx).await?;
+        if !self.loaded_once {
+            // The playlists, keys and this item are on disk before the
+            // first byte is returned; after that, writes run behind.
+            self.ctx.loader.flush().await;
+            self.loaded_once = true;
+        }
+        self.settle_size(idx, f.bytes.len() as u64)?;
         self.current = Some(Current {
             start,
             data: f.bytes,
@@ -495,17 +509,80 @@ impl HlsSession {
     }
 
     /// Read the rest of the stream into `out`; returns the bytes read.
+    ///
+    /// Each item is copied into `out` once, whole. On a multi-thread
+    /// runtime, clear items found in the cache while no look-ahead is in
+    /// flight are read straight from their files into `out`, up to 64
+    /// items or 16 MiB at a time, on this task (`block_in_place`): no task
+    /// nor blocking-pool hand-off per item.
     pub async fn read_to_end(&mut self, out: &mut Vec<u8>) -> Result<usize, HlsError> {
-        let mut total = 0;
-        let mut buf = vec![0u8; 64 * 1024];
+        let before = out.len();
         loop {
-            let n = self.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(total);
+            if let Some(cur) = &self.current {
+                let end = cur.start + cur.data.len() as u64;
+                if self.pos >= cur.start && self.pos < end {
+                    let off = (self.pos - cur.start) as usize;
+                    out.extend_from_slice(&cur.data[off..]);
+                    self.pos = end;
+                }
             }
-            out.extend_from_slice(&buf[..n]);
-            total += n;
+            match self.locate(self.pos) {
+                Located::End => {
+                    if !self.grow().await? {
+                        return Ok(out.len() - before);
+                    }
+                }
+                Located::Item(idx, start) => {
+                    if start == self.pos
+                        && self.lookahead.is_idle()
+                        && self.append_cached(idx, out).await?
+                    {
+                        continue;
+                    }
+                    self.load(idx, start).await?;
+                }
+            }
         }
+    }
+
+    /// `read_to_end`'s cached path: append the clear items from `idx` on
+    /// that are cached whole, straight from their files; false when not one
+    /// is (or the runtime cannot block in place), for the normal path.
+    async fn append_cached(&mut self, idx: usize, out: &mut Vec<u8>) -> Result<bool, HlsError> {
+        if Handle::current().runtime_flavor() != RuntimeFlavor::MultiThread {
+            return Ok(false);
+        }
+        let end = (idx + BATCH_ITEMS).min(self.sizes.len());
+        let mut batch = Vec::with_capacity(end - idx);
+        for i in idx..end {
+            match self.ctx.track.item(i)? {
+                (res, None) => batch.push(res),
+                (_, Some(_)) => break, // encrypted: decrypted by the normal path
+            }
+        }
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        if !self.loaded_once {
+            // As `load`: the playlists are on disk before the first byte.
+            self.ctx.loader.flush().await;
+        }
+        let loader = &self.ctx.loader;
+        let lens = tokio::task::block_in_place(|| loader.append_cached(&batch, out, BATCH_BYTES))?;
+        if lens.is_empty() {
+            return Ok(false);
+        }
+        self.loaded_once = true;
+        for (k, &len) in lens.iter().enumerate() {
+            self.settle_size(idx + k, len)?;
+            self.pos += len;
+        }
+        self.current = Some(Current {
+            start: self.pos,
+            data: Bytes::new(),
+            source: Source::Cache,
+        });
+        Ok(true)
     }
 
     /// Move the position, like [`std::io::Seek::seek`]. Seeking from the end
