@@ -211,17 +211,7 @@ fn serve_streams_beside_a_kept_track_without_touching_it() {
     let (kept, streamed) = (origin(), origin());
     ok(d, &["fetch", kept.master_url().as_str(), "--keep"]);
     let before = listed(d);
-    let mut child = common::kithara(d)
-        .args(["--max-bytes", "16KiB", "serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut base = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut base)
-        .unwrap();
-    let base = base.trim_end().to_owned();
+    let (mut child, base) = common::serve(d, &["--max-bytes", "16KiB"]);
     for o in [&kept, &streamed] {
         play_all(&base, o);
     }

@@ -4,25 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use kithara_test_utils::{HlsOrigin, OriginConfig};
-
-/// Start `kithara serve` on the cache at `dir`; returns it and its base URL.
-fn serve(dir: &std::path::Path) -> (Child, String) {
-    let mut child = common::kithara(dir)
-        .args(["serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim_end().to_owned())
-}
 
 /// GET `url`: status and body, or `None` if the connection failed.
 fn get(url: &str) -> Option<(u16, Vec<u8>)> {
@@ -59,7 +43,7 @@ fn play_url(base: &str, origin: &HlsOrigin) -> String {
 fn serve_prints_its_base_url_plays_and_stops_cleanly() {
     let origin = HlsOrigin::start(OriginConfig::default().segments(2)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, base) = serve(dir.path());
+    let (mut child, base) = common::serve(dir.path(), &[]);
     // http://127.0.0.1:PORT/<32 hex>/
     let rest = base.strip_prefix("http://127.0.0.1:").expect(&base);
     let (port, token) = rest.split_once('/').unwrap();
@@ -101,7 +85,7 @@ fn a_kill_9_mid_stream_leaves_a_cache_that_verifies() {
     let origin =
         HlsOrigin::start(OriginConfig::default().segments(3).segment_size(400_000)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, base) = serve(dir.path());
+    let (mut child, base) = common::serve(dir.path(), &[]);
     let (_, master) = get(&play_url(&base, &origin)).expect("answered");
     let master = String::from_utf8(master).unwrap();
     let media_path = master.lines().find(|l| l.starts_with('/')).unwrap();
@@ -132,7 +116,7 @@ fn a_kill_9_mid_stream_leaves_a_cache_that_verifies() {
     );
     // Repair by use, as after any crash: the next owner's open rebuilds the
     // index and drops the dead writer's temp file; then verify says ok.
-    let (mut again, _) = serve(dir.path());
+    let (mut again, _) = common::serve(dir.path(), &[]);
     signal(&again, "-TERM");
     assert!(again.wait().unwrap().success());
     let verify = common::kithara(dir.path())
