@@ -30,6 +30,11 @@ fn origin(segments: usize) -> HlsOrigin {
 }
 
 fn stdout(cmd: &mut Command) -> String {
+    String::from_utf8(stdout_bytes(cmd)).unwrap()
+}
+
+/// The stdout of a command that must succeed (media bytes, say).
+fn stdout_bytes(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -37,7 +42,7 @@ fn stdout(cmd: &mut Command) -> String {
         cmd,
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    out.stdout
 }
 
 fn stderr_of_failure(cmd: &mut Command) -> String {
@@ -532,20 +537,12 @@ fn exclude_codec_skips_variants_on_info_read_and_fetch() {
         "variant 0  bandwidth=64000  codecs=mp4a.40.2  resolution=-  audio=-\n\
          variant 1  bandwidth=128000  codecs=mp4a.40.2  resolution=-  audio=-\n"
     );
-    let read = kithara(dir.path())
-        .args(["read", &url, "-o", "-"])
-        .args(exclude)
-        .output()
-        .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
+    let read = stdout_bytes(
+        kithara(dir.path())
+            .args(["read", &url, "-o", "-"])
+            .args(exclude),
     );
-    assert!(
-        read.stdout == origin.expected_stream(1),
-        "highest not excluded"
-    );
+    assert!(read == origin.expected_stream(1), "highest not excluded");
     stdout(
         kithara(dir.path())
             .args(["fetch", &url, "--variant", "all"])
@@ -569,18 +566,10 @@ fn read_start_begins_at_the_segment_of_that_time() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = origin.master_url().to_string();
-    let out = kithara(dir.path())
-        .args(["read", &url, "--start", "0:08", "-o", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = stdout_bytes(kithara(dir.path()).args(["read", &url, "--start", "0:08", "-o", "-"]));
     let skipped: usize = (0..2).map(|i| origin.segment_plaintext(0, i).len()).sum();
     assert!(
-        out.stdout == origin.expected_stream(0)[skipped..],
+        out == origin.expected_stream(0)[skipped..],
         "bytes from segment 2"
     );
     for i in 0..2 {

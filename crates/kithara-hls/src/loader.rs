@@ -40,10 +40,9 @@ pub(crate) struct Loader {
     segment_durability: Durability,
 }
 
-/// Whether cached `bytes` can be all of `res`: not empty, and as long as
-/// its byte range if it has one.
-fn whole(res: &Resource, bytes: &Bytes) -> bool {
-    let len = bytes.len() as u64;
+/// Whether a cached file of `len` bytes can be all of `res`: not empty, and
+/// as long as its byte range if it has one.
+fn whole(res: &Resource, len: u64) -> bool {
     let want = res.range.as_ref().map(|r| r.end.saturating_sub(r.start));
     len > 0 && want.is_none_or(|want| want == len)
 }
@@ -140,7 +139,7 @@ impl Loader {
         let Some(bytes) = bytes else {
             return Ok(false);
         };
-        let sound = whole(res, &bytes);
+        let sound = whole(res, bytes.len() as u64);
         if !sound {
             tracing::info!(url = %res.url, path = %res.path, len = bytes.len(), "cached copy empty or of the wrong length: fetched again");
         }
@@ -161,7 +160,7 @@ impl Loader {
         let Some(bytes) = got else {
             return Ok(None);
         };
-        if !whole(res, &bytes) {
+        if !whole(res, bytes.len() as u64) {
             tracing::warn!(url = %res.url, path = %res.path, len = bytes.len(), "cached file empty or of the wrong length (an interrupted write?): treated as missing");
             return Ok(None);
         }
@@ -192,8 +191,7 @@ impl Loader {
                 break;
             };
             let len = reader.len();
-            let want = res.range.as_ref().map(|r| r.end - r.start);
-            if len == 0 || want.is_some_and(|w| w != len) {
+            if !whole(res, len) {
                 break;
             }
             let start = out.len();
@@ -340,15 +338,14 @@ impl Loader {
         res: &Resource,
         n: u64,
     ) -> Result<Option<(u64, Bytes)>, HlsError> {
-        let path = res.path.clone();
-        let want = res.range.as_ref().map(|r| r.end - r.start);
+        let res = res.clone();
         type Tail = Result<Option<(u64, Bytes)>, kithara_cache::CacheError>;
         self.blocking(self.store_of(res.kind, &res.path), move |s| -> Tail {
-            let Some(reader) = s.open(&path)? else {
+            let Some(reader) = s.open(&res.path)? else {
                 return Ok(None);
             };
             let len = reader.len();
-            if len == 0 || want.is_some_and(|w| w != len) {
+            if !whole(&res, len) {
                 return Ok(None);
             }
             let n = n.min(len);

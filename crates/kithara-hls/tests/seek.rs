@@ -204,6 +204,16 @@ fn timed_origin(encrypted: bool) -> HlsOrigin {
     HlsOrigin::start(cfg).expect("origin")
 }
 
+/// A session on `timed_origin` (two fetches at a time at most).
+async fn open_timed(origin: &HlsOrigin, cache: &kithara_cache::AssetCache) -> HlsSession {
+    let opts = persistent(cache)
+        .key_processor(unwrap_xor())
+        .lookahead_segments(2);
+    HlsSession::open(origin.master_url().as_str(), opts)
+        .await
+        .expect("open")
+}
+
 /// Segment `i` was never downloaded: every request of it was a `HEAD` or a
 /// `GET` of at most 32 bytes (the tail an encrypted length needs).
 fn assert_not_downloaded(origin: &HlsOrigin, i: usize) {
@@ -250,12 +260,7 @@ async fn seek_time_fetches_no_segment_before_the_target() {
         let dir = tempfile::tempdir().unwrap();
         let cache = open_cache(dir.path());
         within(async {
-            let opts = persistent(&cache)
-                .key_processor(unwrap_xor())
-                .lookahead_segments(2);
-            let mut s = HlsSession::open(origin.master_url().as_str(), opts)
-                .await
-                .expect("open");
+            let mut s = open_timed(&origin, &cache).await;
             assert_eq!(s.duration(), Duration::from_secs(32));
             // 13 s is in segment 3 (12 s to 16 s).
             let pos = s
@@ -297,12 +302,7 @@ async fn seek_from_the_end_downloads_only_the_last_segment() {
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     within(async {
-        let opts = persistent(&cache)
-            .key_processor(unwrap_xor())
-            .lookahead_segments(2);
-        let mut s = HlsSession::open(origin.master_url().as_str(), opts)
-            .await
-            .expect("open");
+        let mut s = open_timed(&origin, &cache).await;
         let len = expected.len() as u64;
         assert_eq!(s.seek(SeekFrom::End(-5)).await.expect("seek"), len - 5);
         let mut tail = Vec::new();
