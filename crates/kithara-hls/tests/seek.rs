@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{LIMIT, open_cache, persistent, read_vod, unwrap_xor, within};
 use kithara_hls::{HlsError, HlsOptions, HlsSession, VariantSelect};
-use kithara_test_utils::{Encryption, HlsOrigin, IvMode, OriginConfig};
+use kithara_test_utils::{DirOrigin, Encryption, HlsOrigin, IvMode, OriginConfig};
 
 const VARIANT: usize = 1;
 
@@ -315,4 +315,39 @@ async fn seek_from_the_end_downloads_only_the_last_segment() {
         assert_not_downloaded(&origin, i);
     }
     assert_downloaded(&origin, 7);
+}
+
+/// A `HEAD` length is a hint: when the segment turns out longer (here the
+/// file grows between the probes of `SeekFrom::End` and the read), the
+/// positions after it move and the stream is the real bytes, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probed_length_that_turns_out_wrong_moves_the_positions_after_it() {
+    let files = tempfile::tempdir().unwrap();
+    let seg = |i: u8, n: usize| vec![b'a' + i; n];
+    let mut playlist = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:4\n");
+    for i in 0..3u8 {
+        std::fs::write(files.path().join(format!("{i}.ts")), seg(i, 100)).unwrap();
+        playlist.push_str(&format!("#EXTINF:4,\n{i}.ts\n"));
+    }
+    playlist.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(files.path().join("media.m3u8"), playlist).unwrap();
+    let origin = DirOrigin::start(files.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    within(async {
+        let url = origin.url("media.m3u8");
+        let mut s = HlsSession::open(url.as_str(), persistent(&cache))
+            .await
+            .expect("open");
+        assert_eq!(s.seek(SeekFrom::End(0)).await.unwrap(), 300, "from HEADs");
+        std::fs::write(files.path().join("0.ts"), seg(0, 150)).unwrap();
+        s.seek(SeekFrom::Start(0)).await.unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).await.expect("read");
+        assert!(all == [seg(0, 150), seg(1, 100), seg(2, 100)].concat());
+        assert_eq!(s.len(), Some(350));
+        s.close().await;
+    })
+    .await;
+    assert_eq!(origin.requests("/1.ts"), 2, "a HEAD and a GET");
 }
