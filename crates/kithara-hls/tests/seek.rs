@@ -10,7 +10,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{LIMIT, open_cache, persistent, read_vod, unwrap_xor, within};
+use common::{LIMIT, open_cache, persistent, read_at_least, read_vod, unwrap_xor, within};
 use kithara_hls::{HlsError, HlsOptions, HlsSession, VariantSelect};
 use kithara_test_utils::{DirOrigin, Encryption, HlsOrigin, IvMode, OriginConfig};
 
@@ -350,4 +350,42 @@ async fn a_probed_length_that_turns_out_wrong_moves_the_positions_after_it() {
     })
     .await;
     assert_eq!(origin.requests("/1.ts"), 2, "a HEAD and a GET");
+}
+
+/// A live session seeks by time in what its playlist lists so far (3
+/// segments of 1 s here), downloading nothing before the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seek_time_in_a_live_playlist_goes_as_far_as_it_lists() {
+    let origin = HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(6)
+            .segment_size(3000)
+            .target_duration(1)
+            .live(3),
+    )
+    .expect("origin");
+    let expected = origin.expected_stream(0);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    within(async {
+        let mut s = HlsSession::open(origin.master_url().as_str(), persistent(&cache))
+            .await
+            .expect("open");
+        assert!(s.is_live());
+        assert_eq!(s.duration(), Duration::from_secs(3));
+        assert_eq!(
+            s.seek_time(Duration::from_millis(2500)).await.unwrap(),
+            6000
+        );
+        let got = read_at_least(&mut s, 100).await.expect("read");
+        assert_eq!(got[..100], expected[6000..6100]);
+        let err = s.seek_time(Duration::from_secs(3)).await.unwrap_err();
+        assert!(matches!(err, HlsError::SeekPastEnd { .. }), "{err}");
+        s.close().await;
+    })
+    .await;
+    for i in 0..2 {
+        assert_not_downloaded(&origin, i);
+    }
 }
