@@ -50,6 +50,10 @@ pub struct Global {
     /// Print more: -v info, -vv debug, -vvv trace (stderr)
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
+    /// The subcommand's name, which an owner writes into the cache's lock
+    /// file ("kithara serve"); set after parsing.
+    #[arg(skip)]
+    pub command: &'static str,
 }
 
 /// The subcommands (one is required).
@@ -128,6 +132,29 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout
     Man,
+}
+
+impl Command {
+    /// The name it is typed as.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Demo => "demo",
+            Command::Fetch(_) => "fetch",
+            Command::Read(_) => "read",
+            Command::Info(_) => "info",
+            Command::Ls { .. } => "ls",
+            Command::Stats { .. } => "stats",
+            Command::Gc { .. } => "gc",
+            Command::Verify { .. } => "verify",
+            Command::Serve(_) => "serve",
+            Command::Rm { .. } => "rm",
+            Command::Keep { .. } => "keep",
+            Command::Unkeep { .. } => "unkeep",
+            Command::Config => "config",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+        }
+    }
 }
 
 /// `kithara fetch`.

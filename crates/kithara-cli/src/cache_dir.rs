@@ -30,7 +30,8 @@ pub fn open_owner(global: &Global) -> Result<AssetCache, CliError> {
 
 /// The options of an owner: `--max-bytes` and `--max-kept-bytes` for this run only.
 pub fn owner_options(global: &Global) -> Result<CacheOptions, CliError> {
-    let mut opts = CacheOptions::new(resolve(global)?);
+    // Named in another opener's in-use error.
+    let mut opts = CacheOptions::new(resolve(global)?).owner(format!("kithara {}", global.command));
     if let Some(max) = global.max_bytes {
         opts = opts.run_max_bytes(max);
     }

@@ -64,3 +64,21 @@ impl CliError {
         move |source| CliError::Io { what, path, source }
     }
 }
+
+/// The error and its causes on one line.
+pub fn one_line(e: &CliError) -> String {
+    if let CliError::Hls(HlsError::OfflineMiss { url }) = e {
+        return format!("offline miss: {url}");
+    }
+    let mut line = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = s.source();
+    }
+    line.replace('\n', " ")
+}

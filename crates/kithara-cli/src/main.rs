@@ -5,6 +5,8 @@
 mod args;
 mod cache_dir;
 mod commands;
+mod console;
+mod control;
 mod duration;
 mod error;
 mod progress;
@@ -16,14 +18,13 @@ use std::io::{IsTerminal, stderr};
 use std::process::ExitCode;
 
 use clap::Parser;
-use kithara_hls::HlsError;
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command};
-use crate::error::CliError;
+use crate::error::one_line;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with 0; a usage error (or help
@@ -34,19 +35,20 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli);
+    cli.global.command = cli.command.name();
     let g = &cli.global;
     let result = match cli.command {
         Command::Demo => commands::demo::run(g),
-        Command::Fetch(args) => commands::fetch::run(g, &args),
+        Command::Fetch(_)
+        | Command::Rm { .. }
+        | Command::Gc { .. }
+        | Command::Keep { .. }
+        | Command::Unkeep { .. } => control::run(g, &cli.command),
         Command::Read(args) => commands::read::run(g, &args),
         Command::Info(args) => commands::info::run(g, &args),
         Command::Ls { json } => commands::ls::run(g, json),
         Command::Stats { json } => commands::stats::run(g, json),
-        Command::Gc { include_kept, json } => commands::gc::run(g, include_kept, json),
         Command::Verify { repair, json } => commands::verify::run(g, repair, json),
-        Command::Rm { target, json } => commands::rm::run(g, &target, json),
-        Command::Keep { target, json } => commands::keep::run(g, &target, true, json),
-        Command::Unkeep { target, json } => commands::keep::run(g, &target, false, json),
         Command::Serve(args) => commands::serve::run(g, &args),
         Command::Config => commands::config::run(g),
         Command::Completions { shell } => commands::docs::completions(shell),
@@ -84,22 +86,4 @@ fn init_logging(cli: &Cli) {
         .with_writer(stderr)
         .with_ansi(stderr().is_terminal())
         .init();
-}
-
-/// The error and its causes on one line.
-fn one_line(e: &CliError) -> String {
-    if let CliError::Hls(HlsError::OfflineMiss { url }) = e {
-        return format!("offline miss: {url}");
-    }
-    let mut line = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = s.source();
-    }
-    line.replace('\n', " ")
 }

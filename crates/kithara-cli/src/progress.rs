@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use kithara_hls::{PrefetchProgress, Source};
 
+use crate::console::Console;
 use crate::size::human;
 
-/// Reports prefetch progress on stderr.
-pub struct Progress {
+/// Reports prefetch progress on the console's stderr.
+pub struct Progress<'a> {
+    con: &'a mut Console,
     bar: Option<ProgressBar>,
     started: Instant,
     bytes: u64,
@@ -18,11 +20,11 @@ pub struct Progress {
     quiet: bool,
 }
 
-impl Progress {
-    /// A bar when stderr is a terminal, plain lines otherwise; nothing
-    /// when `quiet` (`-q`).
-    pub fn new(quiet: bool) -> Self {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+impl<'a> Progress<'a> {
+    /// A bar when stderr is this process's terminal, plain lines
+    /// otherwise; nothing when `quiet` (`-q`).
+    pub fn new(quiet: bool, con: &'a mut Console) -> Self {
+        let bar = (!quiet && !con.remote && std::io::stderr().is_terminal()).then(|| {
             let style = ProgressStyle::with_template(
                 "{spinner} v{prefix} [{bar:30}] {pos}/{len} resources  {msg}  eta {eta}",
             )
@@ -33,6 +35,7 @@ impl Progress {
             bar
         });
         Self {
+            con,
             bar,
             started: Instant::now(),
             bytes: 0,
@@ -66,10 +69,11 @@ impl Progress {
                 let step = (p.total / 20).max(1);
                 if p.done >= self.last_line + step || p.done == p.total {
                     self.last_line = p.done;
-                    eprintln!(
+                    // A line lost (a closed stderr) is no reason to stop.
+                    let _ = self.con.err(format_args!(
                         "fetch v{} {}/{} resources  {msg}",
                         p.variant, p.done, p.total
-                    );
+                    ));
                 }
             }
         }

@@ -292,13 +292,14 @@ fn a_second_owner_gets_a_clear_error_and_inspection_still_works() {
         .args(["fetch", o.master_url().as_str()])
         .assert()
         .success();
-    let _owner = AssetCache::open(CacheOptions::new(dir.path())).unwrap();
+    let _owner = AssetCache::open(CacheOptions::new(dir.path()).owner("a player")).unwrap();
     let err = stderr_of_failure(kithara(dir.path()).args(["fetch", o.master_url().as_str()]));
     assert_eq!(
         err.trim_end(),
         format!(
-            "error: cache directory {} is in use by another process",
-            dir.path().display()
+            "error: cache directory {} is in use by another process (pid {}: a player)",
+            dir.path().display(),
+            std::process::id()
         )
     );
     assert_eq!(ls_json(dir.path()).len(), 1);

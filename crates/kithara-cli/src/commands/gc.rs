@@ -1,23 +1,26 @@
 //! `kithara gc`: evict least-recently-used streamed assets until they fit
 //! `--max-bytes`; kept ones only with `--include-kept`, down to `--max-kept-bytes`.
 
-use std::process::ExitCode;
-
+use kithara_cache::{AssetCache, AssetInfo};
 use serde_json::json;
 
-use crate::args::Global;
-use crate::cache_dir::open_owner;
 use crate::commands::ls::row_json;
+use crate::console::Console;
 use crate::error::CliError;
 use crate::size::human;
 
 /// Evicts until the cache fits its limit (and with `include_kept`, the
 /// kept assets theirs) and lists what went (or, with `--json`, one JSON
-/// object).
-pub fn run(global: &Global, include_kept: bool, as_json: bool) -> Result<ExitCode, CliError> {
-    let cache = open_owner(global)?;
-    // An open with a smaller --max-bytes already evicted to fit it.
-    let mut removed = cache.recovery().evicted.clone();
+/// object). `at_open` is what opening the cache for this command evicted
+/// (a smaller `--max-bytes`).
+pub fn exec(
+    cache: &AssetCache,
+    include_kept: bool,
+    as_json: bool,
+    at_open: Vec<AssetInfo>,
+    con: &mut Console,
+) -> Result<(), CliError> {
+    let mut removed = at_open;
     let before = cache.assets()?;
     let mut evicted = cache.gc()?;
     if include_kept {
@@ -37,18 +40,20 @@ pub fn run(global: &Global, include_kept: bool, as_json: bool) -> Result<ExitCod
             "kept_bytes": stats.kept_bytes,
             "max_kept_bytes": stats.max_kept_bytes,
         });
-        println!("{v}");
-        return Ok(ExitCode::SUCCESS);
+        return con.out(format_args!("{v}"));
     }
     for info in &removed {
         let url = info.source_url.as_deref().unwrap_or("-");
-        println!("removed {}  {}  {url}", info.id.to_hex(), human(info.bytes));
+        con.out(format_args!(
+            "removed {}  {}  {url}",
+            info.id.to_hex(),
+            human(info.bytes)
+        ))?;
     }
-    println!(
+    con.out(format_args!(
         "{} asset(s) removed; {} of {} used",
         removed.len(),
         human(stats.total_bytes),
         human(stats.max_bytes)
-    );
-    Ok(ExitCode::SUCCESS)
+    ))
 }

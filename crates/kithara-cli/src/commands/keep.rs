@@ -1,22 +1,25 @@
 //! `kithara keep` / `kithara unkeep`: move a cached track between the kept
 //! budget (never evicted by streaming) and the streamed one.
 
-use std::process::ExitCode;
-
+use kithara_cache::AssetCache;
 use serde_json::json;
 
-use crate::args::Global;
-use crate::cache_dir::open_owner;
 use crate::commands::rm::find;
+use crate::console::Console;
 use crate::error::CliError;
 use crate::size::human;
 
 /// Keeps (`keep`) or unkeeps the asset named by `target`, as `rm` finds
 /// it; prints its id and what an unkeep evicted (or, with `--json`, one
 /// JSON object).
-pub fn run(global: &Global, target: &str, keep: bool, as_json: bool) -> Result<ExitCode, CliError> {
-    let cache = open_owner(global)?;
-    let asset = cache.asset(find(&cache, target)?);
+pub fn exec(
+    cache: &AssetCache,
+    target: &str,
+    keep: bool,
+    as_json: bool,
+    con: &mut Console,
+) -> Result<(), CliError> {
+    let asset = cache.asset(find(cache, target)?);
     let evicted = if keep {
         asset.keep()?;
         Vec::new()
@@ -32,13 +35,11 @@ pub fn run(global: &Global, target: &str, keep: bool, as_json: bool) -> Result<E
             "bytes": bytes,
             "evicted": evicted.iter().map(|e| e.to_hex()).collect::<Vec<_>>(),
         });
-        println!("{v}");
-        return Ok(ExitCode::SUCCESS);
+        return con.out(format_args!("{v}"));
     }
     for e in &evicted {
-        println!("evicted {e}");
+        con.out(format_args!("evicted {e}"))?;
     }
     let what = if keep { "kept" } else { "unkept" };
-    println!("{what} {id}  {}", human(bytes));
-    Ok(ExitCode::SUCCESS)
+    con.out(format_args!("{what} {id}  {}", human(bytes)))
 }

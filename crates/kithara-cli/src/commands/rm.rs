@@ -1,22 +1,23 @@
 //! `kithara rm`: remove one asset by URL or id prefix.
 
-use std::process::ExitCode;
-
 use kithara_cache::{AssetCache, AssetId};
 use serde_json::json;
 use url::Url;
 
-use crate::args::Global;
-use crate::cache_dir::open_owner;
+use crate::console::Console;
 use crate::error::CliError;
 
 const MIN_PREFIX: usize = 8;
 
 /// Removes the asset named by `target`; prints its id (or, with `--json`,
 /// one JSON object).
-pub fn run(global: &Global, target: &str, as_json: bool) -> Result<ExitCode, CliError> {
-    let cache = open_owner(global)?;
-    let id = find(&cache, target)?;
+pub fn exec(
+    cache: &AssetCache,
+    target: &str,
+    as_json: bool,
+    con: &mut Console,
+) -> Result<(), CliError> {
+    let id = find(cache, target)?;
     let info = cache.asset(id).info();
     cache.remove(id)?;
     if as_json {
@@ -25,11 +26,10 @@ pub fn run(global: &Global, target: &str, as_json: bool) -> Result<ExitCode, Cli
             "source_url": info.as_ref().and_then(|i| i.source_url.clone()),
             "bytes": info.as_ref().map_or(0, |i| i.bytes),
         });
-        println!("{v}");
+        con.out(format_args!("{v}"))
     } else {
-        println!("removed {id}");
+        con.out(format_args!("removed {id}"))
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The cached asset `target` names: an http(s) URL, or an id prefix of

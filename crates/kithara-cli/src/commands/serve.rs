@@ -7,12 +7,15 @@ use kithara_proxy::{Proxy, ProxyOptions};
 
 use crate::args::{Global, ServeArgs};
 use crate::cache_dir::open_owner;
+use crate::control::Control;
 use crate::error::CliError;
 use crate::session::runtime;
 
 /// Serve until SIGINT or SIGTERM; the base URL is the one line on stdout.
 pub fn run(global: &Global, args: &ServeArgs) -> Result<ExitCode, CliError> {
     let cache = open_owner(global)?;
+    // Before the address is printed: whoever waits for it can use the socket.
+    let control = Control::listen(&cache);
     let mut opts = ProxyOptions::new(cache)
         .listen(args.listen)
         .allow_remote(args.allow_remote)
@@ -36,6 +39,7 @@ pub fn run(global: &Global, args: &ServeArgs) -> Result<ExitCode, CliError> {
         stopped().await;
         eprintln!("kithara: stopping");
         proxy.shutdown().await;
+        drop(control);
         Ok(ExitCode::SUCCESS)
     })
 }
