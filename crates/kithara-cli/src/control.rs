@@ -138,6 +138,8 @@ fn same_user(stream: &UnixStream) -> bool {
 /// taking commands and removes the socket.
 pub struct Control {
     path: PathBuf,
+    /// The listening socket, to wake the thread blocked in accept.
+    listener: UnixListener,
     stop: Arc<AtomicBool>,
     accepting: Option<JoinHandle<()>>,
 }
@@ -155,6 +157,13 @@ impl Control {
                     "kithara: no control socket at {}: {e}; other kithara commands will find the cache in use",
                     path.display()
                 );
+                return None;
+            }
+        };
+        let waker = match listener.try_clone() {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("kithara: no control socket: {e}");
                 return None;
             }
         };
@@ -176,6 +185,7 @@ impl Control {
         });
         Some(Self {
             path,
+            listener: waker,
             stop,
             accepting: Some(accepting),
         })
@@ -185,9 +195,10 @@ impl Control {
 impl Drop for Control {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        // Wakes the accept so the thread sees the flag and lets go of its
-        // cache (the last one must drop to persist the index).
-        let _ = UnixStream::connect(&self.path);
+        // Wakes the accept (it fails from now on) so the thread sees the
+        // flag and lets go of its cache (the last one must drop to persist
+        // the index); needs no path, which someone may have removed.
+        let _ = rustix::net::shutdown(&self.listener, rustix::net::Shutdown::Read);
         if let Some(t) = self.accepting.take() {
             let _ = t.join();
         }

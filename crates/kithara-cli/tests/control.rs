@@ -116,8 +116,14 @@ fn write_commands_run_by_serve_as_they_run_alone() {
     let want = run(alone.path(), &args);
     assert_eq!(run(served.path(), &args), want, "through a second serve");
     assert_eq!(want.0, Some(0), "{want:?}");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    // Stopped cleanly, it takes its socket away.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(server.wait().unwrap().success());
+    assert!(!socket.exists(), "a stopped serve left its socket");
 }
 
 /// Child: owns the root through the library, pins one asset, reports,
