@@ -203,6 +203,19 @@ fn a_planted_lock_file_is_neither_followed_nor_truncated() {
     }
 }
 
+/// The pinned assets a read-only open of `root` counts; fails the test
+/// if the inspection blocks.
+fn pins_seen(root: &Path) -> usize {
+    let root = root.to_path_buf();
+    finishes("an inspection", move || {
+        AssetCache::open_read_only(&root)
+            .unwrap()
+            .stats()
+            .unwrap()
+            .pinned_assets
+    })
+}
+
 #[test]
 fn planted_pin_files_are_neither_followed_nor_blocked_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -233,15 +246,7 @@ fn planted_pin_files_are_neither_followed_nor_blocked_on() {
     let guards = finishes("a pin over a FIFO", move || {
         (c.pin(id(1)).unwrap(), c.pin(id(2)).unwrap())
     });
-    let root = dir.path().to_path_buf();
-    let seen = finishes("an inspection", move || {
-        AssetCache::open_read_only(&root)
-            .unwrap()
-            .stats()
-            .unwrap()
-            .pinned_assets
-    });
-    assert_eq!(seen, 2, "the owner's pins are not seen");
+    assert_eq!(pins_seen(dir.path()), 2, "the owner's pins are not seen");
     drop(guards);
     assert_eq!(
         snapshot(outside.path()),
@@ -255,15 +260,11 @@ fn planted_pin_files_are_neither_followed_nor_blocked_on() {
     held.lock_shared().unwrap();
     symlink(&foreign, name(1)).unwrap();
     mkfifo(&name(2));
-    let root = dir.path().to_path_buf();
-    let seen = finishes("an inspection over a FIFO", move || {
-        AssetCache::open_read_only(&root)
-            .unwrap()
-            .stats()
-            .unwrap()
-            .pinned_assets
-    });
-    assert_eq!(seen, 0, "a planted pin file counted as a pin");
+    assert_eq!(
+        pins_seen(dir.path()),
+        0,
+        "a planted pin file counted as a pin"
+    );
 }
 
 mod property {
