@@ -17,6 +17,10 @@
 //! * Remote playlists may only reference `http`/`https` URIs.
 //! * Segments are fetched ahead of the reader with a bounded count and byte
 //!   window (see [`HlsOptions::lookahead_segments`]).
+//! * [`HlsSession::seek_time`] seeks by time (`EXTINF`); it and
+//!   `SeekFrom::End` learn the sizes of the segments before the target
+//!   without downloading them (byte ranges, the cache, `HEAD`, the last 32
+//!   bytes of an encrypted one).
 //! * [`HlsSession::prefetch_all`] and [`prefetch_all_variants`] fill the cache
 //!   without decoding, resuming where an earlier fetch stopped.
 //!
