@@ -248,13 +248,10 @@ impl AssetCache {
         let engine = self.inner.engine.lock();
         let leases = engine.inner();
         let index = leases.inner();
-        // An inspector sees the owner's pins in its pin files.
+        // Its own pins, and for an inspector the owner's, in its pin files.
         let seen = self.inner.pins.seen();
-        let pinned: Vec<&AssetId> = if self.inner.pins.inspects() {
-            seen.keys().filter(|id| index.entry(id).is_some()).collect()
-        } else {
-            leases.pinned().collect()
-        };
+        let mut pinned: Vec<&AssetId> = leases.pinned().collect();
+        pinned.extend(seen.keys().filter(|id| !leases.is_pinned(id)));
         Ok(CacheStats {
             root: self.inner.fs.as_ref().map(|f| f.root().to_path_buf()),
             total_bytes: index.total_bytes(),

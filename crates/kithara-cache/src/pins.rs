@@ -135,11 +135,6 @@ impl PinFiles {
         };
         matches!(fs.pin_dir(false), Ok(Some(dir)) if held_elsewhere(&dir, OsStr::new(id.hex().as_str())))
     }
-
-    /// Whether this is an inspector (pins are read from files).
-    pub(crate) fn inspects(&self) -> bool {
-        matches!(self, Self::Inspector(_))
-    }
 }
 
 /// Creates `pins/<id>` fresh and takes its shared lock.
