@@ -57,7 +57,9 @@
 //!    [`CacheOptions::verify_reads`] checks digests on hits too.
 //! 6. One process owns a root (advisory lock on `<root>/.lock`, released by
 //!    the kernel on any exit); [`AssetCache::open_read_only`] inspects beside
-//!    it. Temp files of dead writers are removed on open.
+//!    it and sees its pins (a flock on `<root>/pins/<id>` held while pinned,
+//!    also released by any exit). A second opener's [`CacheError::InUse`]
+//!    names the owner. Temp files of dead writers are removed on open.
 //!
 //! ## Not a goal
 //!
