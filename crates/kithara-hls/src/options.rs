@@ -111,6 +111,7 @@ pub struct HlsOptions {
     pub(crate) key_headers: Vec<(String, String)>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) user_agent: Option<String>,
+    pub(crate) roots: Vec<Vec<u8>>,
     pub(crate) lookahead_segments: usize,
     pub(crate) lookahead_bytes: u64,
     pub(crate) max_playlist_bytes: u64,
@@ -158,6 +159,7 @@ impl fmt::Debug for HlsOptions {
                 &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("user_agent", &self.user_agent)
+            .field("roots", &self.roots.len())
             .field("lookahead_segments", &self.lookahead_segments)
             .field("lookahead_bytes", &self.lookahead_bytes)
             .field("max_playlist_bytes", &self.max_playlist_bytes)
@@ -185,6 +187,7 @@ impl Default for HlsOptions {
             key_headers: Vec::new(),
             headers: Vec::new(),
             user_agent: None,
+            roots: Vec::new(),
             lookahead_segments: 3,
             lookahead_bytes: 16 << 20,
             max_playlist_bytes: 4 << 20,
@@ -259,6 +262,15 @@ impl HlsOptions {
     /// The `User-Agent` of every request (default `kithara-hls/VERSION`).
     pub fn user_agent(mut self, value: impl Into<String>) -> Self {
         self.user_agent = Some(value.into());
+        self
+    }
+
+    /// Trust this certificate (PEM) as a root besides the built-in web
+    /// roots: a private CA, or a test server's self-signed certificate. An
+    /// invalid one makes opening the session fail with
+    /// [`HlsError::ClientSetup`].
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(pem.into());
         self
     }
 
@@ -405,6 +417,7 @@ impl HlsOptions {
             request_timeout: self.request_timeout,
             headers: header_map(&self.headers, "header")?,
             user_agent,
+            roots: self.roots.clone(),
             policy: RetryPolicy {
                 retries: self.retries,
                 base: self.retry_backoff,

@@ -2,7 +2,8 @@
 //! and the User-Agent go with every request, a cookie set by a playlist goes
 //! with the requests after it, a slow link completes while a stall fails
 //! typed, compressed playlists are decoded while media are asked for as
-//! `identity`, and a `Retry-After` sets the wait before a retry.
+//! `identity`, a `Retry-After` sets the wait before a retry, and HTTP/2 is
+//! negotiated over TLS (a loopback server with a self-signed certificate).
 //!
 //! No wall-clock assertion: the trickle and the stall are sized against the
 //! idle timeout with wide margins, and the `Retry-After` wait is read from
@@ -10,11 +11,23 @@
 
 mod common;
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use common::{all_files, open_cache, persistent, read_all, read_vod, within};
-use kithara_hls::{HlsError, HlsSession};
+use http_body_util::Full;
+use hyper::server::conn::http2;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use kithara_hls::{HlsError, HlsOptions, HlsSession};
 use kithara_test_utils::{Compression, HlsOrigin, OriginConfig};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::PrivateKeyDer;
 
 /// Every request the origin saw, as its path.
 fn paths(origin: &HlsOrigin) -> Vec<String> {
@@ -191,4 +204,84 @@ async fn a_503_with_retry_after_is_retried_after_the_wait_it_asks_for() {
     // The backoff alone would have been 5 ms (`persistent`); the server
     // asked for 1 s and got it.
     assert_eq!(stats.retry_wait, Duration::from_secs(1));
+}
+
+/// What a TLS request arrived as: its path and HTTP version.
+type Seen = Arc<Mutex<Vec<(String, hyper::Version)>>>;
+
+/// A loopback HTTPS server offering only `h2` by ALPN (a client that does
+/// not negotiate it gets no answer), serving `files` by path; its address,
+/// its self-signed certificate (PEM) and what it saw.
+async fn h2_only_server(files: Vec<(&'static str, Vec<u8>)>) -> (SocketAddr, String, Seen) {
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+    let key = PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
+    let mut config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .expect("server config");
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen: Seen = Arc::default();
+    let files: Arc<HashMap<&str, Bytes>> = Arc::new(
+        files
+            .into_iter()
+            .map(|(p, b)| (p, Bytes::from(b)))
+            .collect(),
+    );
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+                continue;
+            }
+            let (files, log) = (Arc::clone(&files), Arc::clone(&log));
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let path = req.uri().path().to_owned();
+                log.lock().unwrap().push((path.clone(), req.version()));
+                let body = files.get(path.as_str()).cloned();
+                async move {
+                    let mut resp =
+                        hyper::Response::new(Full::new(body.clone().unwrap_or_default()));
+                    if body.is_none() {
+                        *resp.status_mut() = hyper::StatusCode::NOT_FOUND;
+                    }
+                    Ok::<_, std::convert::Infallible>(resp)
+                }
+            });
+            tokio::spawn(
+                http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service),
+            );
+        }
+    });
+    (addr, cert.pem(), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_is_negotiated_over_tls() {
+    let segments = [vec![0x47; 3000], vec![0x11; 2000]];
+    let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg0.ts\n#EXTINF:4,\nseg1.ts\n#EXT-X-ENDLIST\n";
+    let (addr, pem, seen) = h2_only_server(vec![
+        ("/media.m3u8", playlist.as_bytes().to_vec()),
+        ("/seg0.ts", segments[0].clone()),
+        ("/seg1.ts", segments[1].clone()),
+    ])
+    .await;
+    let url = format!("https://{addr}/media.m3u8");
+    let opts = HlsOptions::new().root_certificate(pem).retries(0);
+    let bytes = read_vod(&url, opts).await.expect("read over h2");
+    assert_eq!(bytes, segments.concat());
+    let seen = seen.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["/media.m3u8", "/seg0.ts", "/seg1.ts"]);
+    assert!(
+        seen.iter().all(|(_, v)| *v == hyper::Version::HTTP_2),
+        "{seen:?}"
+    );
 }

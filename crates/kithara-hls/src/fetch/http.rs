@@ -37,6 +37,8 @@ pub(crate) struct ClientSettings {
     pub headers: HeaderMap,
     /// The `User-Agent` (default `kithara-hls/VERSION`).
     pub user_agent: Option<HeaderValue>,
+    /// Certificates (PEM) trusted besides the built-in web roots.
+    pub roots: Vec<Vec<u8>>,
     /// When to try again.
     pub policy: RetryPolicy,
 }
@@ -140,7 +142,14 @@ impl HttpClient {
                 "kithara-hls/",
                 env!("CARGO_PKG_VERSION")
             )));
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for pem in &settings.roots {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| HlsError::ClientSetup {
+                reason: format!("invalid root certificate: {e}"),
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
             .redirect(redirects)
