@@ -6,22 +6,11 @@
 mod common;
 
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use common::kithara;
+use common::{flip, run};
 use kithara_cache::AssetId;
 use kithara_test_utils::{HlsOrigin, OriginConfig};
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    let out = kithara(dir).args(args).output().expect("run kithara");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "{args:?}: {out:?}"
-    );
-    out
-}
 
 fn origin() -> HlsOrigin {
     HlsOrigin::start(OriginConfig::default().variants(1).segments(6)).unwrap()
@@ -105,19 +94,6 @@ fn segment_files(dir: &Path, o: &HlsOrigin) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn flip(file: &Path, at: u64) {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(file)
-        .unwrap();
-    let mut b = [0u8];
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.read_exact(&mut b).unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.write_all(&[!b[0]]).unwrap();
 }
 
 #[test]

@@ -7,23 +7,13 @@
 mod common;
 
 use std::fs::OpenOptions;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::kithara;
+use common::{flip, run};
 use kithara_cache::AssetId;
 use kithara_test_utils::{HlsOrigin, OriginConfig, files_recursive};
 use serde_json::Value;
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    let out = kithara(dir).args(args).output().expect("run kithara");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "{args:?}: {out:?}"
-    );
-    out
-}
 
 fn text(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
@@ -49,19 +39,6 @@ fn origin() -> HlsOrigin {
             .segment_size(16 * 1024),
     )
     .unwrap()
-}
-
-fn flip(file: &Path, at: u64) {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(file)
-        .unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    let mut b = [0u8];
-    f.read_exact(&mut b).unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.write_all(&[!b[0]]).unwrap();
 }
 
 #[test]

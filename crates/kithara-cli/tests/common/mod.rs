@@ -1,8 +1,9 @@
 //! Helpers shared by the CLI tests.
 
-use std::io::{BufRead, BufReader};
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The real `kithara` binary on the cache at `dir`, with no inherited cache
 /// directory, no logging and no stdin.
@@ -32,4 +33,30 @@ pub fn serve(dir: &Path, global: &[&str]) -> (Child, String) {
         .read_line(&mut line)
         .unwrap();
     (child, line.trim_end().to_owned())
+}
+
+/// Runs `kithara` on the cache at `dir`; a panic in it fails the test.
+#[allow(dead_code)] // not every test binary runs it this way
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    let out = kithara(dir).args(args).output().expect("run kithara");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{args:?}: {out:?}"
+    );
+    out
+}
+
+/// Inverts the byte at `at` of `file` (a rotted resource, same length).
+#[allow(dead_code)] // used by the tests that corrupt the cache
+pub fn flip(file: &Path, at: u64) {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+        .unwrap();
+    let mut b = [0u8];
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&[!b[0]]).unwrap();
 }
