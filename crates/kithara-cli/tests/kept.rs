@@ -259,3 +259,21 @@ fn play_all(base: &str, o: &HlsOrigin) {
         }
     });
 }
+
+/// A kept fetch that stores nothing (the origin refuses the playlist)
+/// leaves no empty kept track behind; one that had stored some stays kept
+/// for the next fetch to complete (`a_kept_fetch_killed_then_resumed_stays_kept`).
+#[test]
+fn a_kept_fetch_that_stores_nothing_leaves_no_track() {
+    let o = origin();
+    let dir = tempfile::tempdir().unwrap();
+    o.set_status("/master.m3u8", Some(404));
+    let out = run(dir.path(), &["fetch", "--keep", o.master_url().as_str()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(listed(dir.path()), vec![]);
+    o.set_status("/master.m3u8", None);
+    ok(dir.path(), &["fetch", "--keep", o.master_url().as_str()]);
+    let rows = listed(dir.path());
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].1 && rows[0].2 > 0, "{rows:?}");
+}

@@ -35,9 +35,12 @@ pub fn exec(
     let url = &args.url;
     let variant = args.variant;
     let asset = cache.asset(AssetId::from_url(url)?);
+    // An asset this fetch made by keeping it, before anything was stored.
+    let mut made = false;
     if args.keep {
         // Before the first byte: every write lands in the kept budget, and
         // a fetch cut short leaves a kept track that the next one completes.
+        made = asset.info().is_none();
         asset.keep()?;
     }
     let opts =
@@ -61,6 +64,10 @@ pub fn exec(
     });
     progress.finish();
     drop(progress);
+    if summary.is_err() && made && asset.info().is_some_and(|i| i.bytes == 0) {
+        // Nothing arrived: no empty kept track is left behind.
+        let _ = cache.remove(asset.id());
+    }
     let summary = summary?;
     let id = asset.id();
     if args.json {
