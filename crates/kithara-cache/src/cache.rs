@@ -243,6 +243,12 @@ impl AssetCache {
         self.asset(id).remove_all()
     }
 
+    /// The limit on streamed assets in force (as [`CacheStats::max_bytes`],
+    /// without gathering the other totals).
+    pub fn max_bytes(&self) -> u64 {
+        self.inner.engine.lock().inner().inner().max_bytes()
+    }
+
     /// Totals of the whole cache.
     pub fn stats(&self) -> Result<CacheStats> {
         let engine = self.inner.engine.lock();

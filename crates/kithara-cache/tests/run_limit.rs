@@ -24,6 +24,7 @@ fn a_run_limit_is_in_force_and_evicts_but_the_stored_limit_survives() {
     {
         let cache = AssetCache::open(CacheOptions::new(dir.path()).run_max_bytes(1500)).unwrap();
         assert_eq!(cache.stats().unwrap().max_bytes, 1500, "in force");
+        assert_eq!(cache.max_bytes(), 1500, "the accessor says the same");
         assert_eq!(cache.recovery().evicted.len(), 1, "evicted to fit at open");
         assert_eq!(cache.stats().unwrap().asset_count, 1);
     }
@@ -33,6 +34,7 @@ fn a_run_limit_is_in_force_and_evicts_but_the_stored_limit_survives() {
         1 << 20,
         "the stored limit is back"
     );
+    assert_eq!(cache.max_bytes(), 1 << 20);
 }
 
 #[test]

@@ -117,8 +117,8 @@ async fn fetch(
     if len.is_some_and(|l| l > max) {
         return Err(too_big());
     }
-    if let (Some(len), Ok(s)) = (len, state.cache.stats())
-        && len > s.max_bytes
+    if let Some(len) = len
+        && len > state.cache.max_bytes()
     {
         tracing::warn!(asset = %asset.id(), %path, len, "larger than the cache: not cached");
         let _ = tx.send(Fill::Uncached);
