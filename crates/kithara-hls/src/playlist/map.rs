@@ -168,9 +168,15 @@ impl PlaylistMap {
             pos = end;
             match span.what {
                 Ref::DropLine => {
-                    // The whole line goes, with its line break.
+                    // The rest of the line goes, and its line break unless
+                    // the line had more before the tag (`#EXTM3U` followed
+                    // by a tag on its line): the two must stay apart.
                     let rest = &text[end..];
-                    pos += rest.find('\n').map_or(rest.len(), |i| i + 1);
+                    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+                    let alone = text[line_start..start].trim().is_empty();
+                    pos += rest
+                        .find('\n')
+                        .map_or(rest.len(), |i| if alone { i + 1 } else { i });
                 }
                 Ref::Map(_) => {
                     let uri = to(&self.path_of(span.what)?);
@@ -307,6 +313,28 @@ https://other.example/high.m3u8
                  #EXT-X-ENDLIST\n"
             )
         );
+    }
+
+    /// A dropped tag on the `#EXTM3U` line (read as a line of its own)
+    /// takes its text but not the line break: the header must not run into
+    /// the next tag (found by the `playlist` fuzz target).
+    #[test]
+    fn a_tag_dropped_from_the_header_line_keeps_its_line_break() {
+        for tag in [
+            "#EXT-X-DEFINE:NAME=\"a\",VALUE=\"1\"",
+            "#EXT-X-SESSION-DATA:DATA-ID=\"d\"",
+        ] {
+            let m = map(
+                "https://cdn.example/t/master.m3u8",
+                "",
+                &format!("#EXTM3U{tag}\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n"),
+            );
+            let out = m.rewrite(|p| format!("/x/{p}")).unwrap();
+            assert_eq!(
+                out, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n/x/v0/playlist.m3u8\n",
+                "{tag}"
+            );
+        }
     }
 
     #[test]
