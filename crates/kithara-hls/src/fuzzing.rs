@@ -2,11 +2,8 @@
 //!
 //! [`parse_playlist`] runs the parse a session runs on a downloaded playlist
 //! and asserts what the rest of the crate relies on when it is accepted. What
-//! a fuzzer looks for is a panic: an assertion here, or one in a parser. The
-//! media parser is not guarded, so its panics are findings; the master parser
-//! (`hls_m3u8`) runs under `catch_unwind` in the crate, but libFuzzer's panic
-//! hook aborts before any unwinding, so under the fuzzer its panics are
-//! findings too (a case the number pre-checks miss).
+//! a fuzzer looks for is a panic: an assertion here, or one in either of the
+//! crate's parsers (master and media), which nothing guards.
 
 use url::Url;
 

@@ -246,30 +246,42 @@ async fn playlist_bounds_are_enforced() {
     assert_no_partial_files(dir.path());
 }
 
-/// Numbers that made `hls_m3u8` 0.7 panic (and so crashed the process): each
-/// is now a `Playlist` error naming the playlist, and nothing is cached.
+/// Numbers past their bounds (durations, a target duration, a byte range,
+/// a media sequence): each is a `Playlist` error naming the playlist and the
+/// bound, and nothing is cached.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn numbers_that_crashed_the_parser_are_playlist_errors_and_nothing_is_cached() {
+async fn numbers_out_of_bounds_are_playlist_errors_and_nothing_is_cached() {
     let seg = "#EXTINF:4,\nseg0.ts\n";
     let cases = [
-        ("extinf-negative", format!("{HEAD}#EXTINF:-1,\nseg0.ts\n")),
-        ("extinf-nan", format!("{HEAD}#EXTINF:NaN,\nseg0.ts\n")),
+        (
+            "extinf-negative",
+            format!("{HEAD}#EXTINF:-1,\nseg0.ts\n"),
+            "not between 0 and 604800 s",
+        ),
+        (
+            "extinf-nan",
+            format!("{HEAD}#EXTINF:NaN,\nseg0.ts\n"),
+            "not between 0 and 604800 s",
+        ),
         (
             "target-duration",
             format!("#EXTM3U\n#EXT-X-TARGETDURATION:18446744073709551615\n{seg}"),
+            "more than 86400 s",
         ),
         (
             "byterange",
             format!("{HEAD}#EXT-X-BYTERANGE:18446744073709551615@5\n{seg}"),
+            "ends past 1125899906842624",
         ),
         (
             "media-sequence",
             format!("{HEAD}#EXT-X-MEDIA-SEQUENCE:18446744073709551615\n{seg}{seg}"),
+            "overflows with 2 segments",
         ),
     ];
     let routes: Vec<(String, Vec<u8>)> = cases
         .iter()
-        .map(|(name, body)| {
+        .map(|(name, body, _)| {
             let text = format!("{body}#EXT-X-ENDLIST\n");
             (format!("/{name}.m3u8"), text.into_bytes())
         })
@@ -281,7 +293,7 @@ async fn numbers_that_crashed_the_parser_are_playlist_errors_and_nothing_is_cach
             .chain(std::iter::once(("/seg0.ts", 200, vec![0x47; 188])))
             .collect(),
     );
-    for (name, _) in &cases {
+    for (name, _, why) in &cases {
         let dir = tempfile::tempdir().unwrap();
         let cache = open_cache(dir.path());
         let url = server.url(&format!("/{name}.m3u8"));
@@ -291,7 +303,7 @@ async fn numbers_that_crashed_the_parser_are_playlist_errors_and_nothing_is_cach
         match &err {
             HlsError::Playlist { url: u, reason } => {
                 assert_eq!(u, &url, "{name}");
-                assert!(!reason.is_empty(), "{name}");
+                assert!(reason.contains(why), "{name}: {reason}");
             }
             other => panic!("{name}: unexpected {other:?}"),
         }

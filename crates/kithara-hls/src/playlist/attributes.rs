@@ -49,12 +49,22 @@ pub(crate) fn attribute<'a>(list: &'a str, name: &str) -> Option<&'a str> {
         .last()
 }
 
+/// The value of attribute `name` in `list` (see [`attribute`]) with the
+/// quotes of a quoted string removed; any other value as it is. An opening
+/// quote that is never closed (`NAME="`, `NAME="abc`) is an error: no valid
+/// list has one, and what it was meant to say cannot be known.
+pub(crate) fn text_attribute<'a>(list: &'a str, name: &str) -> Result<Option<&'a str>, String> {
+    attribute(list, name).map(|v| unquote(name, v)).transpose()
+}
+
 /// A quoted-string value without its quotes; any other value as it is.
-pub(crate) fn unquote(value: &str) -> &str {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value)
+fn unquote<'a>(name: &str, value: &'a str) -> Result<&'a str, String> {
+    match value.strip_prefix('"') {
+        None => Ok(value),
+        Some(inner) => inner
+            .strip_suffix('"')
+            .ok_or_else(|| format!("{name} {value:?} is an unterminated quoted string")),
+    }
 }
 
 #[cfg(test)]
@@ -81,12 +91,22 @@ mod tests {
 
     #[test]
     fn lookup_and_unquote() {
-        let list = "URI=\"a.mp4\",BYTERANGE=\"10@0\",URI=\"b.mp4\"";
-        assert_eq!(attribute(list, "URI").map(unquote), Some("b.mp4"));
-        assert_eq!(attribute(list, "BYTERANGE").map(unquote), Some("10@0"));
+        let list = "URI=\"a.mp4\",BYTERANGE=\"10@0\",URI=\"b.mp4\",E=\"\",P=plain";
+        assert_eq!(text_attribute(list, "URI"), Ok(Some("b.mp4")));
+        assert_eq!(text_attribute(list, "BYTERANGE"), Ok(Some("10@0")));
+        assert_eq!(text_attribute(list, "E"), Ok(Some("")));
+        assert_eq!(text_attribute(list, "P"), Ok(Some("plain")));
+        assert_eq!(text_attribute(list, "IV"), Ok(None));
         assert_eq!(attribute(list, "IV"), None);
-        assert_eq!(unquote("\"\""), "");
-        assert_eq!(unquote("\""), "\"");
-        assert_eq!(unquote("plain"), "plain");
+    }
+
+    #[test]
+    fn an_unterminated_quoted_string_is_an_error() {
+        for list in ["A=\"", "A= \"", "A=\"abc", "A=\"abc\"def", "A=\"x\",A=\""] {
+            let err = text_attribute(list, "A").unwrap_err();
+            assert!(err.contains("unterminated quoted string"), "{list}: {err}");
+        }
+        // An attribute nobody asks for is not looked at.
+        assert_eq!(text_attribute("B=1,A=\"", "B"), Ok(Some("1")));
     }
 }

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use url::Url;
 
-use super::attributes::{attribute, unquote};
+use super::attributes::text_attribute;
 use super::parse::bad;
 use crate::error::HlsError;
 
@@ -35,10 +35,10 @@ fn definition(
     list: &str,
     imports: &[(String, String)],
 ) -> Result<(String, String), HlsError> {
-    let get = |n| attribute(list, n).map(unquote);
-    let (name, value) = match (get("NAME"), get("QUERYPARAM"), get("IMPORT")) {
+    let get = |n| text_attribute(list, n).map_err(|e| bad(url, e));
+    let (name, value) = match (get("NAME")?, get("QUERYPARAM")?, get("IMPORT")?) {
         (Some(name), None, None) => {
-            let value = get("VALUE")
+            let value = get("VALUE")?
                 .ok_or_else(|| bad(url, format!("EXT-X-DEFINE NAME={name:?} has no VALUE")))?;
             (name, value.to_owned())
         }

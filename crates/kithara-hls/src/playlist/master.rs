@@ -1,16 +1,16 @@
 //! The master playlist parser: one pass over the lines, sharing the
-//! attribute lists, URL policy and number checks of the media parser.
+//! attribute lists, URL policy and tag readers of the media parser.
 //!
 //! It keeps the variant streams (`EXT-X-STREAM-INF` and the URI line after
 //! it), the renditions (`EXT-X-MEDIA` with a `URI`), the I-frame playlists
 //! and the session keys, and records where each URI stands in the text so
-//! that a proxy can point it elsewhere ([`super::map::PlaylistMap`]). Unknown
-//! tags are ignored (RFC 8216 §6.3.1); media-segment tags make the playlist
-//! invalid.
+//! that a proxy can point it elsewhere ([`super::map::PlaylistMap`]). Tags
+//! it does not read are ignored (RFC 8216 §6.3.1), `EXT-X-DATERANGE`
+//! included; media-segment tags make the playlist invalid.
 
 use url::Url;
 
-use super::attributes::{attribute, unquote};
+use super::attributes::{attribute, text_attribute};
 use super::parse::bad;
 use super::resolve::resolve;
 use super::spans::{Ref, Spans};
@@ -70,7 +70,7 @@ pub(super) fn parse_master_text(
         if let Some(v) = tag("#EXT-X-STREAM-INF:") {
             pending = Some(v);
         } else if let Some(v) = tag("#EXT-X-MEDIA:") {
-            let Some(uri) = attribute(v, "URI").map(unquote) else {
+            let Some(uri) = text_attribute(v, "URI").map_err(|e| bad(url, e))? else {
                 continue; // closed captions, or a rendition inside the variant
             };
             if out.renditions.len() >= max_entries {
@@ -80,8 +80,8 @@ pub(super) fn parse_master_text(
             out.renditions.push(rendition(url, index, v, uri)?);
             record(&mut spans, text, uri, Ref::Rendition(index))?;
         } else if let Some(v) = tag("#EXT-X-I-FRAME-STREAM-INF:") {
-            let uri = attribute(v, "URI")
-                .map(unquote)
+            let uri = text_attribute(v, "URI")
+                .map_err(|e| bad(url, e))?
                 .ok_or_else(|| bad(url, "EXT-X-I-FRAME-STREAM-INF has no URI"))?;
             if out.iframes.len() >= max_entries {
                 return Err(bad(
@@ -140,33 +140,41 @@ fn variant(url: &Url, index: usize, attrs: &str, uri: &str) -> Result<VariantInf
             format!("BANDWIDTH {bandwidth:?} is not a whole number"),
         )
     })?;
-    let text = |name| attribute(attrs, name).map(|v| unquote(v).to_owned());
+    let text = |name| text_of(url, attrs, name);
     Ok(VariantInfo {
         index,
         url: resolve(url, uri)?,
         bandwidth,
-        codecs: text("CODECS"),
-        audio: text("AUDIO"),
-        subtitles: text("SUBTITLES"),
-        resolution: text("RESOLUTION"),
+        codecs: text("CODECS")?,
+        audio: text("AUDIO")?,
+        subtitles: text("SUBTITLES")?,
+        resolution: text("RESOLUTION")?,
     })
 }
 
 /// One `EXT-X-MEDIA` with a `URI`.
 fn rendition(url: &Url, index: usize, attrs: &str, uri: &str) -> Result<RenditionInfo, HlsError> {
-    let text = |name| attribute(attrs, name).map(|v| unquote(v).to_owned());
-    let kind = text("TYPE").ok_or_else(|| bad(url, "EXT-X-MEDIA has no TYPE"))?;
-    let group = text("GROUP-ID").ok_or_else(|| bad(url, "EXT-X-MEDIA has no GROUP-ID"))?;
-    let name = text("NAME").ok_or_else(|| bad(url, "EXT-X-MEDIA has no NAME"))?;
+    let text = |name| text_of(url, attrs, name);
+    let kind = text("TYPE")?.ok_or_else(|| bad(url, "EXT-X-MEDIA has no TYPE"))?;
+    let group = text("GROUP-ID")?.ok_or_else(|| bad(url, "EXT-X-MEDIA has no GROUP-ID"))?;
+    let name = text("NAME")?.ok_or_else(|| bad(url, "EXT-X-MEDIA has no NAME"))?;
     Ok(RenditionInfo {
         index,
         url: resolve(url, uri)?,
         kind,
         group,
         name,
-        language: text("LANGUAGE"),
-        default: text("DEFAULT").is_some_and(|d| d == "YES"),
+        language: text("LANGUAGE")?,
+        default: text("DEFAULT")?.is_some_and(|d| d == "YES"),
     })
+}
+
+/// The text of attribute `name` of `attrs`, unquoted (see
+/// [`text_attribute`]); errors name the playlist at `url`.
+fn text_of(url: &Url, attrs: &str, name: &str) -> Result<Option<String>, HlsError> {
+    text_attribute(attrs, name)
+        .map(|v| v.map(str::to_owned))
+        .map_err(|e| bad(url, e))
 }
 
 #[cfg(test)]

@@ -1,26 +1,26 @@
 //! The media playlist parser: one pass over the lines, straight into the
 //! compact segment table of [`MediaPlaylist`].
 //!
-//! A general playlist model (`hls_m3u8`'s) holds ~0.5 kB per segment, twice
-//! over while it is built, for tags kithara never reads; on a long VOD that was
-//! the session's peak memory. This parser keeps per segment only what
-//! playback needs. It keeps the rules of that parser that make a playlist
-//! invalid (a segment needs `EXTINF` and a URI, `EXT-X-TARGETDURATION` is
-//! required, master-playlist tags are refused, the values of the tags it
-//! reads must parse, a byte range without offset must continue the previous
-//! sub-range of the same URI, `EXT-X-DISCONTINUITY-SEQUENCE` comes before any
-//! segment or discontinuity), and ignores the tags it has no use for.
+//! A general playlist model holds ~0.5 kB per segment, twice over while it
+//! is built, for tags kithara never reads; on a long VOD that was the
+//! session's peak memory. This parser keeps per segment only what playback
+//! needs. A playlist is invalid when a segment lacks `EXTINF` or a URI,
+//! `EXT-X-TARGETDURATION` is missing, a master-playlist tag appears, the
+//! value of a tag it reads does not parse or is out of bounds (checked
+//! where it is read: durations, byte ranges, the media sequence), a byte
+//! range without offset does not continue the previous sub-range of the same
+//! URI, or `EXT-X-DISCONTINUITY-SEQUENCE` comes after a segment or a
+//! discontinuity. Tags it has no use for are ignored (RFC 8216 §6.3.1).
 
 use std::collections::HashMap;
 use std::ops::Range;
 
 use url::Url;
 
-use super::numbers::{MAX_BYTE_OFFSET, check_numbers};
 use super::parse::bad;
 use super::resolve::{resolve, resolve_key};
 use super::spans::{Ref, Spans};
-use super::tags::{self, ByteRange, KeyAttrs, KeyTag, MapTag};
+use super::tags::{self, ByteRange, KeyAttrs, KeyTag, MAX_BYTE_OFFSET, MapTag};
 use super::url_table::UrlTable;
 use super::{InitSegment, KeyRef, MediaPlaylist, Segment, SegmentKey};
 use crate::error::HlsError;
@@ -62,7 +62,6 @@ pub(super) fn parse_media_text(
     if uri_lines > max_entries {
         return Err(bad(url, format!("more than {max_entries} segments")));
     }
-    check_numbers(url, text, uri_lines)?;
     let body = text.strip_prefix("#EXTM3U").unwrap_or(text);
     let mut parser = Parser::new(url, text, uri_lines, spans);
     for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -244,9 +243,7 @@ impl<'a, 's> Parser<'a, 's> {
             // substituted text without them.
             self.record(line, Ref::DropLine)?;
         } else if let Some(v) = tag("#EXT-X-TARGETDURATION:") {
-            self.out.target_duration = v
-                .parse::<u64>()
-                .map_err(|_| self.bad(format!("target duration {v:?} is not a whole number")))?;
+            self.out.target_duration = tags::target_duration(v).map_err(err)?;
             self.has_target_duration = true;
         } else if let Some(v) = tag("#EXT-X-DATERANGE:") {
             tags::date_range(v).map_err(err)?;
@@ -414,8 +411,8 @@ impl<'a, 's> Parser<'a, 's> {
 }
 
 /// `len` bytes from `start` of the resource at `url`, which must not be empty
-/// nor end past [`MAX_BYTE_OFFSET`]. The text checks cannot see every end: a
-/// range without offset continues the previous segment's.
+/// nor end past [`MAX_BYTE_OFFSET`] (the tag's own check cannot see every
+/// end: a range without offset continues the previous segment's).
 fn span(url: &Url, start: u64, len: u64) -> Result<Range<u64>, HlsError> {
     match start.checked_add(len) {
         Some(end) if end > MAX_BYTE_OFFSET => Err(bad(
@@ -579,8 +576,8 @@ mod tests {
         }
     }
 
-    /// Bounds the text checks cannot see (found with the `playlist` fuzz
-    /// target's invariants): the parser enforces them itself.
+    /// Bounds that depend on more than one tag (found with the `playlist`
+    /// fuzz target's invariants).
     #[test]
     fn ranges_and_sequence_numbers_are_bounded_by_the_parser() {
         let limit = MAX_BYTE_OFFSET;
@@ -737,18 +734,12 @@ mod tests {
         );
     }
 
-    /// Whether `hls_m3u8` (the parser this one replaced) accepts `text`.
-    fn hls_m3u8_accepts(text: &str) -> bool {
-        hls_m3u8::MediaPlaylist::builder()
-            .allowable_excess_duration(std::time::Duration::from_secs(1 << 20))
-            .parse(text)
-            .is_ok()
-    }
-
+    /// What the parser accepts and refuses, each refusal with its reason
+    /// (the rules listed at the top of this file).
     #[test]
-    fn accepts_and_refuses_what_hls_m3u8_did() {
+    fn accepts_and_refuses_with_a_reason() {
         let seg = "#EXTINF:4,\na.ts\n";
-        let cases = [
+        for text in [
             with_head(seg),
             with_head(&format!("{seg}{seg}#EXT-X-ENDLIST\n")),
             with_head(&format!(
@@ -764,30 +755,85 @@ mod tests {
             with_head(&format!(
                 "#EXT-X-I-FRAMES-ONLY\n#EXT-X-START:TIME-OFFSET=1\n{seg}"
             )),
-            with_head(&format!("{seg}#EXT-X-KEY:METHOD=NONE\n")),
-            with_head(&format!("{seg}#EXTINF:4,\n")),
-            with_head("a.ts\n"),
-            with_head(&format!("#EXT-X-BYTERANGE:10\n{seg}")),
-            with_head(&format!("#EXT-X-BYTERANGE:x\n{seg}")),
-            with_head(&format!("#EXTINF:x,\na.ts\n{seg}")),
-            with_head(&format!("#EXT-X-MEDIA-SEQUENCE:x\n{seg}")),
-            with_head(&format!("{seg}#EXT-X-DISCONTINUITY-SEQUENCE:1\n{seg}")),
-            with_head(&format!("#EXT-X-KEY:METHOD=AES-128\n{seg}")),
-            with_head(&format!("#EXT-X-MAP:BYTERANGE=\"1@0\"\n{seg}")),
+            // A sequence number the parser does not use: only a number.
             with_head(&format!(
-                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"x\"\n{seg}"
+                "#EXT-X-DISCONTINUITY-SEQUENCE:{}\n{seg}{seg}",
+                u64::MAX
             )),
-            with_head(&format!("#EXT-X-PLAYLIST-TYPE:LIVE\n{seg}")),
-            with_head(&format!("#EXT-X-VERSION:x\n{seg}")),
-            format!("#EXTM3U\n{seg}"),
-        ];
-        for text in &cases {
-            assert_eq!(
-                media(text).is_ok(),
-                hls_m3u8_accepts(text),
-                "{text:?}: {:?}",
-                media(text)
-            );
+        ] {
+            assert!(media(&text).is_ok(), "{text:?}: {:?}", media(&text));
+        }
+        for (text, reason) in [
+            (with_head(&format!("{seg}#EXTINF:4,\n")), "has no URI"),
+            (
+                with_head(&format!("{seg}#EXT-X-KEY:METHOD=NONE\n")),
+                "the last segment has no URI",
+            ),
+            (with_head("a.ts\n"), "has no EXTINF"),
+            (
+                with_head(&format!("#EXT-X-BYTERANGE:10\n{seg}")),
+                "has no offset",
+            ),
+            (
+                with_head(&format!("#EXT-X-BYTERANGE:x\n{seg}")),
+                "not <length>[@<offset>]",
+            ),
+            (
+                with_head(&format!("#EXTINF:x,\na.ts\n{seg}")),
+                "is not a number",
+            ),
+            (
+                with_head(&format!("#EXTINF:-1,\na.ts\n{seg}")),
+                "not between 0 and",
+            ),
+            (
+                with_head(&format!("#EXT-X-MEDIA-SEQUENCE:x\n{seg}")),
+                "is not a number",
+            ),
+            (
+                with_head(&format!("{seg}#EXT-X-DISCONTINUITY-SEQUENCE:1\n{seg}")),
+                "after a segment",
+            ),
+            (
+                with_head(&format!("#EXT-X-KEY:METHOD=AES-128\n{seg}")),
+                "no URI",
+            ),
+            (
+                with_head(&format!("#EXT-X-MAP:BYTERANGE=\"1@0\"\n{seg}")),
+                "no URI",
+            ),
+            (
+                with_head(&format!("#EXT-X-MAP:URI=\"\n{seg}")),
+                "unterminated quoted string",
+            ),
+            (
+                with_head(&format!(
+                    "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"x\"\n{seg}"
+                )),
+                "master playlist tag",
+            ),
+            (
+                with_head(&format!("#EXT-X-PLAYLIST-TYPE:LIVE\n{seg}")),
+                "unknown playlist type",
+            ),
+            (with_head(&format!("#EXT-X-VERSION:x\n{seg}")), "version"),
+            (
+                with_head(&format!("#EXT-X-DATERANGE:ID=\"x\",DURATION=-1\n{seg}")),
+                "EXT-X-DATERANGE DURATION",
+            ),
+            (format!("#EXTM3U\n{seg}"), "no EXT-X-TARGETDURATION"),
+            (
+                format!("#EXTM3U\n#EXT-X-TARGETDURATION:86401\n{seg}"),
+                "more than 86400 s",
+            ),
+        ] {
+            match media(&text) {
+                Err(HlsError::Playlist { url, reason: r }) => {
+                    assert_eq!(url, super::tests::url().to_string(), "{text:?}");
+                    assert!(r.contains(reason), "{text:?}: {r}");
+                }
+                other => panic!("{text:?}: unexpected {other:?}"),
+            }
         }
     }
 }

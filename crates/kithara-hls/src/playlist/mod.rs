@@ -9,7 +9,6 @@ mod define;
 mod map;
 mod master;
 mod media;
-mod numbers;
 mod parse;
 mod resolve;
 mod spans;
@@ -24,9 +23,9 @@ use crate::crypto::sequence_iv;
 use crate::error::HlsError;
 pub(crate) use define::Vars;
 pub use map::{PlaylistMap, Target};
-pub(crate) use numbers::MAX_BYTE_OFFSET;
 pub(crate) use parse::{parse_media, parse_playlist};
 pub(crate) use resolve::{extension_of, parse_session_url};
+pub(crate) use tags::MAX_BYTE_OFFSET;
 use url_table::{UrlRef, UrlTable};
 
 /// One variant stream of a master playlist.

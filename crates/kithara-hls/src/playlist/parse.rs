@@ -6,7 +6,6 @@ use url::Url;
 use super::define::substitute;
 use super::master::parse_master_text;
 use super::media::parse_media_text;
-use super::numbers::check_numbers;
 use super::spans::Spans;
 use super::{MediaPlaylist, Playlist};
 use crate::error::HlsError;
@@ -37,22 +36,6 @@ fn is_master(text: &str) -> bool {
     })
 }
 
-/// Refuse a tag whose attribute list ends in an opening quote (`NAME="`, an
-/// unterminated quoted string), any tag, and the rest of the `#EXTM3U` line,
-/// which is read as a line.
-fn check_quotes(url: &Url, text: &str) -> Result<(), HlsError> {
-    let body = text.strip_prefix("#EXTM3U").unwrap_or(text);
-    for line in body.lines().map(str::trim) {
-        if line.starts_with("#EXT")
-            && let Some(rest) = line.strip_suffix('"')
-            && rest.trim_end().ends_with('=')
-        {
-            return Err(bad(url, format!("unterminated quoted string in {line:?}")));
-        }
-    }
-    Ok(())
-}
-
 /// Parse either kind of playlist served at `url` (its final URL after
 /// redirects), its variables substituted (`imports`: the master playlist's,
 /// for a media playlist's `EXT-X-DEFINE:IMPORT`).
@@ -78,9 +61,6 @@ pub(super) fn parse_text(
     spans: Option<&mut Spans>,
 ) -> Result<Playlist, HlsError> {
     if is_master(text) {
-        // A master playlist numbers no segments: only durations and ranges matter.
-        check_numbers(url, text, 0)?;
-        check_quotes(url, text)?;
         parse_master_text(url, text, max_entries, spans).map(Playlist::Master)
     } else {
         parse_media_text(url, text, max_entries, spans).map(Playlist::Media)
@@ -319,23 +299,120 @@ s0.m4s
         }
     }
 
-    /// Inputs that made `hls_m3u8` 0.7 panic (the process crashed on them).
-    const PANICKY: [&str; 5] = [
-        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:-1,\na.ts\n#EXT-X-ENDLIST\n",
-        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:NaN,\na.ts\n#EXT-X-ENDLIST\n",
-        "#EXTM3U\n#EXT-X-TARGETDURATION:18446744073709551615\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n",
-        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-BYTERANGE:18446744073709551615@5\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n",
-        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:18446744073709551615\n#EXTINF:4,\na.ts\n#EXTINF:4,\nb.ts\n#EXT-X-ENDLIST\n",
+    /// Numbers past their bounds, each with the reason the parser gives.
+    const OUT_OF_BOUNDS: [(&str, &str); 5] = [
+        (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:-1,\na.ts\n#EXT-X-ENDLIST\n",
+            "segment duration \"-1\" is not between 0 and 604800 s",
+        ),
+        (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:NaN,\na.ts\n#EXT-X-ENDLIST\n",
+            "segment duration \"NaN\" is not between 0 and 604800 s",
+        ),
+        (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:18446744073709551615\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n",
+            "target duration 18446744073709551615 s is more than 86400 s",
+        ),
+        (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-BYTERANGE:18446744073709551615@5\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n",
+            "byte range \"18446744073709551615@5\" ends past 1125899906842624",
+        ),
+        (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:18446744073709551615\n#EXTINF:4,\na.ts\n#EXTINF:4,\nb.ts\n#EXT-X-ENDLIST\n",
+            "media sequence 18446744073709551615 overflows with 2 segments",
+        ),
     ];
 
     #[test]
-    fn numbers_that_made_the_parser_panic_are_playlist_errors() {
-        for text in PANICKY {
+    fn numbers_out_of_bounds_are_playlist_errors_that_say_why() {
+        for (text, why) in OUT_OF_BOUNDS {
             match media(text) {
                 Err(HlsError::Playlist { url, reason }) => {
                     assert_eq!(url, super::tests::url().to_string());
-                    // Rejected by the number checks, before the parser runs.
-                    assert!(!reason.contains("parser failed"), "{reason}");
+                    assert_eq!(reason, why, "{text:?}");
+                }
+                other => panic!("{text:?}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// A master parser reads no segment: a media-playlist tag (`EXTINF`,
+    /// `EXT-X-TARGETDURATION`, `EXT-X-BYTERANGE`, `EXT-X-MAP`, ...) in a
+    /// master playlist is refused as such, whatever its number.
+    #[test]
+    fn media_playlist_tags_in_a_master_are_refused() {
+        let tails = OUT_OF_BOUNDS.map(|(text, _)| text.trim_end_matches("#EXT-X-ENDLIST\n"));
+        let maps = [
+            "#EXTM3U\n#EXT-X-MAP:URI=\"i\",BYTERANGE=\"1@0\",BYTERANGE=\"18446744073709551615@5\"\n",
+            "#EXTM3U\n#EXT-X-MAP:URI=\"i\", BYTERANGE = \"18446744073709551615@5\"\n",
+        ];
+        for text in tails.iter().chain(&maps) {
+            let body = text.replacen(
+                "#EXTM3U\n",
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n",
+                1,
+            );
+            match parse_playlist(&url(), body.as_bytes(), 1000, &[]) {
+                Err(HlsError::Playlist { reason, .. }) => assert!(
+                    reason.starts_with("media playlist tag in a master playlist"),
+                    "{body:?}: {reason}"
+                ),
+                other => panic!("{body:?}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// RFC 8216 §6.3.1: a master parser ignores what it does not read.
+    /// `EXT-X-DATERANGE` (whatever its durations or quotes) and an
+    /// `EXT-X-MEDIA` without `URI` (nothing to fetch) leave the variants
+    /// as they are; even on the `#EXTM3U` line, which is read as a line.
+    #[test]
+    fn a_master_ignores_the_tags_it_does_not_read() {
+        let head = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n";
+        let texts = [
+            "#EXT-X-DATERANGE:ID=\"x\",DURATION=-1\n",
+            "#EXT-X-DATERANGE:ID=\"x\",PLANNED-DURATION=1e300\n",
+            "#EXT-X-DATERANGE:ID=\"x\",A\",B=\"\",PLANNED-DURATION=NaN\n",
+            "#EXT-X-DATERANGE:ID=\"\n",
+            "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"a\",NAME= \"\n",
+        ]
+        .map(|tail| format!("{head}{tail}"));
+        let first_line =
+            "#EXTM3U#EXT-X-DATERANGE:DURATION=-1\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n";
+        for text in texts.iter().map(String::as_str).chain([first_line]) {
+            match parse_playlist(&url(), text.as_bytes(), 10, &[]) {
+                Ok(Playlist::Master(m)) => {
+                    assert_eq!(m.variants.len(), 1, "{text:?}");
+                    assert_eq!(m.variants[0].bandwidth, 1);
+                    assert_eq!(
+                        m.variants[0].url.as_str(),
+                        "https://cdn.example.com/track/low.m3u8"
+                    );
+                    assert!(m.renditions.is_empty());
+                }
+                other => panic!("{text:?}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// What a master parser reads must be well formed: a quoted string it
+    /// reads is terminated.
+    #[test]
+    fn a_master_refuses_an_unterminated_quoted_string_it_reads() {
+        for text in [
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO= \"\nlow.m3u8\n",
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"mp4a\nlow.m3u8\n",
+            "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"a\",URI=\"\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n",
+            "#EXTM3U\n#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI=\"i\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n",
+        ] {
+            match parse_playlist(&url(), text.as_bytes(), 10, &[]) {
+                Err(HlsError::Playlist { reason, .. }) => {
+                    assert!(
+                        reason.contains("unterminated quoted string"),
+                        "{text:?}: {reason}"
+                    );
                 }
                 other => panic!("{text:?}: unexpected {other:?}"),
             }
@@ -343,63 +420,19 @@ s0.m4s
     }
 
     #[test]
-    fn a_master_playlist_with_bad_numbers_is_a_playlist_error() {
-        for text in PANICKY {
-            let body = text.trim_end_matches("#EXT-X-ENDLIST\n").replacen(
-                "#EXTM3U\n",
-                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n",
-                1,
-            );
-            let got = parse_playlist(&url(), body.as_bytes(), 1000, &[]);
-            assert!(
-                matches!(got, Err(HlsError::Playlist { .. })),
-                "{body:?}: unexpected {got:?}"
-            );
-        }
-    }
-
-    /// Master playlists that made `hls_m3u8` panic past the checks (found by
-    /// the `playlist` fuzz target): now refused before it runs.
-    #[test]
-    fn master_playlists_the_parser_panicked_on_are_refused_first() {
-        let head = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n";
-        for tail in [
-            "#EXT-X-DATERANGE:ID=\"x\",DURATION=-1\n",
-            "#EXT-X-DATERANGE:ID=\"x\",PLANNED-DURATION=1e300\n",
-            // Unbalanced quotes: `hls_m3u8` still sees PLANNED-DURATION.
-            "#EXT-X-DATERANGE:ID=\"x\",A\",B=\"\",PLANNED-DURATION=NaN\n",
-            // A lone `"` value.
-            "#EXT-X-DATERANGE:ID=\"\n",
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME= \"\n",
-            // `hls_m3u8` adds the numbers of every BYTERANGE (an overflow).
-            "#EXT-X-MAP:URI=\"i\",BYTERANGE=\"1@0\",BYTERANGE=\"18446744073709551615@5\"\n",
-        ] {
-            let text = format!("{head}{tail}");
-            match parse_playlist(&url(), text.as_bytes(), 10, &[]) {
-                Err(HlsError::Playlist { reason, .. }) => {
-                    assert!(!reason.contains("parser failed"), "{tail:?}: {reason}");
-                }
-                other => panic!("{tail:?}: unexpected {other:?}"),
-            }
-        }
-        // The rest of the `#EXTM3U` line is read as a line of its own.
-        let text = "#EXTM3U#EXT-X-DATERANGE:DURATION=-1\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n";
-        match parse_playlist(&url(), text.as_bytes(), 10, &[]) {
-            Err(HlsError::Playlist { reason, .. }) => {
-                assert!(!reason.contains("parser failed"), "{reason}");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_panic_inside_the_parser_is_caught() {
-        // Not pre-checked: in `hls_m3u8`, DATERANGE durations reached
-        // `Duration::from_secs_f64`; the media parser now rejects them itself.
+    fn a_daterange_duration_out_of_bounds_refuses_a_media_playlist() {
         let text = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n\
             #EXT-X-DATERANGE:ID=\"x\",START-DATE=\"2020-01-01T00:00:00Z\",DURATION=-1\n\
             #EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n";
-        assert!(matches!(media(text), Err(HlsError::Playlist { .. })));
+        match media(text) {
+            Err(HlsError::Playlist { reason, .. }) => {
+                assert!(
+                    reason.starts_with("EXT-X-DATERANGE DURATION \"-1\""),
+                    "{reason}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

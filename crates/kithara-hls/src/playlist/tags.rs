@@ -1,11 +1,20 @@
 //! The values of the media-playlist tags kithara reads or must validate,
-//! parsed from the text after `#TAG:` into small borrowed values. Errors are
-//! the reason only; the caller names the playlist.
+//! parsed from the text after `#TAG:` into small borrowed values, each
+//! number checked against its bound where it is read. Errors are the reason
+//! only; the caller names the playlist.
 
 use std::time::Duration;
 
-use super::attributes::{attribute, attributes, unquote};
-use super::numbers::parse_range;
+use super::attributes::{attribute, attributes, text_attribute};
+
+/// The largest `EXT-X-TARGETDURATION` accepted, in seconds (a day).
+const MAX_TARGET_DURATION_SECS: u64 = 24 * 60 * 60;
+/// The largest `EXTINF` duration accepted, in seconds (a week). Segments may
+/// overshoot the target duration by up to this much (real encoders
+/// overshoot); in milliseconds it fits the `u32` a segment keeps.
+const MAX_SEGMENT_SECS: u64 = 7 * 24 * 60 * 60;
+/// The largest byte offset a byte range may end at (1 PiB).
+pub(crate) const MAX_BYTE_OFFSET: u64 = 1 << 50;
 
 /// An `EXT-X-BYTERANGE` (or `EXT-X-MAP` `BYTERANGE`): `len[@offset]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,22 +62,57 @@ pub(crate) struct MapTag<'a> {
     pub range: Option<ByteRange>,
 }
 
-/// `EXT-X-BYTERANGE:<len>[@<offset>]`.
+/// `EXT-X-BYTERANGE:<len>[@<offset>]` (or an `EXT-X-MAP` `BYTERANGE`).
+/// A range with an offset must end at or before [`MAX_BYTE_OFFSET`]; one
+/// without continues the previous segment's, and the parser checks its end
+/// once it knows where it starts.
 pub(crate) fn byte_range(value: &str) -> Result<ByteRange, String> {
-    parse_range(value)
-        .map(|(len, offset)| ByteRange { len, offset })
-        .ok_or_else(|| format!("byte range {value:?} is not <length>[@<offset>]"))
+    let (len, offset) = match value.split_once('@') {
+        Some((l, o)) => (l, Some(o)),
+        None => (value, None),
+    };
+    let number = |n: &str| n.trim().parse::<u64>().ok();
+    let offset = match offset {
+        Some(o) => number(o).map(Some),
+        None => Some(None),
+    };
+    let (Some(len), Some(offset)) = (number(len), offset) else {
+        return Err(format!("byte range {value:?} is not <length>[@<offset>]"));
+    };
+    let end = offset.unwrap_or(0).checked_add(len);
+    if end.is_none_or(|end| end > MAX_BYTE_OFFSET) {
+        return Err(format!("byte range {value:?} ends past {MAX_BYTE_OFFSET}"));
+    }
+    Ok(ByteRange { len, offset })
 }
 
-/// `EXTINF:<duration>,[<title>]`: the duration in whole milliseconds (the
-/// number's bounds, at most a week, are checked with the other numbers;
-/// what is outside them is clamped here).
+/// `EXTINF:<duration>,[<title>]`: the duration in whole milliseconds, a
+/// finite number of seconds from 0 to a week.
 pub(crate) fn extinf(value: &str) -> Result<u32, String> {
     let secs = value.split(',').next().unwrap_or("").trim();
-    secs.parse::<f64>()
-        // `as` saturates: NaN is 0, a huge value u32::MAX.
-        .map(|s| (s * 1000.0).round() as u32)
-        .map_err(|_| format!("segment duration {secs:?} is not a number"))
+    let s = secs
+        .parse::<f64>()
+        .map_err(|_| format!("segment duration {secs:?} is not a number"))?;
+    if !(s.is_finite() && (0.0..=MAX_SEGMENT_SECS as f64).contains(&s)) {
+        return Err(format!(
+            "segment duration {secs:?} is not between 0 and {MAX_SEGMENT_SECS} s"
+        ));
+    }
+    // At most 604,800,000: no rounding can leave the `u32`.
+    Ok((s * 1000.0).round() as u32)
+}
+
+/// `EXT-X-TARGETDURATION:<s>`: a whole number of seconds, at most a day.
+pub(crate) fn target_duration(value: &str) -> Result<u64, String> {
+    let secs = value
+        .parse::<u64>()
+        .map_err(|_| format!("target duration {value:?} is not a whole number"))?;
+    if secs > MAX_TARGET_DURATION_SECS {
+        return Err(format!(
+            "target duration {secs} s is more than {MAX_TARGET_DURATION_SECS} s"
+        ));
+    }
+    Ok(secs)
 }
 
 /// `EXT-X-KEY:<attribute-list>`.
@@ -77,12 +121,11 @@ pub(crate) fn key_tag(value: &str) -> Result<KeyTag<'_>, String> {
     if method == "NONE" {
         return Ok(KeyTag::None);
     }
-    let uri = attribute(value, "URI")
-        .map(unquote)
+    let uri = text_attribute(value, "URI")?
         .filter(|u| !u.trim().is_empty())
         .ok_or("EXT-X-KEY has no URI")?;
     let iv = attribute(value, "IV").map(iv).transpose()?;
-    let format = attribute(value, "KEYFORMAT").map(unquote);
+    let format = text_attribute(value, "KEYFORMAT")?;
     Ok(KeyTag::Key(KeyAttrs {
         method,
         uri,
@@ -105,19 +148,16 @@ fn iv(value: &str) -> Result<[u8; 16], String> {
 
 /// `EXT-X-MAP:URI="...",BYTERANGE="<len>[@<offset>]"`.
 pub(crate) fn map_tag(value: &str) -> Result<MapTag<'_>, String> {
-    let uri = attribute(value, "URI")
-        .map(unquote)
-        .ok_or("EXT-X-MAP has no URI")?;
-    let range = attribute(value, "BYTERANGE")
-        .map(|r| byte_range(unquote(r)))
+    let uri = text_attribute(value, "URI")?.ok_or("EXT-X-MAP has no URI")?;
+    let range = text_attribute(value, "BYTERANGE")?
+        .map(byte_range)
         .transpose()?;
     Ok(MapTag { uri, range })
 }
 
-/// `EXT-X-DATERANGE:<attribute-list>`: nothing of it is kept, but a duration
-/// that is not a non-negative number of seconds a `Duration` can hold (below
-/// 2^64) makes the playlist invalid. `hls_m3u8` panics on those
-/// (`Duration::from_secs_f64`), so the master path checks this too.
+/// `EXT-X-DATERANGE:<attribute-list>` (media playlists): nothing of it is
+/// kept, but a duration that is not a non-negative number of seconds a
+/// `Duration` can hold (below 2^64) makes the playlist invalid.
 pub(crate) fn date_range(value: &str) -> Result<(), String> {
     for (name, v) in attributes(value) {
         if matches!(name, "DURATION" | "PLANNED-DURATION")
@@ -165,6 +205,8 @@ mod tests {
             "METHOD=AES-128,URI=\"k\",IV=0x0001",
             "METHOD=AES-128,URI=\"k\",IV=000102030405060708090a0b0c0d0e0f",
             "METHOD=AES-128,URI=\"k\",IV=0x000102030405060708090a0b0c0d0eXX",
+            "METHOD=AES-128,URI=\"",
+            "METHOD=AES-128,URI=\"k\",KEYFORMAT=\"identity",
         ] {
             assert!(key_tag(bad).is_err(), "{bad}");
         }
@@ -194,6 +236,47 @@ mod tests {
         );
         for bad in ["", "-1", "1@", "a@1", "1@-2", "1.5"] {
             assert!(byte_range(bad).is_err(), "{bad}");
+        }
+        assert!(map_tag("URI=\"i.mp4\",BYTERANGE=\"10@0").is_err());
+    }
+
+    /// Each number is bounded where it is read: a range with an offset
+    /// ends at or before `MAX_BYTE_OFFSET` (without an offset, the parser
+    /// checks it once it knows the start).
+    #[test]
+    fn byte_ranges_end_within_the_bound() {
+        let last = MAX_BYTE_OFFSET - 1;
+        assert!(byte_range(&format!("1@{last}")).is_ok());
+        assert!(byte_range(&MAX_BYTE_OFFSET.to_string()).is_ok());
+        for bad in [
+            format!("2@{last}"),
+            format!("{}", MAX_BYTE_OFFSET + 1),
+            format!("{}@5", u64::MAX),
+            format!("5@{}", u64::MAX),
+        ] {
+            let err = byte_range(&bad).unwrap_err();
+            assert!(err.contains("ends past"), "{bad}: {err}");
+        }
+        let err = map_tag(&format!("URI=\"i\",BYTERANGE=\"{}@5\"", u64::MAX)).unwrap_err();
+        assert!(err.contains("ends past"), "{err}");
+    }
+
+    #[test]
+    fn segment_and_target_durations_are_bounded() {
+        assert_eq!(extinf("0"), Ok(0));
+        assert_eq!(extinf("604800"), Ok(604_800_000));
+        assert_eq!(extinf("4.5,x"), Ok(4500));
+        for bad in ["-1", "-0.5", "NaN", "inf", "604800.5", "1e300"] {
+            let err = extinf(bad).unwrap_err();
+            assert!(err.contains("not between 0 and 604800 s"), "{bad}: {err}");
+        }
+        assert_eq!(target_duration("86400"), Ok(86400));
+        for bad in ["86401", "18446744073709551615"] {
+            let err = target_duration(bad).unwrap_err();
+            assert!(err.contains("more than 86400 s"), "{bad}: {err}");
+        }
+        for bad in ["x", "4.5", "-1", "", "18446744073709551616"] {
+            assert!(target_duration(bad).is_err(), "{bad}");
         }
     }
 
