@@ -55,6 +55,7 @@ pub struct OriginConfig {
     pub(crate) redirect_master: bool,
     pub(crate) alternate_audio: usize,
     pub(crate) codecs: Vec<String>,
+    pub(crate) etags: bool,
 }
 
 impl Default for OriginConfig {
@@ -79,6 +80,7 @@ impl Default for OriginConfig {
             redirect_master: false,
             alternate_audio: 0,
             codecs: Vec::new(),
+            etags: true,
         }
     }
 }
@@ -274,6 +276,18 @@ impl OriginConfig {
         S: Into<String>,
     {
         self.codecs = codecs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether media playlists carry an `ETag` (default `true`). With
+    /// `false` they carry a `Last-Modified` date instead, which changes
+    /// with their text (a date derived from its hash; deterministic), and a
+    /// request whose `If-Modified-Since` is exactly that date gets `304 Not
+    /// Modified` without a body (exact match, as nginx does by default): an
+    /// origin whose only validator is the date.
+    #[must_use]
+    pub fn etags(mut self, enabled: bool) -> Self {
+        self.etags = enabled;
         self
     }
 

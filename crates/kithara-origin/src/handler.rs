@@ -172,11 +172,11 @@ async fn respond(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMa
             };
             let view = shared.live.view(token);
             let text = playlist::media(config, track, &base, content, view);
-            live::playlist_response(text, headers, fault)
+            live::playlist_response(text, headers, fault, config.etags)
         }
         Resource::IFrames => {
             let text = playlist::iframes(config, &base, &shared.variants[0], token);
-            live::playlist_response(text, headers, fault)
+            live::playlist_response(text, headers, fault, config.etags)
         }
         Resource::Init(track) => {
             if !shared.tokens.authorized(uri) {

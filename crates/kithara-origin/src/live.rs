@@ -1,8 +1,10 @@
 //! Live playlists: a head that the test moves forward, a sliding window of
-//! published segments, an end; and the `ETag` / `If-None-Match` handling of
-//! media playlists, with which a client re-polls a live playlist cheaply.
+//! published segments, an end; and the `ETag` / `If-None-Match` (or
+//! `Last-Modified` / `If-Modified-Since`) handling of media playlists, with
+//! which a client re-polls a live playlist cheaply.
 
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -108,12 +110,26 @@ impl HlsOrigin {
     }
 }
 
-/// The strong `ETag` of a playlist text: a quoted FNV-1a hash.
-pub(crate) fn etag(text: &[u8]) -> String {
-    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+/// The FNV-1a hash of a playlist text.
+fn hash(text: &[u8]) -> u64 {
+    text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01B3)
-    });
-    format!("\"{hash:016x}\"")
+    })
+}
+
+/// The strong `ETag` of a playlist text: its quoted hash.
+pub(crate) fn etag(text: &[u8]) -> String {
+    format!("\"{:016x}\"", hash(text))
+}
+
+/// The `Last-Modified` date of a playlist text: a second of the ten years
+/// from 2020 chosen by its hash, so that it changes with the text and two
+/// origins with the same configuration agree.
+fn last_modified(text: &[u8]) -> String {
+    const FROM_2020: u64 = 1_577_836_800;
+    const TEN_YEARS: u64 = 10 * 365 * 24 * 60 * 60;
+    let secs = FROM_2020 + hash(text) % TEN_YEARS;
+    httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// Whether `If-None-Match` (weak comparison, `*` matches) names `etag`.
@@ -127,24 +143,37 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
-/// A media playlist with its `ETag`: `304 Not Modified` without a body when
-/// the request's `If-None-Match` names it, else the text.
+/// A media playlist with its validator (`ETag`, or with `etags` off
+/// `Last-Modified`): `304 Not Modified` without a body when the request's
+/// `If-None-Match` names the tag (or its `If-Modified-Since` is the date),
+/// else the text.
 pub(crate) fn playlist_response(
     text: String,
     headers: &HeaderMap,
     fault: Option<Fault>,
+    etags: bool,
 ) -> Response {
-    let tag = etag(text.as_bytes());
-    let value = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""));
-    if none_match(headers, &tag) {
+    let (name, validator, unchanged) = if etags {
+        let tag = etag(text.as_bytes());
+        let unchanged = none_match(headers, &tag);
+        (header::ETAG, tag, unchanged)
+    } else {
+        let date = last_modified(text.as_bytes());
+        let unchanged = headers
+            .get(header::IF_MODIFIED_SINCE)
+            .is_some_and(|since| since.as_bytes() == date.as_bytes());
+        (header::LAST_MODIFIED, date, unchanged)
+    };
+    let value = HeaderValue::from_str(&validator).unwrap_or(HeaderValue::from_static("\"\""));
+    if unchanged {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
-        response.headers_mut().insert(header::ETAG, value);
+        response.headers_mut().insert(name, value);
         return response;
     }
     let mut response = bytes_response(Bytes::from(text), MPEGURL, headers, fault);
     if response.status().is_success() {
-        response.headers_mut().insert(header::ETAG, value);
+        response.headers_mut().insert(name, value);
     }
     response
 }
@@ -165,5 +194,14 @@ mod tests {
         assert!(none_match(&headers, &tag));
         headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(none_match(&headers, &tag));
+    }
+
+    #[test]
+    fn dates_are_http_dates_that_differ_with_the_text() {
+        let date = last_modified(b"a");
+        assert_eq!(date, last_modified(b"a"));
+        assert_ne!(date, last_modified(b"b"));
+        let when = httpdate::parse_http_date(&date).unwrap();
+        assert!(when >= SystemTime::UNIX_EPOCH + Duration::from_secs(1_577_836_800));
     }
 }

@@ -221,3 +221,47 @@ fn media_playlists_carry_an_etag_and_if_none_match_gets_304() {
     assert_eq!(again.status, 304);
     assert_eq!(get(&vod.master_url()).header("etag"), None);
 }
+
+#[test]
+fn without_etags_media_playlists_carry_last_modified_and_if_modified_since_gets_304() {
+    let origin = start(OriginConfig::default().segments(5).live(2).etags(false));
+    let url = origin.media_url(0);
+    let first = get(&url);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("etag"), None);
+    let date = first
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_owned();
+    assert!(date.ends_with(" GMT"), "{date}");
+    assert_eq!(
+        get(&url).header("last-modified"),
+        Some(date.as_str()),
+        "stable"
+    );
+
+    let unchanged = get_with(&url, &[("If-Modified-Since", &date)]).unwrap();
+    assert_eq!(unchanged.status, 304);
+    assert!(unchanged.body.is_empty());
+    assert_eq!(unchanged.header("last-modified"), Some(date.as_str()));
+    // Another date (exact match) or an ETag condition: the text again.
+    let other = get_with(
+        &url,
+        &[("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")],
+    );
+    assert_eq!(other.unwrap().status, 200);
+    assert_eq!(
+        get_with(&url, &[("If-None-Match", "*")]).unwrap().status,
+        200
+    );
+
+    origin.advance(1);
+    let changed = get_with(&url, &[("If-Modified-Since", &date)]).unwrap();
+    assert_eq!(changed.status, 200);
+    let new_date = changed.header("last-modified").unwrap().to_owned();
+    assert_ne!(new_date, date);
+    assert_eq!(parse_media(&changed.text(), &url).media_sequence, 1);
+    let still = get_with(&url, &[("If-Modified-Since", &new_date)]).unwrap();
+    assert_eq!(still.status, 304);
+    assert_eq!(origin.requests("/v0/playlist.m3u8"), 7, "304s are counted");
+}
