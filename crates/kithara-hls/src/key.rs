@@ -263,7 +263,7 @@ impl KeyManager {
                     Extras {
                         query: &self.query,
                         headers: Some(&self.headers),
-                        if_none_match: None,
+                        validator: None,
                     },
                 )
                 .await?

@@ -13,7 +13,9 @@
 //!   came before.
 //!
 //! Reloads after the first are conditional (`If-None-Match` with the last
-//! `ETag`): an unchanged playlist costs a `304` without a body.
+//! `ETag`, or `If-Modified-Since` with the last `Last-Modified` when the
+//! origin sends no `ETag`): an unchanged playlist costs a `304` without a
+//! body, and counts as a reload that brought no change.
 //!
 //! Live playlists are never cached (a cached copy could only be stale);
 //! their segments and keys are, like a VOD's.
@@ -29,6 +31,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::error::HlsError;
+use crate::fetch::Validator;
 use crate::open::Ctx;
 use crate::playlist::{Vars, parse_media};
 use crate::resource::{Extras, Resource, ResourceKind};
@@ -150,9 +153,9 @@ async fn follow(ctx: Arc<Ctx>, start: LiveStart, tx: watch::Sender<Feed>) {
         path,
     };
     let mut last = text;
-    // The last answer's `ETag`: a reload is then a conditional request,
+    // The last answer's validator: a reload is then a conditional request,
     // which costs a `304` and no body while nothing changed.
-    let mut etag: Option<String> = None;
+    let mut validator: Option<Validator> = None;
     let mut began = began;
     let mut changed = true;
     let mut advanced = began;
@@ -163,7 +166,7 @@ async fn follow(ctx: Arc<Ctx>, start: LiveStart, tx: watch::Sender<Feed>) {
         tokio::time::sleep_until(began + reload_delay(changed, target)).await;
         began = Instant::now();
         let extras = Extras {
-            if_none_match: etag.as_deref(),
+            validator: validator.as_ref(),
             ..Extras::default()
         };
         let loaded = async {
@@ -172,7 +175,7 @@ async fn follow(ctx: Arc<Ctx>, start: LiveStart, tx: watch::Sender<Feed>) {
                 return Ok(None);
             }
             let playlist = parse_media(&resp.final_url, &resp.bytes, max_segments, &imports)?;
-            Ok::<_, HlsError>(Some((resp.bytes, resp.etag, playlist)))
+            Ok::<_, HlsError>(Some((resp.bytes, resp.validator, playlist)))
         }
         .await;
         let added = match loaded {
@@ -181,8 +184,8 @@ async fn follow(ctx: Arc<Ctx>, start: LiveStart, tx: watch::Sender<Feed>) {
                 changed = false;
                 0
             }
-            Ok(Some((bytes, tag, playlist))) => {
-                etag = tag;
+            Ok(Some((bytes, v, playlist))) => {
+                validator = v;
                 changed = bytes != last;
                 last = bytes;
                 target = Duration::from_secs(playlist.target_duration.max(1));

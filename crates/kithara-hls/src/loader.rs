@@ -235,7 +235,7 @@ impl Loader {
                 range: res.range.clone(),
                 query: extras.query,
                 headers: extras.headers,
-                if_none_match: extras.if_none_match,
+                validator: extras.validator,
                 max_bytes,
                 max_uri_lines: (res.kind == ResourceKind::Playlist).then_some(self.max_segments),
                 compressed: res.kind == ResourceKind::Playlist,

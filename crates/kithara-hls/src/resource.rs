@@ -8,6 +8,8 @@ use kithara_cache::CachePath;
 use reqwest::header::HeaderMap;
 use url::Url;
 
+use crate::fetch::Validator;
+
 /// What a resource is; decides its store and its size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceKind {
@@ -30,11 +32,12 @@ pub(crate) struct Resource {
     pub path: CachePath,
 }
 
-/// Extra request parts: query and headers (key requests only), an
-/// `If-None-Match` (live playlist reloads).
+/// Extra request parts: query and headers (key requests only), the
+/// validator of the last answer (live playlist reloads: `If-None-Match` or
+/// `If-Modified-Since`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Extras<'a> {
     pub query: &'a [(String, String)],
     pub headers: Option<&'a HeaderMap>,
-    pub if_none_match: Option<&'a str>,
+    pub validator: Option<&'a Validator>,
 }

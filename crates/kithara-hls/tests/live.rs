@@ -123,6 +123,121 @@ async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
     within(s.close()).await;
 }
 
+/// An origin like `live_origin` whose media playlists carry no `ETag`,
+/// only a `Last-Modified` date (it answers an exact `If-Modified-Since`
+/// with 304).
+fn dated_live_origin(window: usize) -> HlsOrigin {
+    HlsOrigin::start(
+        OriginConfig::default()
+            .segments(6)
+            .segment_size(SEG)
+            .target_duration(1)
+            .live(window)
+            .etags(false),
+    )
+    .unwrap()
+}
+
+/// Waits until `done` holds, looking again every few milliseconds (what
+/// is awaited is the condition, on the origin's counters; the time limit
+/// of `within` applies).
+async fn until(mut done: impl FnMut() -> bool) {
+    within(async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+/// Without an `ETag`, reloads are conditional on the `Last-Modified` date
+/// (`If-Modified-Since`, the date as the origin sent it): unchanged, each
+/// costs a 304 and no body, exactly as with an `ETag`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_etag_a_reload_is_conditional_on_last_modified_and_costs_a_304() {
+    let origin = dated_live_origin(2);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let url = origin.media_url(0);
+    let mut s = open_session(url.as_str(), persistent(&cache)).await;
+    let got = within(read_at_least(&mut s, 2 * SEG)).await.unwrap();
+    assert!(got == origin.expected_stream(0)[..2 * SEG]);
+    let current = reqwest::get(url.clone()).await.unwrap();
+    assert!(current.headers().get("etag").is_none());
+    let date = current.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let playlist_len = current.bytes().await.unwrap().len() as u64;
+    origin.reset_requests();
+    let before = s.stats().bytes_from_network;
+    let err = within(s.read(&mut [0u8; 16])).await.unwrap_err();
+    assert!(matches!(err, HlsError::LiveStalled { .. }), "{err:?}");
+    let path = "/v0/playlist.m3u8";
+    let reloads = origin.requests(path);
+    assert!((2..=5).contains(&reloads), "{reloads} reloads");
+    // The first reload asks for the text; every later one only if it
+    // changed since the date the last answer gave.
+    let since = origin.request_headers(path, "if-modified-since");
+    assert_eq!(since.len(), reloads);
+    assert_eq!(since[0], None);
+    assert!(
+        since[1..]
+            .iter()
+            .all(|d| d.as_deref() == Some(date.as_str())),
+        "{since:?}"
+    );
+    assert!(
+        origin
+            .request_headers(path, "if-none-match")
+            .iter()
+            .all(Option::is_none),
+        "no ETag was given, so none is asked for"
+    );
+    // Only the first reload has a body: the others were answered 304.
+    let reloaded = s.stats().bytes_from_network - before;
+    assert_eq!(reloaded, playlist_len, "{reloads} reloads");
+    within(s.close()).await;
+}
+
+/// A playlist that does change is still picked up by a reload conditional
+/// on its `Last-Modified` date: the origin answers it with the new text and
+/// a new date, which the next reload sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_picked_up_by_a_reload_conditional_on_last_modified() {
+    let origin = dated_live_origin(2);
+    let expected = origin.expected_stream(0);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open_cache(dir.path());
+    let mut s = open_session(origin.media_url(0).as_str(), persistent(&cache)).await;
+    let got = within(read_at_least(&mut s, 2 * SEG)).await.unwrap();
+    assert!(got == expected[..2 * SEG]);
+    let path = "/v0/playlist.m3u8";
+    let since = || origin.request_headers(path, "if-modified-since");
+    // Once a conditional reload has been answered (304: nothing changed)...
+    until(|| since().iter().any(Option::is_some)).await;
+    let first_date = since().into_iter().flatten().next().unwrap();
+    // ... the origin publishes a segment: a later conditional reload gets it.
+    origin.advance(1);
+    let third = within(read_at_least(&mut s, SEG)).await.unwrap();
+    assert!(third == expected[2 * SEG..3 * SEG]);
+    origin.end_live();
+    let mut rest = Vec::new();
+    within(s.read_to_end(&mut rest)).await.unwrap();
+    assert!(rest.is_empty(), "{} more bytes", rest.len());
+    assert_eq!(s.len(), Some(3 * SEG as u64));
+    within(s.close()).await;
+    // The load at open and the first reload are plain; every later reload
+    // is conditional, first on the old date, then on the new one.
+    let since = since();
+    assert_eq!(since[..2], [None, None], "{since:?}");
+    assert!(since[2..].iter().all(Option::is_some), "{since:?}");
+    let dates: Vec<&str> = since[2..].iter().flatten().map(String::as_str).collect();
+    assert_eq!(dates[0], first_date);
+    assert!(dates.iter().any(|d| *d != first_date), "{dates:?}");
+    assert_eq!(origin.requests("/v0/seg/2.ts"), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prefetch_refuses_a_live_playlist_and_caches_nothing() {
     let origin = live_origin(3);

@@ -10,12 +10,13 @@ use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
-use reqwest::header::{ETAG, LOCATION, RETRY_AFTER};
+use reqwest::header::{LOCATION, RETRY_AFTER};
 
 use super::http::{Failure, HttpRequest, HttpResponse};
 use super::lines::UriLines;
 use super::range::check_partial;
 use super::retry::{RetryPolicy, retry_after};
+use super::validator::Validator;
 use crate::error::HlsError;
 
 /// A successful head: what reading the body needs to know.
@@ -23,8 +24,8 @@ use crate::error::HlsError;
 pub(super) struct Head {
     /// A `206`: the body is the requested range alone.
     pub partial: bool,
-    /// The answer's `ETag`, if any.
-    pub etag: Option<String>,
+    /// The answer's validator, if any.
+    pub validator: Option<Validator>,
 }
 
 /// The head's verdict: `Ok(Ok(head))` to read the body, `Ok(Err(answer))`
@@ -35,16 +36,12 @@ pub(super) fn check_head(
     resp: &reqwest::Response,
 ) -> Result<Result<Head, HttpResponse>, Failure> {
     let status = resp.status();
-    let etag = resp
-        .headers()
-        .get(ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if status == StatusCode::NOT_MODIFIED && req.if_none_match.is_some() {
+    let validator = Validator::of(resp.headers());
+    if status == StatusCode::NOT_MODIFIED && req.validator.is_some() {
         return Ok(Err(HttpResponse {
             bytes: Bytes::new(),
             final_url: resp.url().clone(),
-            etag,
+            validator,
             not_modified: true,
         }));
     }
@@ -59,7 +56,7 @@ pub(super) fn check_head(
         check_partial(req.range.as_ref(), resp.headers(), resp.content_length())
             .map_err(|reason| Failure::Fatal(bad_response(req, reason)))?;
     }
-    Ok(Ok(Head { partial, etag }))
+    Ok(Ok(Head { partial, validator }))
 }
 
 /// reqwest hands back, unfollowed, a redirect whose target it will not

@@ -13,12 +13,13 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue, IF_NONE_MATCH, RANGE};
+use reqwest::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue, RANGE};
 use reqwest::{RequestBuilder, redirect};
 use url::Url;
 
 use super::answer::{body_limit, check_head, cut_range, read_body};
 use super::retry::RetryPolicy;
+use super::validator::Validator;
 use crate::error::HlsError;
 
 /// The most redirects followed for one request.
@@ -56,9 +57,10 @@ pub(crate) struct HttpRequest<'a> {
     pub headers: Option<&'a HeaderMap>,
     /// The largest body accepted.
     pub max_bytes: u64,
-    /// An `ETag` from an earlier answer (`If-None-Match`): a `304` is then
-    /// an answer with `not_modified` and no body.
-    pub if_none_match: Option<&'a str>,
+    /// The validator of an earlier answer (`If-None-Match` or
+    /// `If-Modified-Since`): a `304` is then an answer with `not_modified`
+    /// and no body.
+    pub validator: Option<&'a Validator>,
     /// For playlists: the most URI lines (segments or variants) accepted,
     /// counted while the body streams in, so a playlist of a million
     /// segments is refused after reading a little more than the bound.
@@ -75,8 +77,8 @@ pub(crate) struct HttpResponse {
     pub bytes: bytes::Bytes,
     /// The URL after redirects (base for relative URIs of a playlist).
     pub final_url: Url,
-    /// The answer's `ETag`, if any (for a conditional request next time).
-    pub etag: Option<String>,
+    /// The answer's validator, if any (for a conditional request next time).
+    pub validator: Option<Validator>,
     /// A `304 Not Modified` to a conditional request: `bytes` is empty.
     pub not_modified: bool,
 }
@@ -265,7 +267,7 @@ impl HttpClient {
         Ok(HttpResponse {
             bytes: cut_range(req, &head, body)?,
             final_url,
-            etag: head.etag,
+            validator: head.validator,
             not_modified: false,
         })
     }
@@ -296,10 +298,10 @@ impl HttpClient {
             })?;
             builder = builder.header(RANGE, value);
         }
-        if let Some(tag) = req.if_none_match
-            && let Ok(value) = HeaderValue::from_str(tag)
+        if let Some((name, value)) = req.validator.map(Validator::condition)
+            && let Ok(value) = HeaderValue::from_str(value)
         {
-            builder = builder.header(IF_NONE_MATCH, value);
+            builder = builder.header(name, value);
         }
         Ok(builder)
     }
