@@ -86,22 +86,30 @@ async fn a_live_playlist_is_followed_as_segments_appear_until_endlist() {
     assert_eq!(segs, 6, "{files:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
-    let origin = live_origin(2);
+/// What following variant 0 of `origin`, which never advances past its
+/// first two segments, cost from the moment they were read until the
+/// session was `LiveStalled`.
+struct Stall {
+    /// Requests of the media playlist (reloads).
+    reloads: usize,
+    /// Bytes the session downloaded for them.
+    reloaded: u64,
+    /// The playlist as the origin served it meanwhile (a plain request
+    /// made before the reloads).
+    playlist: reqwest::header::HeaderMap,
+    playlist_len: u64,
+}
+
+async fn follow_until_stalled(origin: &HlsOrigin) -> Stall {
     let dir = tempfile::tempdir().unwrap();
     let cache = open_cache(dir.path());
     let url = origin.media_url(0);
     let mut s = open_session(url.as_str(), persistent(&cache)).await;
     let got = within(read_at_least(&mut s, 2 * SEG)).await.unwrap();
     assert!(got == origin.expected_stream(0)[..2 * SEG]);
-    let playlist_len = reqwest::get(url.clone())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .len() as u64;
+    let current = reqwest::get(url.clone()).await.unwrap();
+    let playlist = current.headers().clone();
+    let playlist_len = current.bytes().await.unwrap().len() as u64;
     origin.reset_requests();
     let before = s.stats().bytes_from_network;
     let err = within(s.read(&mut [0u8; 16])).await.unwrap_err();
@@ -112,15 +120,28 @@ async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
         }
         other => panic!("unexpected {other:?}"),
     }
+    let reloads = origin.requests(url.path());
+    let reloaded = s.stats().bytes_from_network - before;
+    within(s.close()).await;
+    Stall {
+        reloads,
+        reloaded,
+        playlist,
+        playlist_len,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_playlist_that_stops_advancing_is_live_stalled() {
+    let origin = live_origin(2);
+    let stall = follow_until_stalled(&origin).await;
     // Reloads 1 s after the first load (it changed), then every 0.5 s
     // (no change) until 3 s had passed without a new segment: at most 5.
-    let reloads = origin.requests("/v0/playlist.m3u8");
+    let reloads = stall.reloads;
     assert!((1..=5).contains(&reloads), "{reloads} reloads");
     // Only the first reload has a body: the others are conditional
     // (If-None-Match) and answered 304.
-    let reloaded = s.stats().bytes_from_network - before;
-    assert_eq!(reloaded, playlist_len, "{reloads} reloads");
-    within(s.close()).await;
+    assert_eq!(stall.reloaded, stall.playlist_len, "{reloads} reloads");
 }
 
 /// An origin like `live_origin` whose media playlists carry no `ETag`,
@@ -156,35 +177,19 @@ async fn until(mut done: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_etag_a_reload_is_conditional_on_last_modified_and_costs_a_304() {
     let origin = dated_live_origin(2);
-    let dir = tempfile::tempdir().unwrap();
-    let cache = open_cache(dir.path());
-    let url = origin.media_url(0);
-    let mut s = open_session(url.as_str(), persistent(&cache)).await;
-    let got = within(read_at_least(&mut s, 2 * SEG)).await.unwrap();
-    assert!(got == origin.expected_stream(0)[..2 * SEG]);
-    let current = reqwest::get(url.clone()).await.unwrap();
-    assert!(current.headers().get("etag").is_none());
-    let date = current.headers()["last-modified"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let playlist_len = current.bytes().await.unwrap().len() as u64;
-    origin.reset_requests();
-    let before = s.stats().bytes_from_network;
-    let err = within(s.read(&mut [0u8; 16])).await.unwrap_err();
-    assert!(matches!(err, HlsError::LiveStalled { .. }), "{err:?}");
-    let path = "/v0/playlist.m3u8";
-    let reloads = origin.requests(path);
+    let stall = follow_until_stalled(&origin).await;
+    assert!(stall.playlist.get("etag").is_none());
+    let date = stall.playlist["last-modified"].to_str().unwrap();
+    let reloads = stall.reloads;
     assert!((2..=5).contains(&reloads), "{reloads} reloads");
     // The first reload asks for the text; every later one only if it
     // changed since the date the last answer gave.
+    let path = "/v0/playlist.m3u8";
     let since = origin.request_headers(path, "if-modified-since");
     assert_eq!(since.len(), reloads);
     assert_eq!(since[0], None);
     assert!(
-        since[1..]
-            .iter()
-            .all(|d| d.as_deref() == Some(date.as_str())),
+        since[1..].iter().all(|d| d.as_deref() == Some(date)),
         "{since:?}"
     );
     assert!(
@@ -195,9 +200,7 @@ async fn without_an_etag_a_reload_is_conditional_on_last_modified_and_costs_a_30
         "no ETag was given, so none is asked for"
     );
     // Only the first reload has a body: the others were answered 304.
-    let reloaded = s.stats().bytes_from_network - before;
-    assert_eq!(reloaded, playlist_len, "{reloads} reloads");
-    within(s.close()).await;
+    assert_eq!(stall.reloaded, stall.playlist_len, "{reloads} reloads");
 }
 
 /// A playlist that does change is still picked up by a reload conditional
