@@ -27,7 +27,7 @@ use crate::pins::PinFiles;
 use crate::read::AssetReader;
 use crate::stats::{AssetInfo, CacheStats};
 use crate::store::record;
-use crate::store::{Base, Found, FsStore, MemStore, Store};
+use crate::store::{Base, Found, FsStore, MemStore, Plan, Store};
 use crate::write::{InFlight, Staged};
 
 /// How many times a read that raced a commit of the same resource (it
@@ -579,7 +579,7 @@ impl Shared {
     /// Commits a finished write, then makes the rename durable outside the lock.
     pub(crate) fn commit(&self, staged: Staged) -> Result<crate::store::Commit> {
         let dir = staged.synced_dir();
-        let commit = self.engine.lock().commit(staged, &[]);
+        let commit = self.engine.lock().commit(staged, Plan::default());
         if commit.as_ref().is_ok_and(|c| !c.evicted.is_empty()) {
             self.bury();
         }

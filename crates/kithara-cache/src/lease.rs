@@ -11,7 +11,7 @@
 use crate::error::{CacheError, Result};
 use crate::id::{AssetId, IdMap};
 use crate::index::Accounting;
-use crate::store::{Commit, Store, forward};
+use crate::store::{Commit, Plan, Store, forward};
 use crate::write::{InFlight, Staged};
 
 /// Why an asset is leased.
@@ -117,12 +117,12 @@ impl<S: Store + Accounting> Store for LeaseStore<S> {
     // eviction, so it is allowed on a leased asset.
     forward!(exists, len, open, hit, stage, remove_file, set_kept);
 
-    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
+    fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {
         // Checked before anything moves, as `remove_all` does.
-        if let Some(id) = evict.iter().find(|id| self.is_protected(id)) {
+        if let Some(id) = plan.evict.iter().find(|id| self.is_protected(id)) {
             return Err(CacheError::AssetInUse { id: *id });
         }
-        self.inner.commit(staged, evict)
+        self.inner.commit(staged, plan)
     }
 
     fn remove_all(&mut self, id: &AssetId) -> Result<()> {

@@ -15,7 +15,7 @@ use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::index::Accounting;
 use crate::lease::Protection;
-use crate::store::{Commit, Store, forward};
+use crate::store::{Commit, Plan, Replaces, Store, forward};
 use crate::write::{InFlight, Share, Staged};
 
 pub use lru::LruPolicy;
@@ -53,10 +53,6 @@ pub(crate) struct EvictingStore<S, P> {
     inner: S,
     policy: P,
     evictions: u64,
-    /// Whether the last commit replaced a file. Replacements come in runs (a
-    /// track fetched again), and for them looking first is cheaper than a
-    /// rename that refuses first.
-    last_replaced: bool,
     /// The bytes staged by every write and not committed yet.
     in_flight: InFlight,
 }
@@ -74,7 +70,6 @@ where
             inner,
             policy,
             evictions: 0,
-            last_replaced: false,
             in_flight,
         }
     }
@@ -252,8 +247,11 @@ where
         self.accessed(id);
     }
 
-    fn commit(&mut self, mut staged: Staged, evict: &[AssetId]) -> Result<Commit> {
-        debug_assert!(evict.is_empty(), "victims are chosen here, not above");
+    /// Hands the layers below a [`Plan`]: the victims that make room and,
+    /// when it had to measure it for them, the length of the file the
+    /// write replaces.
+    fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {
+        debug_assert!(plan.evict.is_empty(), "victims are chosen here, not above");
         let id = staged.id;
         let len = staged.len();
         // Past its lease the write no longer protected its asset, which
@@ -269,23 +267,24 @@ where
         let others = self.staged(Some(&staged.share), kept);
         let (used, max) = self.budget(kept);
         // With room for all of it, what the write replaces cannot matter
-        // here; the base learns that from the rename, and a new file then
-        // costs no stat.
+        // here: the base finds out (a new file then costs it no stat).
         let fits = used.saturating_add(len).saturating_add(others) <= max;
-        let victims = if fits && !self.last_replaced {
-            Vec::new()
+        let plan = if fits {
+            Plan::default()
         } else {
             let replaces = self.inner.len(&id, &staged.path)?;
-            staged.replaces = Some(replaces);
-            self.make_room(&id, len.saturating_sub(replaces.unwrap_or(0)), others)?
+            let delta = len.saturating_sub(replaces.unwrap_or(0));
+            Plan {
+                evict: self.make_room(&id, delta, others)?,
+                replaces: Replaces::Known(replaces),
+            }
         };
-        let commit = self.inner.commit(staged, &victims)?;
+        let commit = self.inner.commit(staged, plan)?;
         for victim in &commit.evicted {
             self.policy.on_remove(victim);
             self.evictions += 1;
             tracing::info!(asset = %victim, "evicted asset");
         }
-        self.last_replaced = commit.old_len.is_some();
         self.accessed(&id);
         Ok(commit)
     }

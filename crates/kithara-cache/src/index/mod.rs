@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
 use crate::store::record::Record;
-use crate::store::{Commit, Store, forward};
+use crate::store::{Commit, Plan, Store, forward};
 use crate::verify::Problem;
 use crate::write::Staged;
 
@@ -320,10 +320,10 @@ impl<S: Store> Store for IndexStore<S> {
         self.touch(id);
     }
 
-    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
+    fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {
         let id = staged.id;
         let path = staged.path.clone();
-        let commit = self.inner.commit(staged, evict)?;
+        let commit = self.inner.commit(staged, plan)?;
         for victim in &commit.evicted {
             self.forget(victim);
         }

@@ -15,7 +15,7 @@ use std::io::{ErrorKind, Seek};
 use std::mem;
 use std::path::{Path, PathBuf};
 use std::process;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,7 +29,7 @@ use crate::path::CachePath;
 use crate::read::{AssetReader, append};
 use crate::store::beneath::{Beneath, Dir, Entry, split};
 use crate::store::record::{self, Record};
-use crate::store::{Commit, Store};
+use crate::store::{Commit, Plan, Replaces, Store};
 use crate::write::Staged;
 use crate::write::staged::{Body, SyncDir, TempFile};
 
@@ -57,6 +57,10 @@ struct Config {
     /// bring one back by name, without its data and without the record
     /// that would tell. So a directory is synced only after them.
     unsynced: Mutex<HashMap<String, Vec<OsString>>>,
+    /// Whether the last commit replaced a file. Replacements come in runs
+    /// (a track fetched again), and for them a stat first is cheaper than
+    /// a rename that refuses first.
+    replacing: AtomicBool,
 }
 
 impl FsStore {
@@ -70,6 +74,7 @@ impl FsStore {
                 graves: Mutex::new(Vec::new()),
                 durable: Mutex::new(HashSet::new()),
                 unsynced: Mutex::new(HashMap::new()),
+                replacing: AtomicBool::new(false),
             }),
         })
     }
@@ -452,23 +457,27 @@ impl Store for FsStore {
         self.stage_at(id, path, &self.asset_rel(id), self.cfg.durability, true)
     }
 
-    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
+    /// Learns the length of the file it replaces from `plan.replaces` if a
+    /// layer above measured it, else from the rename: one that refuses to
+    /// replace (`RENAME_NOREPLACE`) says the name was free, and only a
+    /// refusal costs a stat; after a replacement the stat comes first.
+    fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {
         let new_len = staged.len();
         let Staged {
             id,
             path,
             body,
-            replaces,
             record,
             ..
         } = staged;
+        let Plan { evict, replaces } = plan;
         let Body::File(mut t) = body else {
             unreachable!("an FsStore stages files")
         };
         // Victims are moved into trash/ first (a rename each, undone by
         // the reverse rename), buried only once the new file is in place.
         let mut aside = Vec::with_capacity(evict.len());
-        for victim in evict {
+        for victim in &evict {
             match self.set_aside(victim) {
                 Ok(moved) => aside.extend(moved),
                 Err(e) => {
@@ -477,13 +486,17 @@ impl Store for FsStore {
                 }
             }
         }
+        let measured = |s: &Self, t: &mut TempFile| {
+            s.len(&id, &path).and_then(|old| t.persist().map(|()| old))
+        };
         let old_len = match replaces {
-            Some(known) => t.persist().map(|()| known),
+            Replaces::Known(old) => t.persist().map(|()| old),
+            Replaces::Unknown if self.cfg.replacing.load(Ordering::Relaxed) => {
+                measured(self, &mut t)
+            }
             // A new file: the rename itself says the name was free, no stat needed.
-            None if t.persist_new() => Ok(None),
-            None => self
-                .len(&id, &path)
-                .and_then(|old| t.persist().map(|()| old)),
+            Replaces::Unknown if t.persist_new() => Ok(None),
+            Replaces::Unknown => measured(self, &mut t),
         };
         let old_len = match old_len {
             Ok(old) => old,
@@ -498,11 +511,14 @@ impl Store for FsStore {
         for moved in aside {
             self.bury_later(moved);
         }
+        self.cfg
+            .replacing
+            .store(old_len.is_some(), Ordering::Relaxed);
         Ok(Commit {
             old_len,
             new_len,
             record,
-            evicted: evict.to_vec(),
+            evicted: evict,
         })
     }
 
@@ -752,4 +768,64 @@ fn unique_name(prefix: &str, suffix: &str) -> String {
 /// True if a directory entry name is one of our temp files.
 pub(crate) fn is_temp_name(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|n| n.ends_with(TEMP_SUFFIX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> AssetId {
+        AssetId::from_key(b"a")
+    }
+
+    fn put(s: &mut FsStore, path: &str, bytes: &[u8], replaces: Replaces) -> Commit {
+        let path = CachePath::parse(path).unwrap();
+        let mut staged = s.stage(&id(), &path).unwrap();
+        staged.write_bytes(bytes).unwrap();
+        staged.finish().unwrap();
+        let plan = Plan {
+            replaces,
+            ..Plan::default()
+        };
+        s.commit(staged, plan).unwrap()
+    }
+
+    /// Whichever way the base learns what a write replaces (the rename, a
+    /// stat first after a replacement, or a length measured above), the
+    /// commit says it exactly: the index accounts with it.
+    #[test]
+    fn a_commit_says_what_it_replaced_whatever_came_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FsStore::new(dir.path().to_path_buf(), Durability::Buffered).unwrap();
+        let old = |c: Commit| (c.old_len, c.new_len);
+        assert_eq!(old(put(&mut s, "a", b"one", Replaces::Unknown)), (None, 3));
+        assert_eq!(
+            old(put(&mut s, "a", b"four", Replaces::Unknown)),
+            (Some(3), 4)
+        );
+        // After a replacement the base stats first: a new file is still new.
+        assert_eq!(old(put(&mut s, "b", b"x", Replaces::Unknown)), (None, 1));
+        assert_eq!(
+            old(put(&mut s, "b", b"yy", Replaces::Unknown)),
+            (Some(1), 2)
+        );
+        assert_eq!(old(put(&mut s, "a", b"", Replaces::Unknown)), (Some(4), 0));
+        // A length measured above is taken as it is, without a look.
+        let known = Replaces::Known(Some(2));
+        assert_eq!(old(put(&mut s, "b", b"zzz", known)), (Some(2), 3));
+        let known = Replaces::Known(None);
+        assert_eq!(old(put(&mut s, "c", b"c", known)), (None, 1));
+        let read = |p: &str| {
+            std::fs::read(
+                dir.path()
+                    .join(layout::asset_dir(id().hex().as_str()))
+                    .join(p),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            (read("a"), read("b"), read("c")),
+            (vec![], b"zzz".to_vec(), b"c".to_vec())
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
 use crate::read::AssetReader;
-use crate::store::{Commit, Store};
+use crate::store::{Commit, Plan, Store};
 use crate::write::Staged;
 use crate::write::staged::Body;
 
@@ -42,7 +42,8 @@ impl Store for MemStore {
         Ok(Staged::memory(*id, path.clone(), 0))
     }
 
-    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
+    /// The map says what the write replaces: `plan.replaces` is not needed.
+    fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {
         let Staged { id, path, body, .. } = staged;
         let bytes = match body {
             // Views of the write may still hold the buffer: they keep a copy.
@@ -54,7 +55,7 @@ impl Store for MemStore {
         };
         let new_len = bytes.len() as u64;
         // Nothing here can fail: the victims go, the bytes land.
-        for victim in evict {
+        for victim in &plan.evict {
             self.assets.remove(victim);
         }
         let old = self.assets.entry(id).or_default().insert(path, bytes);
@@ -62,7 +63,7 @@ impl Store for MemStore {
             old_len: old.map(|b| b.len() as u64),
             new_len,
             record: None,
-            evicted: evict.to_vec(),
+            evicted: plan.evict,
         })
     }
 

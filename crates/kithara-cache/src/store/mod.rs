@@ -21,6 +21,28 @@ use crate::write::Staged;
 pub(crate) use fs::{Found, FsStore, is_temp_name};
 pub(crate) use mem::MemStore;
 
+/// What the layers above a base decided and learned for a commit: its
+/// input, built by the evicting layer (the facade passes the default).
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// Assets to remove in the same step, all or none, chosen by the
+    /// evicting layer to make room.
+    pub evict: Vec<AssetId>,
+    /// What is known of the file the write replaces.
+    pub replaces: Replaces,
+}
+
+/// What a layer above a base knows of the file a commit replaces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Replaces {
+    /// Nobody looked: the base finds out, from the rename where it can.
+    #[default]
+    Unknown,
+    /// Measured under the engine lock the commit runs in: the length of
+    /// the file in place, `None` if there is none.
+    Known(Option<u64>),
+}
+
 /// What a commit did.
 #[derive(Debug, Default)]
 pub(crate) struct Commit {
@@ -30,7 +52,7 @@ pub(crate) struct Commit {
     pub new_len: u64,
     /// Its integrity record, if it has one.
     pub record: Option<record::Record>,
-    /// Assets evicted in the same step (the `evict` the commit was given).
+    /// Assets removed in the same step: the plan's `evict`, once done.
     pub evicted: Vec<AssetId>,
 }
 
@@ -50,11 +72,11 @@ pub(crate) trait Store {
     /// Starts a write; nothing is visible until [`Store::commit`].
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged>;
     /// Makes a finished [`Staged`] write visible, replacing any old
-    /// version, and removes the assets in `evict` (chosen by the evicting
-    /// layer to make room; none from above it): all of it or, on an error,
-    /// none of it. A victim is moved out of place first and only buried
-    /// once the new file is in place, so a failure puts every victim back.
-    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit>;
+    /// version, and removes the assets in `plan.evict`: all of it or, on
+    /// an error, none of it. A victim is moved out of place first and only
+    /// buried once the new file is in place, so a failure puts every
+    /// victim back.
+    fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit>;
     /// Removes one resource; returns the length it had, `None` if absent.
     fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>>;
     /// Removes an asset and everything in it.
@@ -77,7 +99,7 @@ pub(crate) trait Store {
         let mut staged = self.stage(id, path)?;
         staged.write_bytes(bytes)?;
         staged.finish()?;
-        self.commit(staged, &[])
+        self.commit(staged, Plan::default())
     }
 }
 
@@ -179,10 +201,10 @@ impl Store for Base {
         }
     }
 
-    fn commit(&mut self, staged: Staged, evict: &[AssetId]) -> Result<Commit> {
+    fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {
         match self {
-            Base::Fs(s) => s.commit(staged, evict),
-            Base::Mem(s) => s.commit(staged, evict),
+            Base::Fs(s) => s.commit(staged, plan),
+            Base::Mem(s) => s.commit(staged, plan),
         }
     }
 

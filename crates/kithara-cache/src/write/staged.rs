@@ -27,8 +27,6 @@ pub(crate) struct Staged {
     /// Counted in the cache's in-flight bytes until the commit is over.
     pub(crate) share: Share,
     pub(crate) body: Body,
-    /// Length of the file it replaces, once a layer has looked (saves a stat).
-    pub(crate) replaces: Option<Option<u64>>,
     /// The digest of the bytes so far (files only).
     hash: Hash,
     /// The record attached to the temp file by [`Staged::finish`]; `None`
@@ -63,7 +61,6 @@ impl Staged {
             path,
             len: 0,
             body: Body::File(temp),
-            replaces: None,
             share: Share::default(),
             hash,
             record: None,
@@ -76,7 +73,6 @@ impl Staged {
             path,
             len: 0,
             body: Body::Mem(Arc::new(RwLock::new(Vec::with_capacity(capacity)))),
-            replaces: None,
             share: Share::default(),
             hash: Hash::Lost,
             record: None,
