@@ -106,61 +106,87 @@ pub(crate) trait Store {
 /// Writes the [`Store`] methods a layer passes straight to `self.inner`,
 /// so that a layer's impl shows only what it adds. A layer lists every
 /// method it does not write itself: none is skipped by default.
+/// `forward!(base: ...)` passes them to whichever [`Base`] `self` is.
 macro_rules! forward {
-    ($($method:ident),+ $(,)?) => { $( $crate::store::forward!(@ $method); )+ };
-    (@ exists) => {
-        fn exists(&self, id: &$crate::id::AssetId, path: &$crate::path::CachePath) -> bool {
-            self.inner.exists(id, path)
+    (base: $($method:ident),+ $(,)?) => { $( $crate::store::forward!(@ [base] $method); )+ };
+    ($($method:ident),+ $(,)?) => { $( $crate::store::forward!(@ [inner] $method); )+ };
+    // The one call each forwarded method makes, on `self.inner` or the base.
+    (@to [inner] $self:ident, $s:ident => $call:expr) => {
+        match $self { Self { inner: $s, .. } => $call }
+    };
+    (@to [base] $self:ident, $s:ident => $call:expr) => {
+        match $self {
+            $crate::store::Base::Fs($s) => $call,
+            $crate::store::Base::Mem($s) => $call,
         }
     };
-    (@ len) => {
+    (@ $to:tt exists) => {
+        fn exists(&self, id: &$crate::id::AssetId, path: &$crate::path::CachePath) -> bool {
+            $crate::store::forward!(@to $to self, s => s.exists(id, path))
+        }
+    };
+    (@ $to:tt len) => {
         fn len(
             &self,
             id: &$crate::id::AssetId,
             path: &$crate::path::CachePath,
         ) -> $crate::error::Result<Option<u64>> {
-            self.inner.len(id, path)
+            $crate::store::forward!(@to $to self, s => s.len(id, path))
         }
     };
-    (@ open) => {
+    (@ $to:tt open) => {
         fn open(
             &mut self,
             id: &$crate::id::AssetId,
             path: &$crate::path::CachePath,
         ) -> $crate::error::Result<Option<$crate::read::AssetReader>> {
-            self.inner.open(id, path)
+            $crate::store::forward!(@to $to self, s => s.open(id, path))
         }
     };
-    (@ hit) => {
+    (@ $to:tt hit) => {
         fn hit(&mut self, id: &$crate::id::AssetId) {
-            self.inner.hit(id);
+            $crate::store::forward!(@to $to self, s => s.hit(id))
         }
     };
-    (@ stage) => {
+    (@ $to:tt stage) => {
         fn stage(
             &self,
             id: &$crate::id::AssetId,
             path: &$crate::path::CachePath,
         ) -> $crate::error::Result<$crate::write::Staged> {
-            self.inner.stage(id, path)
+            $crate::store::forward!(@to $to self, s => s.stage(id, path))
         }
     };
-    (@ set_kept) => {
+    (@ $to:tt commit) => {
+        fn commit(
+            &mut self,
+            staged: $crate::write::Staged,
+            plan: $crate::store::Plan,
+        ) -> $crate::error::Result<$crate::store::Commit> {
+            $crate::store::forward!(@to $to self, s => s.commit(staged, plan))
+        }
+    };
+    (@ $to:tt set_kept) => {
         fn set_kept(
             &mut self,
             id: &$crate::id::AssetId,
             kept: bool,
         ) -> $crate::error::Result<()> {
-            self.inner.set_kept(id, kept)
+            $crate::store::forward!(@to $to self, s => s.set_kept(id, kept))
         }
     };
-    (@ remove_file) => {
+    (@ $to:tt remove_file) => {
         fn remove_file(
             &mut self,
             id: &$crate::id::AssetId,
             path: &$crate::path::CachePath,
         ) -> $crate::error::Result<Option<u64>> {
-            self.inner.remove_file(id, path)
+            $crate::store::forward!(@to $to self, s => s.remove_file(id, path))
+        }
+    };
+    (@ $to:tt remove_all) => {
+        fn remove_all(&mut self, id: &$crate::id::AssetId) -> $crate::error::Result<()> {
+            $crate::store::forward!(@to $to self, s => s.remove_all(id))
         }
     };
 }
@@ -173,59 +199,5 @@ pub(crate) enum Base {
 }
 
 impl Store for Base {
-    fn exists(&self, id: &AssetId, path: &CachePath) -> bool {
-        match self {
-            Base::Fs(s) => s.exists(id, path),
-            Base::Mem(s) => s.exists(id, path),
-        }
-    }
-
-    fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        match self {
-            Base::Fs(s) => s.len(id, path),
-            Base::Mem(s) => s.len(id, path),
-        }
-    }
-
-    fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>> {
-        match self {
-            Base::Fs(s) => s.open(id, path),
-            Base::Mem(s) => s.open(id, path),
-        }
-    }
-
-    fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
-        match self {
-            Base::Fs(s) => s.stage(id, path),
-            Base::Mem(s) => s.stage(id, path),
-        }
-    }
-
-    fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {
-        match self {
-            Base::Fs(s) => s.commit(staged, plan),
-            Base::Mem(s) => s.commit(staged, plan),
-        }
-    }
-
-    fn remove_file(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<u64>> {
-        match self {
-            Base::Fs(s) => s.remove_file(id, path),
-            Base::Mem(s) => s.remove_file(id, path),
-        }
-    }
-
-    fn remove_all(&mut self, id: &AssetId) -> Result<()> {
-        match self {
-            Base::Fs(s) => s.remove_all(id),
-            Base::Mem(s) => s.remove_all(id),
-        }
-    }
-
-    fn set_kept(&mut self, id: &AssetId, kept: bool) -> Result<()> {
-        match self {
-            Base::Fs(s) => s.set_kept(id, kept),
-            Base::Mem(s) => s.set_kept(id, kept),
-        }
-    }
+    forward!(base: exists, len, open, hit, stage, commit, remove_file, remove_all, set_kept);
 }
