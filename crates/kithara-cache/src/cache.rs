@@ -27,7 +27,7 @@ use crate::pins::PinFiles;
 use crate::read::AssetReader;
 use crate::stats::{AssetInfo, CacheStats};
 use crate::store::record;
-use crate::store::{Base, Found, FsStore, MemStore, Plan, Store};
+use crate::store::{Base, Found, FsStore, MemStore, Plan, Seen, Store};
 use crate::write::{InFlight, Staged};
 
 /// How many times a read that raced a commit of the same resource (it
@@ -68,7 +68,8 @@ struct Mode {
 /// progress cannot keep a closed cache's directory locked.
 pub(crate) struct Shared {
     engine: Mutex<Engine>,
-    /// Stages writes without taking the engine lock; `None` in memory mode.
+    /// The engine's [`Store::lookup`]: reads, stages writes and syncs
+    /// without taking the engine lock; `None` in memory mode.
     fs: Option<FsStore>,
     read_only: bool,
     durability: Durability,
@@ -104,7 +105,7 @@ impl AssetCache {
         let lock = lock::acquire(&root, &options.owner)?;
         let fs = FsStore::new(root.clone(), options.durability)?;
         let (index, recovery) = recover_index(&fs, true);
-        let mut store = IndexStore::new(Base::Fs(fs.clone()), index);
+        let mut store = IndexStore::new(Base::Fs(fs), index);
         let stored = store.max_bytes_setting();
         store.set_max_bytes(options.max_bytes.or(stored).unwrap_or(DEFAULT_MAX_BYTES));
         store.set_run_max_bytes(options.run_max_bytes);
@@ -118,7 +119,7 @@ impl AssetCache {
             verify_reads: options.verify_reads,
             write_lease: options.write_lease,
         };
-        let cache = Self::assemble(store, options.policy, Some(fs), mode, recovery, Some(lock));
+        let cache = Self::assemble(store, options.policy, mode, recovery, Some(lock));
         // An index that cannot be written now (a full disk) is no reason
         // not to open: it is kept in memory and the flusher writes it later.
         if let Err(e) = cache.inner.save_index(true) {
@@ -139,7 +140,7 @@ impl AssetCache {
         fs::metadata(&root).map_err(CacheError::io("open cache root", &root))?;
         let fs = FsStore::new(root, Durability::Buffered)?;
         let (index, recovery) = recover_index(&fs, false);
-        let store = IndexStore::new(Base::Fs(fs.clone()), index);
+        let store = IndexStore::new(Base::Fs(fs), index);
         let policy: Box<dyn EvictionPolicy> = Box::new(crate::evict::LruPolicy::default());
         let mode = Mode {
             read_only: true,
@@ -147,14 +148,7 @@ impl AssetCache {
             verify_reads: false,
             write_lease: DEFAULT_WRITE_LEASE,
         };
-        Ok(Self::assemble(
-            store,
-            policy,
-            Some(fs),
-            mode,
-            recovery,
-            None,
-        ))
+        Ok(Self::assemble(store, policy, mode, recovery, None))
     }
 
     /// A cache held in memory only, bounded by `max_bytes`; it writes no files.
@@ -172,13 +166,12 @@ impl AssetCache {
             verify_reads: false,
             write_lease: DEFAULT_WRITE_LEASE,
         };
-        Self::assemble(store, policy, None, mode, recovery, None)
+        Self::assemble(store, policy, mode, recovery, None)
     }
 
     fn assemble(
         store: IndexStore<Base>,
         policy: Box<dyn EvictionPolicy>,
-        fs: Option<FsStore>,
         mode: Mode,
         recovery: RecoveryReport,
         lock: Option<File>,
@@ -192,6 +185,8 @@ impl AssetCache {
         let in_flight = InFlight::new(write_lease);
         let leases = LeaseStore::new(store, in_flight.clone());
         let mut engine = EvictingStore::new(leases, policy, in_flight.clone());
+        // What the stack lets run without its lock: the base's files.
+        let fs = engine.lookup();
         let mut recovery = recovery;
         let pins = match (&fs, read_only) {
             (None, _) => PinFiles::None,
@@ -462,11 +457,14 @@ impl Shared {
     ) -> Result<Option<AssetReader>> {
         let (Some(dir), Some(fs)) = (dir, &self.fs) else {
             let mut engine = self.engine.lock();
-            let reader = engine.open(id, path)?;
-            if reader.is_some() {
-                engine.hit(id);
-            }
-            return Ok(reader);
+            let Some(reader) = engine.open(id, path)? else {
+                return Ok(None);
+            };
+            let seen = Seen {
+                len: reader.len(),
+                digest: None,
+            };
+            return Ok(engine.served(id, path, seen).is_none().then_some(reader));
         };
         for _ in 0..READ_TRIES {
             // A verified open reads the file through once, then hands it
@@ -519,8 +517,9 @@ impl Shared {
         Ok(None)
     }
 
-    /// Checks what a read found against the resource's record, under the
-    /// engine lock, and records the hit if it passes. A resource that
+    /// Hands what a read found to the layers under the engine lock
+    /// ([`Store::served`]): checked against the resource's record, and
+    /// the hit recorded if it passes. A resource that
     /// fails and is still the file in place is dropped (removed and
     /// accounted; left in place when read-only): `Some(None)`, a miss.
     /// `None` if the file was replaced since it was opened (a concurrent
@@ -533,9 +532,12 @@ impl Shared {
         found: Found<T>,
         digest: Option<u64>,
     ) -> Option<Option<T>> {
+        let seen = Seen {
+            len: found.len,
+            digest,
+        };
         let mut engine = self.engine.lock();
-        let Some(problem) = engine.inner().inner().check(id, path, found.len, digest) else {
-            engine.hit(id);
+        let Some(problem) = engine.served(id, path, seen) else {
             return Some(Some(found.body));
         };
         let fs = self.fs.as_ref()?;

@@ -113,9 +113,18 @@ impl<S: Store + Accounting> Protection for LeaseStore<S> {
 }
 
 impl<S: Store + Accounting> Store for LeaseStore<S> {
-    // Reading and staging touch no lease; removing one resource is not
-    // eviction, so it is allowed on a leased asset.
-    forward!(exists, len, open, hit, stage, remove_file, set_kept);
+    // Reading (without the lock or under it) and staging touch no lease;
+    // removing one resource is not eviction, so it is allowed on a leased asset.
+    forward!(
+        exists,
+        len,
+        open,
+        lookup,
+        served,
+        stage,
+        remove_file,
+        set_kept
+    );
 
     fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {
         // Checked before anything moves, as `remove_all` does.

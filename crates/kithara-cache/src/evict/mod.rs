@@ -15,7 +15,9 @@ use crate::error::{CacheError, Result};
 use crate::id::AssetId;
 use crate::index::Accounting;
 use crate::lease::Protection;
-use crate::store::{Commit, Plan, Replaces, Store, forward};
+use crate::path::CachePath;
+use crate::store::{Commit, Plan, Replaces, Seen, Store, forward};
+use crate::verify::Problem;
 use crate::write::{InFlight, Share, Staged};
 
 pub use lru::LruPolicy;
@@ -222,8 +224,9 @@ where
     S: Store + Accounting + Protection,
     P: EvictionPolicy,
 {
-    // Reads and staging make no room; a hit and a removal update the order.
-    forward!(exists, len, open, stage, remove_file);
+    // Reads and staging make no room, and nothing of this layer is read
+    // without the lock; a hit and a removal update the order.
+    forward!(exists, len, open, lookup, stage, remove_file);
 
     /// Keeping checks the kept budget first (the asset's bytes, and what
     /// its writes staged, move into it): `KeptFull` changes nothing.
@@ -242,9 +245,13 @@ where
         Ok(())
     }
 
-    fn hit(&mut self, id: &AssetId) {
-        self.inner.hit(id);
-        self.accessed(id);
+    /// A hit the layers below let pass reaches the policy.
+    fn served(&mut self, id: &AssetId, path: &CachePath, seen: Seen) -> Option<Problem> {
+        let problem = self.inner.served(id, path, seen);
+        if problem.is_none() {
+            self.accessed(id);
+        }
+        problem
     }
 
     /// Hands the layers below a [`Plan`]: the victims that make room and,
@@ -301,16 +308,22 @@ mod tests {
     use super::*;
     use crate::index::{Index, IndexStore};
     use crate::lease::{LeaseKind, LeaseStore};
-    use crate::path::CachePath;
     use crate::store::MemStore;
+    use crate::store::record::Record;
 
     type Stack = EvictingStore<LeaseStore<IndexStore<MemStore>>, LruPolicy>;
 
     fn stack(max: u64) -> Stack {
-        let mut index = IndexStore::new(
-            MemStore::default(),
-            Index::new(0, None, Default::default(), false),
-        );
+        stack_with(max, Default::default())
+    }
+
+    /// A stack whose index knows `records` (as the scan finds them on disk).
+    fn stack_with(
+        max: u64,
+        records: crate::id::IdMap<std::collections::HashMap<CachePath, Record>>,
+    ) -> Stack {
+        let index = Index::new(0, None, Default::default(), false).with_records(records);
+        let mut index = IndexStore::new(MemStore::default(), index);
         index.set_max_bytes(max);
         let in_flight = InFlight::default();
         EvictingStore::new(
@@ -345,6 +358,41 @@ mod tests {
         s.inner_mut().release(&id(1), LeaseKind::Pin);
         s.remove_all(&id(1)).unwrap();
         assert_eq!(s.inner().total_bytes(), 70);
+    }
+
+    /// A read goes through every layer under the lock: the index checks
+    /// the record, and only a hit that passes reaches the recency and the
+    /// policy (here: which asset the next eviction takes).
+    #[test]
+    fn a_read_is_checked_by_the_index_and_ordered_by_the_policy() {
+        let s_path = CachePath::parse("s").unwrap();
+        let record = Record { len: 4, digest: 9 };
+        let records = [(id(1), [(s_path.clone(), record)].into())]
+            .into_iter()
+            .collect();
+        let mut s = stack_with(60, records);
+        for n in 1..=2 {
+            s.put_atomic(&id(n), &path(), &[0; 30]).unwrap();
+        }
+        let seen = |len, digest| Seen { len, digest };
+        // Torn, then rotted: refused, and asset 1 stays the oldest.
+        assert!(matches!(
+            s.served(&id(1), &s_path, seen(3, None)),
+            Some(Problem::Length {
+                recorded: 4,
+                found: 3
+            })
+        ));
+        assert!(matches!(
+            s.served(&id(1), &s_path, seen(4, Some(8))),
+            Some(Problem::Digest)
+        ));
+        let commit = s.put_atomic(&id(3), &path(), &[0; 30]).unwrap();
+        assert_eq!(commit.evicted, vec![id(1)]);
+        // A hit that passes (or has no record) makes its asset the newest.
+        assert!(s.served(&id(2), &path(), seen(30, None)).is_none());
+        let commit = s.put_atomic(&id(4), &path(), &[0; 30]).unwrap();
+        assert_eq!(commit.evicted, vec![id(3)]);
     }
 
     #[test]

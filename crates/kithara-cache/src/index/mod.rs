@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
 use crate::store::record::Record;
-use crate::store::{Commit, Plan, Store, forward};
+use crate::store::{Commit, Plan, Seen, Store, forward};
 use crate::verify::Problem;
 use crate::write::Staged;
 
@@ -152,7 +152,7 @@ impl<S: Store> IndexStore<S> {
     }
 
     /// Marks an access of a known asset: it becomes the most recent.
-    pub(crate) fn touch(&mut self, id: &AssetId) {
+    fn touch(&mut self, id: &AssetId) {
         if !self.index.entries.contains_key(id) {
             return;
         }
@@ -291,7 +291,7 @@ impl<S: Store> IndexStore<S> {
     /// What is wrong with a resource read as `len` bytes (with `digest`
     /// when the reads are verified), by its record; `None` if nothing is
     /// or it has no record (unverified).
-    pub(crate) fn check(
+    fn check(
         &self,
         id: &AssetId,
         path: &CachePath,
@@ -313,11 +313,20 @@ impl<S: Store> IndexStore<S> {
 }
 
 impl<S: Store> Store for IndexStore<S> {
-    // Existence, lengths, opening and staging change no accounting.
-    forward!(exists, len, open, stage);
+    // Existence, lengths, opening and staging change no accounting, and
+    // the index is read only under the lock.
+    forward!(exists, len, open, lookup, stage);
 
-    fn hit(&mut self, id: &AssetId) {
-        self.touch(id);
+    /// Checks what the read found against the resource's record (a hash
+    /// lookup, no syscall) and, if it passes, records the hit.
+    fn served(&mut self, id: &AssetId, path: &CachePath, seen: Seen) -> Option<Problem> {
+        let problem = self
+            .check(id, path, seen.len, seen.digest)
+            .or_else(|| self.inner.served(id, path, seen));
+        if problem.is_none() {
+            self.touch(id);
+        }
+        problem
     }
 
     fn commit(&mut self, staged: Staged, plan: Plan) -> Result<Commit> {

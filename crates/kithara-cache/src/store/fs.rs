@@ -453,6 +453,11 @@ impl Store for FsStore {
         Ok(self.open_at(&self.asset_rel(id), path)?.map(|f| f.body))
     }
 
+    /// Itself: it needs no lock (a clone shares its state).
+    fn lookup(&self) -> Option<FsStore> {
+        Some(self.clone())
+    }
+
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
         self.stage_at(id, path, &self.asset_rel(id), self.cfg.durability, true)
     }

@@ -38,6 +38,11 @@ impl Store for MemStore {
         Ok(bytes.map(AssetReader::memory))
     }
 
+    /// None: the map lives under the engine lock.
+    fn lookup(&self) -> Option<super::FsStore> {
+        None
+    }
+
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged> {
         Ok(Staged::memory(*id, path.clone(), 0))
     }

@@ -3,8 +3,11 @@
 //! Writes happen in two steps so that the slow part runs without any lock:
 //! [`Staged`] receives the bytes (a temp file, or a buffer in memory) and is
 //! finished (flushed, synced) by the caller, then [`Store::commit`] makes it
-//! visible atomically. Layers above the base intercept `commit`, `open` and
-//! `remove_all` to keep the index, the leases and the eviction order.
+//! visible atomically, given a [`Plan`] by the evicting layer. Reads
+//! run in two steps too: the base's files are opened and read without the
+//! lock ([`Store::lookup`]), then every layer takes its part under it
+//! ([`Store::served`]). Each layer writes what it adds and lists what it
+//! passes on ([`forward!`]).
 
 pub(crate) mod beneath;
 mod fs;
@@ -16,6 +19,7 @@ use crate::error::Result;
 use crate::id::AssetId;
 use crate::path::CachePath;
 use crate::read::AssetReader;
+use crate::verify::Problem;
 use crate::write::Staged;
 
 pub(crate) use fs::{Found, FsStore, is_temp_name};
@@ -43,6 +47,15 @@ pub(crate) enum Replaces {
     Known(Option<u64>),
 }
 
+/// What a read found, for the layers to check under the engine lock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seen {
+    /// Its length when it was opened.
+    pub len: u64,
+    /// Its digest, when reads are verified.
+    pub digest: Option<u64>,
+}
+
 /// What a commit did.
 #[derive(Debug, Default)]
 pub(crate) struct Commit {
@@ -62,13 +75,25 @@ pub(crate) trait Store {
     fn exists(&self, id: &AssetId, path: &CachePath) -> bool;
     /// Length of a present resource.
     fn len(&self, id: &AssetId, path: &CachePath) -> Result<Option<u64>>;
-    /// Opens a resource for reading (not an access: see [`Store::hit`]).
+    /// Opens a resource for reading under the engine lock (memory; not
+    /// an access: see [`Store::served`]).
     fn open(&mut self, id: &AssetId, path: &CachePath) -> Result<Option<AssetReader>>;
-    /// Records a hit: the asset becomes the most recently used. The one way
-    /// an access is recorded, whether the file was opened through the
-    /// layers (memory) or beside them (disk, outside the engine lock); an
-    /// unknown asset is ignored.
-    fn hit(&mut self, _id: &AssetId) {}
+    /// The base's handle on files for what runs without the engine lock,
+    /// so that readers never wait on a commit nor on each other: opening
+    /// and reading a hit, staging a write, syncing after a commit. `None`
+    /// in memory, where a read takes the lock. A layer above hands its
+    /// base's on: it holds nothing a read may use without the lock, and
+    /// takes its part of every read in [`Store::served`].
+    fn lookup(&self) -> Option<FsStore>;
+    /// A read found resource `path` of asset `id` as `seen` (outside the
+    /// lock on disk, through [`Store::lookup`]): under the engine lock,
+    /// each layer checks it and records the hit (the asset becomes the
+    /// most recently used; an unknown asset is ignored). `Some`: it fails
+    /// its integrity record, no hit is recorded, and the caller drops it.
+    /// A base has nothing to check: the bytes are its own.
+    fn served(&mut self, _id: &AssetId, _path: &CachePath, _seen: Seen) -> Option<Problem> {
+        None
+    }
     /// Starts a write; nothing is visible until [`Store::commit`].
     fn stage(&self, id: &AssetId, path: &CachePath) -> Result<Staged>;
     /// Makes a finished [`Staged`] write visible, replacing any old
@@ -143,9 +168,19 @@ macro_rules! forward {
             $crate::store::forward!(@to $to self, s => s.open(id, path))
         }
     };
-    (@ $to:tt hit) => {
-        fn hit(&mut self, id: &$crate::id::AssetId) {
-            $crate::store::forward!(@to $to self, s => s.hit(id))
+    (@ $to:tt lookup) => {
+        fn lookup(&self) -> Option<$crate::store::FsStore> {
+            $crate::store::forward!(@to $to self, s => s.lookup())
+        }
+    };
+    (@ $to:tt served) => {
+        fn served(
+            &mut self,
+            id: &$crate::id::AssetId,
+            path: &$crate::path::CachePath,
+            seen: $crate::store::Seen,
+        ) -> Option<$crate::verify::Problem> {
+            $crate::store::forward!(@to $to self, s => s.served(id, path, seen))
         }
     };
     (@ $to:tt stage) => {
@@ -199,5 +234,5 @@ pub(crate) enum Base {
 }
 
 impl Store for Base {
-    forward!(base: exists, len, open, hit, stage, commit, remove_file, remove_all, set_kept);
+    forward!(base: exists, len, open, lookup, served, stage, commit, remove_file, remove_all, set_kept);
 }
