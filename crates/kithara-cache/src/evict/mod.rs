@@ -375,6 +375,8 @@ mod tests {
             s.put_atomic(&id(n), &path(), &[0; 30]).unwrap();
         }
         let seen = |len, digest| Seen { len, digest };
+        let recency = |s: &Stack, n| s.inner().recency(&id(n)).unwrap();
+        let before = recency(&s, 1);
         // Torn, then rotted: refused, and asset 1 stays the oldest.
         assert!(matches!(
             s.served(&id(1), &s_path, seen(3, None)),
@@ -387,10 +389,13 @@ mod tests {
             s.served(&id(1), &s_path, seen(4, Some(8))),
             Some(Problem::Digest)
         ));
+        assert_eq!(recency(&s, 1), before, "the index recorded no hit");
         let commit = s.put_atomic(&id(3), &path(), &[0; 30]).unwrap();
         assert_eq!(commit.evicted, vec![id(1)]);
         // A hit that passes (or has no record) makes its asset the newest.
+        let before = recency(&s, 2);
         assert!(s.served(&id(2), &path(), seen(30, None)).is_none());
+        assert!(recency(&s, 2) > before, "the index recorded the hit");
         let commit = s.put_atomic(&id(4), &path(), &[0; 30]).unwrap();
         assert_eq!(commit.evicted, vec![id(3)]);
     }
