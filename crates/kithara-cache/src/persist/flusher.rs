@@ -37,8 +37,13 @@ impl Flusher {
 /// means "as soon as possible", not a thread spinning on a core.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
+/// How long the thread waits between two index writes when asked for `interval`.
+fn pause(interval: Duration) -> Duration {
+    interval.max(MIN_INTERVAL)
+}
+
 fn run(cache: &Shared, interval: Duration, signal: &(Mutex<bool>, Condvar)) {
-    let interval = interval.max(MIN_INTERVAL);
+    let interval = pause(interval);
     loop {
         {
             let mut stopped = signal.0.lock();
@@ -63,5 +68,19 @@ impl Drop for Flusher {
             // A panic in the flusher has been logged by the panic hook; nothing more to do.
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15 hole 11: `flush_interval(0)` used to make the thread wait
+    /// zero between two looks at the index, spinning on a core.
+    #[test]
+    fn a_zero_flush_interval_waits_between_writes() {
+        assert_eq!(pause(Duration::ZERO), MIN_INTERVAL);
+        assert!(!MIN_INTERVAL.is_zero());
+        assert_eq!(pause(Duration::from_secs(1)), Duration::from_secs(1));
     }
 }
