@@ -1,6 +1,6 @@
 //! Criterion benchmarks of `kithara-cache` against the raw file system (the
 //! physical limit) and against `cacache` (a peer), workloads 1–5 of
-//! BENCHMARKS.md. Every figure is a ratio against a baseline measured in the
+//! BENCHMARKS.md, and the crate's temp files against `tempfile`'s (`temp.rs`). Every figure is a ratio against a baseline measured in the
 //! same run; nothing here asserts a timing.
 //!
 //! `cargo bench -p kithara-cache` runs everything (a few minutes);
@@ -17,6 +17,8 @@ mod put;
 mod raw;
 mod scale;
 mod summary;
+#[cfg(target_os = "linux")]
+mod temp;
 
 use std::time::{Duration, SystemTime};
 
@@ -80,6 +82,8 @@ fn main() {
     let cfg = Cfg::from_env();
     let mut c = Criterion::default().configure_from_args();
     put::bench(&mut c, &cfg);
+    #[cfg(target_os = "linux")]
+    temp::bench(&mut c, &cfg);
     hit::bench(&mut c, &cfg);
     scale::bench(&mut c, &cfg);
     evict::bench(&mut c, &cfg);

@@ -162,7 +162,12 @@ fn group(c: &mut Criterion, cfg: &Cfg, name: &str, len: usize, new: bool) {
 
 /// Times `put` over the slots in rounds of `SLOTS`; with `new`, `clear`
 /// empties each slot after its round, outside the timing.
-fn rounds(b: &mut Bencher, new: bool, put: &mut dyn FnMut(usize), clear: &mut dyn FnMut(usize)) {
+pub fn rounds(
+    b: &mut Bencher,
+    new: bool,
+    put: &mut dyn FnMut(usize),
+    clear: &mut dyn FnMut(usize),
+) {
     b.iter_custom(|iters| {
         let mut timed = Duration::ZERO;
         let mut done = 0;
