@@ -173,7 +173,7 @@ impl Loader {
     /// (blocking file I/O: the caller runs it where blocking is allowed),
     /// until one is not cached whole (as [`cached`](Self::cached) sees it)
     /// or `max_bytes` are appended; returns the length of each appended
-    /// (hits are counted). Each file goes straight into `out`: one copy.
+    /// (hits are counted).
     pub(crate) fn append_cached(
         &self,
         batch: &[Resource],
@@ -182,6 +182,12 @@ impl Loader {
     ) -> Result<Vec<u64>, HlsError> {
         let mut lens = Vec::with_capacity(batch.len());
         let mut total = 0u64;
+        // Each file is read into one small buffer that stays in the CPU's
+        // cache, then copied to `out`. Reading straight into `out` (one
+        // copy instead of two) was twice as slow: perf put 64 % of the
+        // warm read in the kernel's copy into a cold, many-megabyte
+        // destination (BENCHMARKS.md section 6).
+        let mut bounce = Vec::new();
         for res in batch {
             if total >= max_bytes {
                 break;
@@ -194,14 +200,11 @@ impl Loader {
             if !whole(res, len) {
                 break;
             }
-            let start = out.len();
-            match std::io::Read::read_to_end(&mut reader, out) {
-                Ok(n) if n as u64 == len => {}
-                _ => {
-                    // Changed under us: the normal path reads it again.
-                    out.truncate(start);
-                    break;
-                }
+            bounce.clear();
+            match std::io::Read::read_to_end(&mut reader, &mut bounce) {
+                Ok(n) if n as u64 == len => out.extend_from_slice(&bounce),
+                // Changed under us: the normal path reads it again.
+                _ => break,
             }
             self.stats.record(Source::Cache, len as usize);
             lens.push(len);

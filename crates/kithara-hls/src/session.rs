@@ -510,11 +510,12 @@ impl HlsSession {
 
     /// Read the rest of the stream into `out`; returns the bytes read.
     ///
-    /// Each item is copied into `out` once, whole. On a multi-thread
-    /// runtime, clear items found in the cache while no look-ahead is in
-    /// flight are read straight from their files into `out`, up to 64
-    /// items or 16 MiB at a time, on this task (`block_in_place`): no task
-    /// nor blocking-pool hand-off per item.
+    /// Each item is appended to `out` whole. On a multi-thread runtime,
+    /// clear items found in the cache while no look-ahead is in flight are
+    /// read from their files (through a small buffer, see
+    /// `Loader::append_cached`), up to 64 items or 16 MiB at a time, on
+    /// this task (`block_in_place`): no task nor blocking-pool hand-off per
+    /// item.
     pub async fn read_to_end(&mut self, out: &mut Vec<u8>) -> Result<usize, HlsError> {
         let before = out.len();
         loop {
