@@ -159,18 +159,6 @@ fn dated_live_origin(window: usize) -> HlsOrigin {
     .unwrap()
 }
 
-/// Waits until `done` holds, looking again every few milliseconds (what
-/// is awaited is the condition, on the origin's counters; the time limit
-/// of `within` applies).
-async fn until(mut done: impl FnMut() -> bool) {
-    within(async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-}
-
 /// Without an `ETag`, reloads are conditional on the `Last-Modified` date
 /// (`If-Modified-Since`, the date as the origin sent it): unchanged, each
 /// costs a 304 and no body, exactly as with an `ETag`.
@@ -218,7 +206,7 @@ async fn a_change_is_picked_up_by_a_reload_conditional_on_last_modified() {
     let path = "/v0/playlist.m3u8";
     let since = || origin.request_headers(path, "if-modified-since");
     // Once a conditional reload has been answered (304: nothing changed)...
-    until(|| since().iter().any(Option::is_some)).await;
+    within(origin.wait_until(|| since().iter().any(Option::is_some))).await;
     let first_date = since().into_iter().flatten().next().unwrap();
     // ... the origin publishes a segment: a later conditional reload gets it.
     origin.advance(1);

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use tokio::sync::watch;
 use url::Url;
 
 use crate::encoding::{Compression, compress};
@@ -22,6 +23,8 @@ use crate::response::status_response;
 pub(crate) struct Common {
     pub(crate) base: Url,
     total: AtomicUsize,
+    /// Bumped after each request is recorded, for waiters (no polling).
+    arrivals: watch::Sender<usize>,
     stats: Mutex<Stats>,
     dress: Mutex<Dress>,
     #[cfg(feature = "faults")]
@@ -55,6 +58,7 @@ impl Common {
         Self {
             base,
             total: AtomicUsize::new(0),
+            arrivals: watch::channel(0).0,
             stats: Mutex::new(Stats::default()),
             dress: Mutex::new(Dress::default()),
             #[cfg(feature = "faults")]
@@ -127,6 +131,21 @@ impl Common {
         stats.log.push(path.to_owned());
         stats.heads.push((path.to_owned(), headers.clone()));
         stats.methods.push((path.to_owned(), method.to_string()));
+        drop(stats);
+        self.arrivals.send_modify(|n| *n += 1);
+    }
+
+    /// Waits until `done` holds, testing it again after each request
+    /// recorded from now on.
+    pub(crate) async fn wait_until(&self, mut done: impl FnMut() -> bool) {
+        // Subscribed before the first test: no request slips between the two.
+        let mut arrivals = self.arrivals.subscribe();
+        while !done() {
+            // The sender lives as long as `self`: `changed` cannot fail.
+            if arrivals.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// For each request of `path` so far, in order, its header `name`

@@ -243,6 +243,14 @@ impl HlsOrigin {
         self.shared.common.request_headers(path, name)
     }
 
+    /// Waits until `done` holds, testing it now and again after each
+    /// request the origin records: for a condition on what the origin has
+    /// seen ([`requests`](Self::requests),
+    /// [`request_headers`](Self::request_headers)), without polling.
+    pub async fn wait_until(&self, done: impl FnMut() -> bool) {
+        self.shared.common.wait_until(done).await;
+    }
+
     /// For each request of `path` so far (as
     /// [`request_headers`](Self::request_headers)), its method (`GET`, `HEAD`).
     pub fn request_methods(&self, path: &str) -> Vec<String> {
