@@ -18,6 +18,11 @@
 //! `Durability::Buffered`), `offline` (warm, the same cache, no network).
 //! `KITHARA_BENCH_DIR=/path` chooses where the cache goes;
 //! `KITHARA_RSS_SEGMENTS=30,300,3000` the track lengths (default `30,300`).
+//!
+//! To look inside one child with a heap profiler, start the origin on its own
+//! (`rss_probe serve <segments> [<segment size>]` prints the master URL and the stream's length,
+//! then serves until its stdin closes) and run the child under the profiler:
+//! `heaptrack rss_probe child offline <url> <bytes> <cache dir>`.
 
 use std::path::Path;
 use std::process::Command;
@@ -41,16 +46,43 @@ const MODES: [&str; 5] = [
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("child") {
-        child(
+    match args.get(1).map(String::as_str) {
+        Some("child") => child(
             &args[2],
             &args[3],
             args[4].parse().expect("bytes"),
             Path::new(&args[5]),
-        );
-    } else {
-        parent();
+        ),
+        Some("serve") => serve(
+            args[2].parse().expect("segments"),
+            args.get(3)
+                .map_or(SEGMENT_SIZE, |s| s.parse().expect("segment size")),
+        ),
+        _ => parent(),
     }
+}
+
+fn origin(segments: usize, size: usize) -> HlsOrigin {
+    HlsOrigin::start(
+        OriginConfig::default()
+            .variants(1)
+            .segments(segments)
+            .segment_size(size),
+    )
+    .expect("origin")
+}
+
+/// Serves a track of `segments` until stdin closes, so that a child can run
+/// under a profiler without the origin's memory in its figures.
+fn serve(segments: usize, size: usize) {
+    let origin = origin(segments, size);
+    println!(
+        "{} {}",
+        origin.master_url(),
+        origin.expected_stream(0).len()
+    );
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new()).expect("stdin");
+    origin.stop();
 }
 
 /// Peak and current RSS of this process, in KiB.
@@ -146,13 +178,7 @@ fn parent() {
     // peak[length][mode]
     let mut peak = vec![[0u64; MODES.len()]; lengths.len()];
     for (li, &segments) in lengths.iter().enumerate() {
-        let origin = HlsOrigin::start(
-            OriginConfig::default()
-                .variants(1)
-                .segments(segments)
-                .segment_size(SEGMENT_SIZE),
-        )
-        .expect("origin");
+        let origin = origin(segments, SEGMENT_SIZE);
         let url = origin.master_url().to_string();
         let bytes = origin.expected_stream(0).len();
         std::fs::create_dir_all(scratch_base()).expect("bench dir");

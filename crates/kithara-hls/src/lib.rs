@@ -52,6 +52,7 @@ mod record;
 mod refresh;
 mod resource;
 mod session;
+mod sizes;
 mod source;
 mod track;
 mod write_behind;

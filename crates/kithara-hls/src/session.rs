@@ -25,6 +25,7 @@ use crate::probe;
 use crate::record;
 use crate::refresh::with_fresh_urls;
 use crate::resource::ResourceKind;
+use crate::sizes::Sizes;
 use crate::source::{Fetched, SessionStats, Source};
 
 /// The most items [`HlsSession::read_to_end`] reads from the cache in one go.
@@ -138,14 +139,8 @@ pub struct HlsSession {
     variants: Vec<VariantInfo>,
     pub(crate) top_path: String,
     pub(crate) media_playlist: Option<(Url, String)>,
-    /// Plaintext size of each item, once known.
-    sizes: Vec<Option<u64>>,
-    /// Whether `sizes[i]` is a probed length ([`probe`](crate::probe)) that
-    /// no read has checked yet.
-    probed: Vec<bool>,
-    /// `offsets[i]` is the start of item `i`, for the known prefix of sizes
-    /// (`offsets.len() - 1` items have known sizes).
-    offsets: Vec<u64>,
+    /// Plaintext size of each item, once known, and where each starts.
+    sizes: Sizes,
     pos: u64,
     current: Option<Current>,
     /// Whether an item was loaded: the first load waits for the cache writes.
@@ -191,7 +186,7 @@ impl HlsSession {
             live_top,
         } = open(url.as_ref(), &options).await?;
         let n = ctx.track.len();
-        let sizes = (0..n).map(|i| ctx.track.size_hint(i)).collect();
+        let sizes = Sizes::with_hints(n, |i| ctx.track.size_hint(i));
         let lookahead = Lookahead::new(
             Arc::clone(&ctx),
             n,
@@ -199,7 +194,7 @@ impl HlsSession {
             options.lookahead_bytes,
         );
         let live = live.map(|start| Follower::start(Arc::clone(&ctx), start));
-        let mut s = Self {
+        Ok(Self {
             ctx,
             lookahead,
             url,
@@ -207,14 +202,7 @@ impl HlsSession {
             variants,
             top_path: top_path.to_string(),
             media_playlist: media_playlist.map(|(u, p)| (u, p.to_string())),
-            probed: vec![false; n],
             sizes,
-            offsets: {
-                // Grown to one per item as sizes become known: reserve once.
-                let mut o = Vec::with_capacity(n + 1);
-                o.push(0);
-                o
-            },
             pos: 0,
             current: None,
             loaded_once: false,
@@ -222,9 +210,7 @@ impl HlsSession {
             live_top,
             renditions,
             options,
-        };
-        s.extend_offsets();
-        Ok(s)
+        })
     }
 
     /// The URL the session was opened with.
@@ -294,8 +280,8 @@ impl HlsSession {
     /// playlist, once it has ended and been read to the end). Sizes learned
     /// without a read ([`content_length`](Self::content_length)) count.
     pub fn len(&self) -> Option<u64> {
-        (self.live.is_none() && self.known_items() == self.sizes.len())
-            .then(|| self.offsets[self.known_items()])
+        (self.live.is_none() && self.sizes.known() == self.sizes.len())
+            .then(|| self.sizes.known_end())
     }
 
     /// Whether the stream is known to be empty.
@@ -311,7 +297,7 @@ impl HlsSession {
             if let Some(len) = self.len() {
                 return Ok(len);
             }
-            if self.known_items() == self.sizes.len() {
+            if self.sizes.known() == self.sizes.len() {
                 // A live stream at the end of what is known so far.
                 self.grow().await?;
                 continue;
@@ -351,22 +337,24 @@ impl HlsSession {
             });
         };
         self.learn_sizes(idx).await?;
-        self.pos = self.offsets[idx];
+        self.pos = self.sizes.start(idx);
         Ok(self.pos)
     }
 
     /// Learn the sizes of items `..upto` not known yet, probing them
     /// concurrently (at most `lookahead_segments` at a time).
     async fn learn_sizes(&mut self, upto: usize) -> Result<(), HlsError> {
-        let unknown: Vec<usize> = (self.known_items()..upto)
-            .filter(|&i| self.sizes[i].is_none())
-            .collect();
-        let mut unknown = unknown.into_iter();
+        // Items not yet probed start at `next` (those before are known or
+        // being probed).
+        let mut next = self.sizes.known();
         let limit = self.ctx.lookahead_segments.max(1);
         let mut set = JoinSet::new();
         loop {
             while set.len() < limit {
-                let Some(idx) = unknown.next() else { break };
+                let Some(idx) = (next..upto).find(|&i| self.sizes.get(i).is_none()) else {
+                    break;
+                };
+                next = idx + 1;
                 let ctx = Arc::clone(&self.ctx);
                 set.spawn(async move { (idx, probe::item_len(&ctx, idx).await) });
             }
@@ -374,17 +362,13 @@ impl HlsSession {
                 break;
             };
             match joined.map_err(|e| HlsError::Task(e.to_string())) {
-                Ok((idx, Ok(len))) => {
-                    self.sizes[idx] = Some(len);
-                    self.probed[idx] = true;
-                }
+                Ok((idx, Ok(len))) => self.sizes.set_probed(idx, len),
                 Ok((_, Err(e))) | Err(e) => {
                     set.shutdown().await;
                     return Err(e);
                 }
             }
         }
-        self.extend_offsets();
         Ok(())
     }
 
@@ -399,10 +383,8 @@ impl HlsSession {
             Some(n) => {
                 for i in self.sizes.len()..n {
                     self.sizes.push(self.ctx.track.size_hint(i));
-                    self.probed.push(false);
                 }
                 self.lookahead.grow(n);
-                self.extend_offsets();
                 Ok(true)
             }
             None => {
@@ -412,24 +394,12 @@ impl HlsSession {
         }
     }
 
-    fn known_items(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    fn extend_offsets(&mut self) {
-        while let Some(Some(size)) = self.sizes.get(self.known_items()) {
-            let next = self.offsets[self.known_items()] + size;
-            self.offsets.push(next);
-        }
-    }
-
     fn locate(&self, pos: u64) -> Located {
-        let known = self.known_items();
-        let known_end = self.offsets[known];
+        let known = self.sizes.known();
+        let known_end = self.sizes.known_end();
         if pos < known_end {
-            // Last offset <= pos; items of size 0 are skipped naturally.
-            let idx = self.offsets.partition_point(|&o| o <= pos) - 1;
-            Located::Item(idx, self.offsets[idx])
+            let (idx, start) = self.sizes.find(pos);
+            Located::Item(idx, start)
         } else if known == self.sizes.len() {
             Located::End
         } else {
@@ -439,10 +409,10 @@ impl HlsSession {
 
     /// Record that item `idx` is `len` bytes, as a read found it: a byte
     /// range that said otherwise is a bad answer; a probed length that said
-    /// otherwise moves the offsets after the item.
+    /// otherwise moves the starts of the items after it.
     fn settle_size(&mut self, idx: usize, len: u64) -> Result<(), HlsError> {
-        let probed = std::mem::take(&mut self.probed[idx]);
-        if let Some(hint) = self.sizes[idx]
+        let probed = self.sizes.take_probed(idx);
+        if let Some(hint) = self.sizes.get(idx)
             && hint != len
         {
             let (res, _) = self.ctx.track.item(idx)?;
@@ -455,10 +425,8 @@ impl HlsSession {
             }
             tracing::warn!(url = %res.url, probed = hint, read = len,
                 "an item's length differs from its probe: the positions after it move");
-            self.offsets.truncate(idx + 1);
         }
-        self.sizes[idx] = Some(len);
-        self.extend_offsets();
+        self.sizes.set(idx, len);
         Ok(())
     }
 

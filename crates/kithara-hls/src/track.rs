@@ -23,6 +23,48 @@ pub(crate) enum Item {
     Segment(usize),
 }
 
+/// The items of a VOD track, four bytes each: a long VOD has tens of
+/// thousands. The top bit tells an init segment from a segment.
+#[derive(Debug, Default)]
+struct Items(Vec<u32>);
+
+impl Items {
+    const INIT: u32 = 1 << 31;
+
+    fn push(&mut self, item: Item) -> Result<(), HlsError> {
+        let (n, tag) = match item {
+            Item::Init(k) => (k, Self::INIT),
+            Item::Segment(i) => (i, 0),
+        };
+        match u32::try_from(n) {
+            Ok(n) if n < Self::INIT => {
+                self.0.push(n | tag);
+                Ok(())
+            }
+            _ => Err(HlsError::Internal("more than 2^31 segments")),
+        }
+    }
+
+    fn get(&self, idx: usize) -> Option<Item> {
+        let n = *self.0.get(idx)?;
+        let i = (n & !Self::INIT) as usize;
+        Some(if n & Self::INIT != 0 {
+            Item::Init(i)
+        } else {
+            Item::Segment(i)
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The position of `item`.
+    fn position(&self, item: Item) -> Option<usize> {
+        (0..self.len()).find(|&idx| self.get(idx) == Some(item))
+    }
+}
+
 /// The resources of one variant. Segment resources are built when asked
 /// for, not kept: a long VOD has thousands, each a URL and a cache path.
 ///
@@ -34,7 +76,7 @@ pub(crate) struct Track {
     pub variant: usize,
     /// The VOD's playlist (empty for a live track).
     pub media: MediaPlaylist,
-    items: Vec<Item>,
+    items: Items,
     init_res: Vec<Resource>,
     /// Where the variant's media live: `v{variant}`.
     dir: String,
@@ -102,7 +144,9 @@ impl Track {
     /// The track of `media`, whose media are cached under `dir` (`v{n}` or
     /// `r{n}`); `variant` is the variant chosen.
     pub(crate) fn new(variant: usize, dir: String, media: MediaPlaylist) -> Result<Self, HlsError> {
-        let mut items = Vec::with_capacity(media.segments.len() + media.inits.len());
+        let mut items = Items(Vec::with_capacity(
+            media.segments.len() + media.inits.len() - media.segments.gaps(),
+        ));
         let mut current_init = None;
         for (i, seg) in media.segments.iter().enumerate() {
             if seg.gap {
@@ -110,11 +154,11 @@ impl Track {
             }
             if seg.init.is_some() && seg.init != current_init {
                 if let Some(k) = seg.init {
-                    items.push(Item::Init(k as usize));
+                    items.push(Item::Init(k as usize))?;
                 }
                 current_init = seg.init;
             }
-            items.push(Item::Segment(i));
+            items.push(Item::Segment(i))?;
         }
         let init_res = media
             .inits
@@ -149,7 +193,7 @@ impl Track {
         let track = Self {
             variant,
             media: MediaPlaylist::default(),
-            items: Vec::new(),
+            items: Items::default(),
             init_res: Vec::new(),
             dir,
             live: Some(RwLock::new(LiveTable::default())),
@@ -223,7 +267,7 @@ impl Track {
                 key: playlist.segment_key(i),
                 res,
                 sequence: Some(sequence),
-                duration_ms: playlist.durations_ms[i],
+                duration_ms: playlist.segments.durations_ms()[i],
             });
             table.segments += 1;
             table.next_sequence = Some(sequence.saturating_add(1));
@@ -355,7 +399,12 @@ impl Track {
         let (url, key) = self.segment_parts(i)?;
         let res = Resource {
             kind: ResourceKind::Segment,
-            range: self.media.segments[i].range.clone(),
+            range: self
+                .media
+                .segments
+                .get(i)
+                .ok_or(HlsError::Internal("segment out of range"))?
+                .range,
             path: layout::segment(&self.dir, self.media.sequence(i), &url)?,
             url,
         };
@@ -368,7 +417,7 @@ impl Track {
     pub(crate) fn media_resource(&self, m: usize) -> Result<Option<Resource>, HlsError> {
         match m.checked_sub(self.init_res.len()) {
             None => Ok(Some(self.init_parts(m).0)),
-            Some(i) if self.media.segments.get(i).is_some_and(|s| s.gap) => Ok(None),
+            Some(i) if self.media.segments.is_gap(i) => Ok(None),
             Some(i) if i < self.media.segments.len() => Ok(Some(self.segment_resource(i)?.0)),
             Some(_) => Err(HlsError::Internal("media resource out of range")),
         }
@@ -376,7 +425,7 @@ impl Track {
 
     /// How many media resources are gaps (never requested).
     pub(crate) fn gaps(&self) -> usize {
-        self.media.segments.iter().filter(|s| s.gap).count()
+        self.media.segments.gaps()
     }
 
     /// The resource of item `idx` and the key that decrypts it.
@@ -389,9 +438,10 @@ impl Track {
                 .ok_or(HlsError::Internal("live item out of range"))?;
             return Ok((item.res.clone(), item.key.clone()));
         }
-        match self.items[idx] {
-            Item::Init(k) => Ok(self.init_parts(k)),
-            Item::Segment(i) => self.segment_resource(i),
+        match self.items.get(idx) {
+            Some(Item::Init(k)) => Ok(self.init_parts(k)),
+            Some(Item::Segment(i)) => self.segment_resource(i),
+            None => Err(HlsError::Internal("item out of range")),
         }
     }
 
@@ -405,7 +455,13 @@ impl Track {
                 .iter()
                 .map(|i| u64::from(i.duration_ms))
                 .sum(),
-            None => self.media.durations_ms.iter().map(|&d| u64::from(d)).sum(),
+            None => self
+                .media
+                .segments
+                .durations_ms()
+                .iter()
+                .map(|&d| u64::from(d))
+                .sum(),
         };
         Duration::from_millis(ms)
     }
@@ -428,12 +484,12 @@ impl Track {
             }
             None => {
                 let mut end = 0u64;
-                let media = &self.media;
-                let seg = (0..media.segments.len()).position(|i| {
-                    end += u64::from(media.durations_ms[i]);
-                    !media.segments[i].gap && end > t
+                let segments = &self.media.segments;
+                let seg = (segments.durations_ms().iter().enumerate()).position(|(i, &ms)| {
+                    end += u64::from(ms);
+                    !segments.is_gap(i) && end > t
                 })?;
-                self.items.iter().position(|&i| i == Item::Segment(seg))
+                self.items.position(Item::Segment(seg))
             }
         }?;
         Some(match found.checked_sub(1) {
@@ -459,14 +515,16 @@ impl Track {
         if let Some(live) = &self.live {
             return live.read().items.get(idx).and_then(|item| item.hint);
         }
-        let (range, encrypted) = match self.items[idx] {
-            Item::Init(k) => (&self.init_res[k].range, self.media.inits[k].key.is_some()),
+        match self.items.get(idx)? {
+            Item::Init(k) => hint(
+                self.init_res[k].range.as_ref(),
+                self.media.inits[k].key.is_some(),
+            ),
             Item::Segment(i) => {
-                let seg = &self.media.segments[i];
-                (&seg.range, seg.key.is_some())
+                let seg = self.media.segments.get(i)?;
+                hint(seg.range.as_ref(), seg.key.is_some())
             }
-        };
-        hint(range.as_ref(), encrypted)
+        }
     }
 
     /// How many media resources there are (inits and segments).

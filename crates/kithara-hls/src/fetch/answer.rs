@@ -145,7 +145,14 @@ pub(super) async fn read_body(
     want: u64,
     transport: impl Fn(reqwest::Error) -> Failure,
 ) -> Result<BytesMut, Failure> {
-    let mut body = BytesMut::new();
+    // Sized once from `Content-Length` (never above what may be kept):
+    // grown by doubling, a long playlist's buffer ends up to twice its text.
+    let announced = resp
+        .content_length()
+        .unwrap_or(0)
+        .min(want)
+        .min(req.max_bytes);
+    let mut body = BytesMut::with_capacity(usize::try_from(announced).unwrap_or(0));
     let mut lines = req.max_uri_lines.map(UriLines::new);
     while let Some(chunk) = resp.chunk().await.map_err(&transport)? {
         let room = want.saturating_sub(body.len() as u64);

@@ -227,7 +227,7 @@ impl PlaylistMap {
                     return Some(Target {
                         kind: ResourceKind::Segment,
                         url: m.segment_url(i).ok()?,
-                        range: m.segments[i].range.clone(),
+                        range: m.segments.get(i)?.range,
                         sequence: Some(sequence),
                     });
                 }

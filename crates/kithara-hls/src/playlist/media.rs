@@ -21,8 +21,7 @@ use super::parse::bad;
 use super::resolve::{resolve, resolve_key};
 use super::spans::{Ref, Spans};
 use super::tags::{self, ByteRange, KeyAttrs, KeyTag, MAX_BYTE_OFFSET, MapTag};
-use super::url_table::UrlTable;
-use super::{InitSegment, KeyRef, MediaPlaylist, Segment, SegmentKey};
+use super::{InitSegment, KeyRef, MediaPlaylist, Segment, SegmentKey, SegmentTable};
 use crate::error::HlsError;
 
 /// Tags of master playlists, which make a media playlist invalid.
@@ -154,11 +153,7 @@ impl<'a, 's> Parser<'a, 's> {
             spans,
             out: MediaPlaylist {
                 // Exact: the table is most of what a session keeps per segment.
-                segments: Vec::with_capacity(segments),
-                durations_ms: Vec::with_capacity(segments),
-                // No estimate: the URLs shrink to what follows their shared
-                // prefix, far less than the lines as written.
-                urls: UrlTable::new(url),
+                segments: SegmentTable::new(url, segments),
                 ..MediaPlaylist::default()
             },
             pending: Pending::default(),
@@ -301,20 +296,16 @@ impl<'a, 's> Parser<'a, 's> {
             }
         }
         self.record(uri, Ref::Segment(self.out.segments.len()))?;
-        let url = self
-            .out
-            .urls
-            .push(&seg_url)
-            .map_err(|_| self.bad("the segment URLs take more than 4 GiB"))?;
-        self.out.segments.push(Segment {
-            url,
+        let segment = Segment {
             range,
             key,
             init: self.init,
             gap: pending.gap,
-        });
-        self.out.durations_ms.push(pending.duration_ms);
-        Ok(())
+        };
+        self.out
+            .segments
+            .push(&seg_url, pending.duration_ms, segment)
+            .map_err(|_| self.bad("the segment URLs take more than 4 GiB"))
     }
 
     /// The byte range of the segment at `url` (written `uri`).
@@ -403,7 +394,7 @@ impl<'a, 's> Parser<'a, 's> {
                 self.out.first_sequence
             )));
         }
-        self.out.urls.shrink_to_fit();
+        self.out.segments.shrink_to_fit();
         self.out.inits.shrink_to_fit();
         self.out.keys.shrink_to_fit();
         Ok(self.out)
@@ -615,7 +606,7 @@ mod tests {
             limit - 1
         ))
         .unwrap();
-        assert_eq!(m.segments[0].range, Some(limit - 1..limit));
+        assert_eq!(m.segments.get(0).unwrap().range, Some(limit - 1..limit));
     }
 
     #[test]
@@ -719,15 +710,13 @@ mod tests {
 
     #[test]
     fn the_segment_table_is_compact() {
-        // About a sixth of what a `Url` and its key and range cost per segment.
-        assert!(size_of::<Segment>() <= 56, "{}", size_of::<Segment>());
         let body: String = (0..100)
             .map(|i| format!("#EXTINF:4,\nhttps://cdn.example.com/track/v0/seg/{i:05}.ts\n"))
             .collect();
         let m = media(&with_head(&body)).unwrap();
-        assert_eq!(m.segments.capacity(), 100);
-        // Only "seg/NNNNN.ts" of each URL is stored.
-        assert_eq!(m.urls.text_len(), 100 * "seg/00000.ts".len());
+        // Each written URL is 45 bytes; the table keeps a few per segment.
+        let per_segment = m.segments.heap_bytes() / 100;
+        assert!(per_segment <= 12, "{per_segment} bytes per segment");
         assert_eq!(
             m.segment_url(42).unwrap().as_str(),
             "https://cdn.example.com/track/v0/seg/00042.ts"

@@ -11,6 +11,7 @@ mod master;
 mod media;
 mod parse;
 mod resolve;
+mod segments;
 mod spans;
 mod tags;
 mod url_table;
@@ -25,8 +26,8 @@ pub(crate) use define::Vars;
 pub use map::{PlaylistMap, Target};
 pub(crate) use parse::{parse_media, parse_playlist};
 pub(crate) use resolve::{extension_of, parse_session_url};
+pub(crate) use segments::{Segment, SegmentTable};
 pub(crate) use tags::MAX_BYTE_OFFSET;
-use url_table::{UrlRef, UrlTable};
 
 /// One variant stream of a master playlist.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,21 +104,6 @@ pub(crate) struct InitSegment {
     pub key: Option<KeyRef>,
 }
 
-/// A media segment. A long VOD has thousands, so each is a few words: its
-/// URL is in [`MediaPlaylist::urls`], its key in [`MediaPlaylist::keys`], its
-/// sequence number follows from its position.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Segment {
-    url: UrlRef,
-    pub range: Option<Range<u64>>,
-    /// Index into [`MediaPlaylist::keys`] of the key that decrypts it.
-    pub key: Option<u32>,
-    /// Index into [`MediaPlaylist::inits`] of the init segment that applies.
-    pub init: Option<u32>,
-    /// `EXT-X-GAP`: the segment is missing; it is never requested.
-    pub gap: bool,
-}
-
 /// An `EXT-X-KEY` (identity format, AES-128) that applies to segments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SegmentKey {
@@ -130,18 +116,12 @@ pub(crate) struct SegmentKey {
 /// A resolved media playlist.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct MediaPlaylist {
-    pub segments: Vec<Segment>,
-    /// The `EXTINF` of each segment in milliseconds (a `u32` holds the week
-    /// a segment may last at most; milliseconds are finer than any seek
-    /// needs). Beside the table, not in it: [`Segment`] stays compact.
-    pub durations_ms: Vec<u32>,
+    pub segments: SegmentTable,
     /// Distinct init segments, in order of first use.
     pub inits: Vec<InitSegment>,
     /// The keys of the segments: one per `EXT-X-KEY` that a segment used, in
     /// order (a URL may come back; [`crate::track::Track::keys`] dedups).
     pub keys: Vec<SegmentKey>,
-    /// The segment URLs.
-    urls: UrlTable,
     /// `EXT-X-MEDIA-SEQUENCE`: the sequence number of the first segment.
     pub first_sequence: u64,
     /// Whether `EXT-X-ENDLIST` was present (VOD).
@@ -153,8 +133,8 @@ pub(crate) struct MediaPlaylist {
 impl MediaPlaylist {
     /// The URL of segment `i`.
     pub(crate) fn segment_url(&self, i: usize) -> Result<Url, HlsError> {
-        self.urls
-            .get(self.segments[i].url)
+        self.segments
+            .url(i)
             .ok_or(HlsError::Internal("segment URL missing from its table"))
     }
 
@@ -167,7 +147,7 @@ impl MediaPlaylist {
 
     /// The key that decrypts segment `i`, with the IV for this segment.
     pub(crate) fn segment_key(&self, i: usize) -> Option<KeyRef> {
-        let key = &self.keys[self.segments[i].key? as usize];
+        let key = self.keys.get(self.segments.get(i)?.key? as usize)?;
         Some(KeyRef {
             url: key.url.clone(),
             iv: key.iv.unwrap_or_else(|| sequence_iv(self.sequence(i))),

@@ -444,7 +444,10 @@ s0.m4s
         )
         .unwrap();
         assert_eq!(m.sequence(1), 4294967297);
-        assert_eq!(m.segments[1].range, Some(1099511628776..1099511629776));
+        assert_eq!(
+            m.segments.get(1).unwrap().range,
+            Some(1099511628776..1099511629776)
+        );
     }
 
     #[test]

@@ -1,50 +1,64 @@
-//! The segment URLs of a media playlist, packed into one string.
+//! The segment URLs of a media playlist, front-coded into one byte string.
 //!
-//! A `Url` per segment costs ~90 bytes inline plus its own heap string; a
-//! long VOD has thousands of segments whose URLs mostly repeat the playlist's
-//! own URL up to the file name. Each URL is kept here as the text that follows
-//! the part it shares with the playlist URL, and rebuilt when a segment is
-//! fetched (once per fetch, next to a network or disk read).
+//! A `Url` per segment costs ~90 bytes inline plus its own heap string, and a
+//! long VOD has tens of thousands of segments whose URLs differ from the one
+//! before in a few characters (`…/seg/01234.ts`, `…/seg/01235.ts`). Each URL
+//! is kept as the length of the prefix it shares with the URL before it and
+//! the bytes that follow: about 6 bytes for a numbered segment. Every
+//! [`RESTART`]th URL is coded against the playlist's own URL instead, so
+//! rebuilding one URL decodes at most [`RESTART`] entries (once per fetch,
+//! next to a network or disk read).
 
 use url::Url;
 
-/// Where one URL lives in a [`UrlTable`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct UrlRef {
-    /// How many leading bytes of the table's base the URL shares.
-    shared: u32,
-    /// Start of the rest of the URL in the table's text.
-    start: u32,
-    /// Length of the rest.
-    len: u32,
-}
+/// Entries between two restart points.
+const RESTART: usize = 16;
 
-/// Too many URL bytes for the 32-bit offsets of [`UrlRef`].
+/// Too many URL bytes for the 32-bit offsets of the restart points.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct TableFull;
 
-/// URLs stored as suffixes of a shared base.
+/// Front-coded URLs, addressed by their position.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct UrlTable {
+    /// The playlist's URL, which restart entries share a prefix with.
     base: String,
-    text: String,
+    /// The entries: varint shared length, varint rest length, the rest.
+    bytes: Vec<u8>,
+    /// Offset in `bytes` of entries `0, RESTART, 2 * RESTART, …`.
+    restarts: Vec<u32>,
+    /// The last URL pushed, which the next entry is coded against.
+    last: String,
+    len: usize,
 }
 
 impl UrlTable {
-    /// An empty table whose URLs share their prefix with `base`.
+    /// An empty table whose restart URLs are coded against `base`.
     pub(crate) fn new(base: &Url) -> Self {
         Self {
             base: base.as_str().to_owned(),
-            text: String::new(),
+            ..Self::default()
         }
     }
 
-    /// Store `url`.
-    pub(crate) fn push(&mut self, url: &Url) -> Result<UrlRef, TableFull> {
+    /// Number of URLs stored.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Store `url` as the next entry.
+    pub(crate) fn push(&mut self, url: &Url) -> Result<(), TableFull> {
         let full = url.as_str();
+        let restart = self.len.is_multiple_of(RESTART);
+        if restart {
+            self.restarts
+                .push(u32::try_from(self.bytes.len()).map_err(|_| TableFull)?);
+        }
+        let against = if restart { &self.base } else { &self.last };
         let mut shared = full
             .bytes()
-            .zip(self.base.bytes())
+            .zip(against.bytes())
             .take_while(|(a, b)| a == b)
             .count();
         // Serialised URLs are ASCII, but a split inside a character would
@@ -52,40 +66,74 @@ impl UrlTable {
         while !full.is_char_boundary(shared) {
             shared -= 1;
         }
-        let rest = &full[shared..];
-        let start = self.text.len();
-        let out = UrlRef {
-            shared: u32::try_from(shared).map_err(|_| TableFull)?,
-            start: u32::try_from(start).map_err(|_| TableFull)?,
-            len: u32::try_from(rest.len()).map_err(|_| TableFull)?,
-        };
-        u32::try_from(start + rest.len()).map_err(|_| TableFull)?;
-        self.text.push_str(rest);
-        Ok(out)
+        let rest = &full.as_bytes()[shared..];
+        put_varint(&mut self.bytes, shared);
+        put_varint(&mut self.bytes, rest.len());
+        self.bytes.extend_from_slice(rest);
+        self.last.clear();
+        self.last.push_str(full);
+        self.len += 1;
+        Ok(())
     }
 
-    /// The URL stored at `r`. The text is a URL's own serialisation, which
-    /// parses back to the same URL; `None` only for a `r` of another table.
-    pub(crate) fn get(&self, r: UrlRef) -> Option<Url> {
-        let prefix = self.base.get(..r.shared as usize)?;
-        let start = r.start as usize;
-        let rest = self.text.get(start..start + r.len as usize)?;
-        let mut s = String::with_capacity(prefix.len() + rest.len());
-        s.push_str(prefix);
-        s.push_str(rest);
-        Url::parse(&s).ok()
+    /// The URL at position `i`: a URL's own serialisation, which parses back
+    /// to the same URL; `None` past the end.
+    pub(crate) fn get(&self, i: usize) -> Option<Url> {
+        if i >= self.len {
+            return None;
+        }
+        let mut at = *self.restarts.get(i / RESTART)? as usize;
+        let mut url = String::new();
+        for k in 0..=(i % RESTART) {
+            let shared = get_varint(&self.bytes, &mut at)?;
+            let len = get_varint(&self.bytes, &mut at)?;
+            let rest = std::str::from_utf8(self.bytes.get(at..at.checked_add(len)?)?).ok()?;
+            at += len;
+            if k == 0 {
+                url.clear();
+                url.push_str(self.base.get(..shared)?);
+            } else {
+                url.truncate(shared);
+            }
+            url.push_str(rest);
+        }
+        Url::parse(&url).ok()
     }
 
     /// Give back the spare capacity once every URL is stored.
     pub(crate) fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
+        self.bytes.shrink_to_fit();
+        self.restarts.shrink_to_fit();
+        self.last = String::new();
     }
 
-    /// Bytes of URL text held (without the base).
+    /// Bytes held for the URLs (without the base).
     #[cfg(test)]
-    pub(crate) fn text_len(&self) -> usize {
-        self.text.len()
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.restarts.capacity() * size_of::<u32>()
     }
+}
+
+/// LEB128: seven bits a byte, low bits first.
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn get_varint(bytes: &[u8], at: &mut usize) -> Option<usize> {
+    let mut n = 0usize;
+    for shift in (0..usize::BITS).step_by(7) {
+        let b = *bytes.get(*at)?;
+        *at += 1;
+        n |= usize::from(b & 0x7f).checked_shl(shift)?;
+        if b < 0x80 {
+            return Some(n);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -110,32 +158,47 @@ mod tests {
             "https://cdn.example.com:8443/a/b/seg.ts",
             "https://xn--bcher-kva.example/%C3%BC/seg.ts",
         ];
-        let refs: Vec<UrlRef> = urls.iter().map(|s| t.push(&u(s)).unwrap()).collect();
-        for (s, r) in urls.iter().zip(refs) {
-            assert_eq!(t.get(r).unwrap(), u(s), "{s}");
+        // Past several restart points, in every position between them.
+        let all: Vec<&str> = urls.iter().cycle().take(5 * RESTART + 3).copied().collect();
+        for s in &all {
+            t.push(&u(s)).unwrap();
         }
+        assert_eq!(t.len(), all.len());
+        for (i, s) in all.iter().enumerate() {
+            assert_eq!(t.get(i).unwrap(), u(s), "{i}: {s}");
+        }
+        assert_eq!(t.get(all.len()), None);
     }
 
     #[test]
-    fn only_the_part_after_the_shared_prefix_is_stored() {
+    fn numbered_segments_cost_a_few_bytes_each() {
         let base = u("http://127.0.0.1:8080/v0/playlist.m3u8");
         let mut t = UrlTable::new(&base);
-        t.push(&u("http://127.0.0.1:8080/v0/seg/000001.ts"))
-            .unwrap();
-        assert_eq!(t.text_len(), "seg/000001.ts".len());
-        // Another origin shares only its scheme's first letters.
-        t.push(&u("https://k.example/key")).unwrap();
+        let n = 30_000;
+        for i in 0..n {
+            t.push(&u(&format!("http://127.0.0.1:8080/v0/seg/{i:06}.ts")))
+                .unwrap();
+        }
+        t.shrink_to_fit();
+        // Written out, each URL is 38 bytes; after the base, 13.
+        let per_url = t.heap_bytes() as f64 / f64::from(n);
+        assert!(per_url < 8.0, "{per_url} bytes per URL");
         assert_eq!(
-            t.text_len(),
-            "seg/000001.ts".len() + "s://k.example/key".len()
+            t.get(12_345).unwrap().as_str(),
+            "http://127.0.0.1:8080/v0/seg/012345.ts"
         );
     }
 
     #[test]
-    fn a_ref_of_another_table_is_none_not_a_panic() {
-        let mut big = UrlTable::new(&u("http://h/a/very/long/base/path.m3u8"));
-        let r = big.push(&u("http://h/a/very/long/base/x.ts")).unwrap();
-        let small = UrlTable::new(&u("http://h/"));
-        assert_eq!(small.get(r), None);
+    fn varints_round_trip_and_a_truncated_one_is_none() {
+        for n in [0, 1, 127, 128, 300, u32::MAX as usize, usize::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, n);
+            let mut at = 0;
+            assert_eq!(get_varint(&out, &mut at), Some(n));
+            assert_eq!(at, out.len());
+            let mut at = 0;
+            assert_eq!(get_varint(&out[..out.len() - 1], &mut at), None);
+        }
     }
 }
