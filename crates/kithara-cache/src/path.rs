@@ -15,9 +15,10 @@ const DEVICE_NAMES: &[&str] = &["con", "prn", "aux", "nul", "conin$", "conout$"]
 /// `:` or NUL, no control characters, not a Windows device name, not one of the
 /// cache's own file names, and not ending in the temp suffix. So a `CachePath`
 /// joined onto an asset directory always stays inside it.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct CachePath {
-    segments: Vec<String>,
+    /// The segments joined by `/`: one allocation, whatever the depth.
+    joined: Box<str>,
 }
 
 impl CachePath {
@@ -38,10 +39,8 @@ impl CachePath {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let segments: Vec<String> = segments
-            .into_iter()
-            .map(|s| s.as_ref().to_owned())
-            .collect();
+        let segments: Vec<S> = segments.into_iter().collect();
+        let segments: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
         let joined = segments.join("/");
         if segments.is_empty() {
             return Err(invalid(&joined, "empty path"));
@@ -54,17 +53,25 @@ impl CachePath {
                 return Err(invalid(&joined, reason));
             }
         }
-        Ok(Self { segments })
+        Ok(Self {
+            joined: joined.into_boxed_str(),
+        })
     }
 
     /// The segments, outermost first.
     pub fn segments(&self) -> impl Iterator<Item = &str> + Clone {
-        self.segments.iter().map(String::as_str)
+        // No segment holds a `/` (checked when built).
+        self.joined.split('/')
     }
 
     /// The last segment.
     pub fn file_name(&self) -> &str {
-        self.segments.last().map(String::as_str).unwrap_or_default()
+        self.joined.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// The path as written: the segments joined by `/`.
+    pub fn as_str(&self) -> &str {
+        &self.joined
     }
 }
 
@@ -136,7 +143,20 @@ fn invalid(path: &str, reason: &'static str) -> CacheError {
 
 impl fmt::Display for CachePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.segments.join("/"))
+        f.write_str(&self.joined)
+    }
+}
+
+/// Segment by segment, as the path's parts compare (`a/b` before `a-b`).
+impl Ord for CachePath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.segments().cmp(other.segments())
+    }
+}
+
+impl PartialOrd for CachePath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

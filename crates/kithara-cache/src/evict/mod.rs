@@ -318,10 +318,7 @@ mod tests {
     }
 
     /// A stack whose index knows `records` (as the scan finds them on disk).
-    fn stack_with(
-        max: u64,
-        records: crate::id::IdMap<std::collections::HashMap<CachePath, Record>>,
-    ) -> Stack {
+    fn stack_with(max: u64, records: crate::index::Records) -> Stack {
         let index = Index::new(0, None, Default::default(), false).with_records(records);
         let mut index = IndexStore::new(MemStore::default(), index);
         index.set_max_bytes(max);
@@ -367,9 +364,8 @@ mod tests {
     fn a_read_is_checked_by_the_index_and_ordered_by_the_policy() {
         let s_path = CachePath::parse("s").unwrap();
         let record = Record { len: 4, digest: 9 };
-        let records = [(id(1), [(s_path.clone(), record)].into())]
-            .into_iter()
-            .collect();
+        let mut records = crate::index::Records::default();
+        records.insert(id(1), &s_path, record);
         let mut s = stack_with(60, records);
         for n in 1..=2 {
             s.put_atomic(&id(n), &path(), &[0; 30]).unwrap();

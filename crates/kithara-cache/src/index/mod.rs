@@ -5,17 +5,18 @@
 //! open (see `open::recover`), kept in memory, and persisted as `state.json`
 //! atomically and only now and then (see [`IndexStore::snapshot`]).
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::Result;
 use crate::id::{AssetId, IdMap};
 use crate::path::CachePath;
-use crate::store::record::Record;
 use crate::store::{Commit, Plan, Seen, Store, forward};
 use crate::verify::Problem;
 use crate::write::Staged;
+
+mod records;
+pub(crate) use records::Records;
 
 use crate::persist::state::{Entry, SCHEMA_VERSION, State};
 
@@ -74,7 +75,7 @@ pub(crate) struct Index {
     /// The integrity record of every recorded resource, as the files carry
     /// them (read by the scan, kept by each commit): a hit checks its
     /// length here without a syscall. Never persisted in `state.json`.
-    records: IdMap<HashMap<CachePath, Record>>,
+    records: Records,
 }
 
 impl Index {
@@ -103,7 +104,7 @@ impl Index {
             recency_dirty: false,
             recency_saved: Instant::now(),
             newest: None,
-            records: IdMap::default(),
+            records: Records::default(),
         }
     }
 
@@ -122,7 +123,7 @@ impl Index {
     }
 
     /// The same index, knowing the records the scan found on disk.
-    pub(crate) fn with_records(mut self, records: IdMap<HashMap<CachePath, Record>>) -> Self {
+    pub(crate) fn with_records(mut self, records: Records) -> Self {
         self.records = records;
         self
     }
@@ -274,7 +275,7 @@ impl<S: Store> IndexStore<S> {
 
     /// Drops a removed asset's entry and records from the accounting.
     fn forget(&mut self, id: &AssetId) {
-        self.index.records.remove(id);
+        self.index.records.forget(id);
         if let Some(e) = self.index.entries.remove(id) {
             let index = &mut self.index;
             index.resize(e.kept, e.bytes, 0);
@@ -298,7 +299,7 @@ impl<S: Store> IndexStore<S> {
         len: u64,
         digest: Option<u64>,
     ) -> Option<Problem> {
-        let record = self.index.records.get(id)?.get(path)?;
+        let record = self.index.records.get(id, path)?;
         if record.len != len {
             return Some(Problem::Length {
                 recorded: record.len,
@@ -337,13 +338,9 @@ impl<S: Store> Store for IndexStore<S> {
             self.forget(victim);
         }
         match commit.record {
-            Some(r) => {
-                self.index.records.entry(id).or_default().insert(path, r);
-            }
+            Some(r) => self.index.records.insert(id, &path, r),
             None => {
-                if let Some(records) = self.index.records.get_mut(&id) {
-                    records.remove(&path);
-                }
+                self.index.records.remove(&id, &path);
             }
         }
         let old = commit.old_len.unwrap_or(0);
@@ -362,12 +359,7 @@ impl<S: Store> Store for IndexStore<S> {
         let removed = self.inner.remove_file(id, path)?;
         // A recorded file was accounted at its recorded length, whatever
         // it holds now (a file cut behind the cache's back).
-        let recorded = self
-            .index
-            .records
-            .get_mut(id)
-            .and_then(|r| r.remove(path))
-            .map(|r| r.len);
+        let recorded = self.index.records.remove(id, path).map(|r| r.len);
         let removed = removed.map(|len| recorded.unwrap_or(len));
         if let (Some(len), Some(e)) = (removed, self.index.entries.get_mut(id)) {
             e.bytes = e.bytes.saturating_sub(len);

@@ -4,16 +4,15 @@
 //! sizes the index is reconciled against. Temp files of dead writers and
 //! half-deleted assets in `trash/` are removed when the caller owns the root.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::id::{AssetId, IdMap};
+use crate::index::Records;
 use crate::layout::{ASSETS_DIR, KEPT_MARKER, TRASH_DIR};
-use crate::path::CachePath;
 use crate::store::FsStore;
 use crate::store::is_temp_name;
-use crate::store::record::{self, Record};
+use crate::store::record;
 
 /// Bytes and files of one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,7 +35,7 @@ pub(crate) struct Scan {
     /// Entries that are not the cache's and were left alone, with why.
     pub skipped: Vec<(PathBuf, &'static str)>,
     /// The integrity record of every resource that has one.
-    pub records: IdMap<HashMap<CachePath, Record>>,
+    pub records: Records,
     /// Resources whose length is not their record's: torn (a power cut
     /// under a `Buffered` write) or cut since. Removed and not counted
     /// when cleaning; counted (a hit refuses them) otherwise.
@@ -98,18 +97,17 @@ impl FsStore {
                 match id {
                     Some(id) if entry.file_type().is_ok_and(|t| t.is_dir()) => {
                         let mut usage = Usage::default();
-                        let mut records = HashMap::new();
+                        let mut records = std::mem::take(&mut scan.records);
                         let mut at = Walk {
+                            id,
                             asset: &path,
                             clean,
                             usage: &mut usage,
                             records: &mut records,
                         };
                         scan.walk(&path, &mut at);
+                        scan.records = records;
                         scan.assets.insert(id, usage);
-                        if !records.is_empty() {
-                            scan.records.insert(id, records);
-                        }
                     }
                     Some(_) => scan.skip(path, "asset entry is not a directory"),
                     None => scan.skip(path, "not an asset directory"),
@@ -182,11 +180,6 @@ impl Scan {
     /// a file whose length is not its record's is torn.
     fn file(&mut self, path: PathBuf, m: &fs::Metadata, at: &mut Walk<'_>) {
         let found = record::read_at(&path);
-        let cache_path = path
-            .strip_prefix(at.asset)
-            .ok()
-            .and_then(|rel| rel.to_str())
-            .and_then(|rel| CachePath::parse(rel).ok());
         if let Some(r) = found
             && r.len != m.len()
         {
@@ -202,15 +195,13 @@ impl Scan {
                     }
                 }
             }
-            self.torn.push(path);
+            // Left in place: recorded below, so its hits are refused.
+            self.torn.push(path.clone());
         }
-        match (found, cache_path) {
-            (Some(r), Some(p)) => {
-                at.records.insert(p, r);
-            }
+        match (found, path.strip_prefix(at.asset)) {
+            (Some(r), Ok(rel)) => at.records.insert_found(at.id, rel, r),
+            (Some(_), Err(_)) => {}
             (None, _) => self.unverified += 1,
-            // Not a name the cache serves: no hit will ask for it.
-            (Some(_), None) => {}
         }
         let usage = &mut *at.usage;
         usage.bytes += m.len();
@@ -227,10 +218,11 @@ impl Scan {
 /// Where a walk is: the asset's directory, whether it cleans, and what it
 /// has counted.
 struct Walk<'a> {
+    id: AssetId,
     asset: &'a Path,
     clean: bool,
     usage: &'a mut Usage,
-    records: &'a mut HashMap<CachePath, Record>,
+    records: &'a mut Records,
 }
 
 fn is_shard(name: &str) -> bool {

@@ -1,0 +1,132 @@
+//! The integrity records the index keeps in memory, a few words per file.
+//!
+//! A hit checks the length it read against the file's record without a
+//! syscall, so the record of every file is in memory, and a cache may hold
+//! hundreds of thousands of files (a long VOD alone has tens of thousands of
+//! segments). A record is therefore keyed by a 64-bit hash of its path, not
+//! by the path: 24 bytes a file instead of the path's own allocations. The
+//! hash is keyed with a secret drawn when the cache opens, so nobody can
+//! name two files of an asset that collide; by chance, two of an asset's
+//! paths share a hash once in 2^64 / files² pairs, and then a hit is
+//! refused or checked against the other's length (the bytes served are
+//! still the file's own).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
+use std::path::Path;
+
+use crate::id::{AssetId, IdHasher, IdMap};
+use crate::path::CachePath;
+use crate::store::record::Record;
+
+/// The records of one asset, by path hash (already a hash: passed through).
+type AssetRecords = HashMap<u64, Record, BuildHasherDefault<IdHasher>>;
+
+/// The integrity record of every recorded resource, by asset and path.
+#[derive(Debug, Default)]
+pub(crate) struct Records {
+    secret: RandomState,
+    assets: IdMap<AssetRecords>,
+}
+
+impl Records {
+    fn key(&self, path: &str) -> u64 {
+        self.secret.hash_one(path)
+    }
+
+    /// The record of `path` in asset `id`.
+    pub(crate) fn get(&self, id: &AssetId, path: &CachePath) -> Option<Record> {
+        self.assets.get(id)?.get(&self.key(path.as_str())).copied()
+    }
+
+    /// Record `path` of asset `id`.
+    pub(crate) fn insert(&mut self, id: AssetId, path: &CachePath, record: Record) {
+        let key = self.key(path.as_str());
+        self.assets.entry(id).or_default().insert(key, record);
+    }
+
+    /// Record the file at `rel` (relative to the asset's directory) as the
+    /// scan finds it; a name that is not a [`CachePath`] is recorded too,
+    /// harmlessly: no hit asks for it.
+    pub(crate) fn insert_found(&mut self, id: AssetId, rel: &Path, record: Record) {
+        let mut joined = String::new();
+        for part in rel.iter() {
+            let Some(part) = part.to_str() else { return };
+            if !joined.is_empty() {
+                joined.push('/');
+            }
+            joined.push_str(part);
+        }
+        let key = self.key(&joined);
+        self.assets.entry(id).or_default().insert(key, record);
+    }
+
+    /// Forget the record of `path` of asset `id`, returning it.
+    pub(crate) fn remove(&mut self, id: &AssetId, path: &CachePath) -> Option<Record> {
+        let key = self.key(path.as_str());
+        self.assets.get_mut(id)?.remove(&key)
+    }
+
+    /// Forget every record of asset `id`.
+    pub(crate) fn forget(&mut self, id: &AssetId) {
+        self.assets.remove(id);
+    }
+
+    /// Heap bytes held by the records of asset `id`.
+    #[cfg(test)]
+    pub(crate) fn heap_bytes(&self, id: &AssetId) -> usize {
+        self.assets
+            .get(id)
+            .map_or(0, |m| m.capacity() * (size_of::<(u64, Record)>() + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> CachePath {
+        CachePath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_record_is_found_by_the_path_it_was_given_or_found_under() {
+        let id = AssetId::from_key(b"a");
+        let other = AssetId::from_key(b"b");
+        let mut r = Records::default();
+        let rec = |len| Record {
+            len,
+            digest: len * 7,
+        };
+        r.insert(id, &p("v0/seg/1.ts"), rec(1));
+        r.insert_found(id, Path::new("v0/seg/2.ts"), rec(2));
+        assert_eq!(r.get(&id, &p("v0/seg/1.ts")), Some(rec(1)));
+        assert_eq!(r.get(&id, &p("v0/seg/2.ts")), Some(rec(2)));
+        assert_eq!(r.get(&id, &p("v0/seg/3.ts")), None);
+        assert_eq!(r.get(&other, &p("v0/seg/1.ts")), None);
+        assert_eq!(r.remove(&id, &p("v0/seg/1.ts")), Some(rec(1)));
+        assert_eq!(r.get(&id, &p("v0/seg/1.ts")), None);
+        r.forget(&id);
+        assert_eq!(r.get(&id, &p("v0/seg/2.ts")), None);
+    }
+
+    #[test]
+    fn a_file_costs_a_few_words() {
+        let id = AssetId::from_key(b"a");
+        let mut r = Records::default();
+        let n = 30_000;
+        for i in 0..n {
+            r.insert(
+                id,
+                &p(&format!("v0/seg/{i:06}.ts")),
+                Record { len: 1, digest: 2 },
+            );
+        }
+        for i in 0..n {
+            assert!(r.get(&id, &p(&format!("v0/seg/{i:06}.ts"))).is_some());
+        }
+        let per_file = r.heap_bytes(&id) as f64 / f64::from(n);
+        // The hash table's own slack included (it grows by doubling).
+        assert!(per_file <= 2.0 * 25.0, "{per_file} bytes per file");
+    }
+}
