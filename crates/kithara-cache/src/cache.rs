@@ -31,8 +31,13 @@ use crate::store::{Base, Found, FsStore, MemStore, Plan, Seen, Store};
 use crate::write::{InFlight, Staged};
 
 /// How many times a read that raced a commit of the same resource (it
-/// opened the old file, the record is the new one's) reads again.
-const READ_TRIES: usize = 64;
+/// opened the old file, the record is the new one's) reads again without
+/// the engine lock; then it reads under the lock, where no commit can
+/// race it. A writer replacing the resource back to back falls into step
+/// with the readers (each waits out the other's commit on the lock, then
+/// reads while the other stages), so a reader could lose any number of
+/// lock-free tries in a row.
+const READ_TRIES: usize = 4;
 
 /// The stack of layers, outermost first.
 pub(crate) type Engine = EvictingStore<LeaseStore<IndexStore<Base>>, Box<dyn EvictionPolicy>>;
@@ -466,25 +471,31 @@ impl Shared {
             };
             return Ok(engine.served(id, path, seen).is_none().then_some(reader));
         };
-        for _ in 0..READ_TRIES {
+        let open = || -> Result<Option<(Found<AssetReader>, Option<u64>)>> {
             // A verified open reads the file through once, then hands it
             // over rewound: the reader holds exactly the bytes hashed.
-            let (found, digest) = if self.verify_reads {
-                match fs.measure_at(dir, path)? {
-                    None => return Ok(None),
-                    Some(m) => (m.found, Some(m.measured.digest)),
-                }
+            Ok(if self.verify_reads {
+                fs.measure_at(dir, path)?
+                    .map(|m| (m.found, Some(m.measured.digest)))
             } else {
-                match fs.open_at(dir, path)? {
-                    None => return Ok(None),
-                    Some(found) => (found, None),
-                }
+                fs.open_at(dir, path)?.map(|found| (found, None))
+            })
+        };
+        for _ in 0..READ_TRIES {
+            let Some((found, digest)) = open()? else {
+                return Ok(None);
             };
             if let Some(found) = self.checked(id, dir, path, found, digest) {
                 return Ok(found);
             }
         }
-        Ok(None)
+        let mut engine = self.engine.lock();
+        let Some((found, digest)) = open()? else {
+            return Ok(None);
+        };
+        Ok(self
+            .settle(&mut engine, id, dir, path, found, digest)
+            .flatten())
     }
 
     /// Reads a whole resource; on disk like [`Shared::open`], in one read
@@ -514,7 +525,15 @@ impl Shared {
                 return Ok(found.map(Bytes::from));
             }
         }
-        Ok(None)
+        let mut engine = self.engine.lock();
+        let Some(found) = fs.read_at(dir, path)? else {
+            return Ok(None);
+        };
+        let digest = self.verify_reads.then(|| record::digest(&found.body));
+        Ok(self
+            .settle(&mut engine, id, dir, path, found, digest)
+            .flatten()
+            .map(Bytes::from))
     }
 
     /// Hands what a read found to the layers under the engine lock
@@ -532,11 +551,23 @@ impl Shared {
         found: Found<T>,
         digest: Option<u64>,
     ) -> Option<Option<T>> {
+        self.settle(&mut self.engine.lock(), id, dir, path, found, digest)
+    }
+
+    /// [`Shared::checked`] with the engine lock held.
+    fn settle<T>(
+        &self,
+        engine: &mut Engine,
+        id: &AssetId,
+        dir: &str,
+        path: &CachePath,
+        found: Found<T>,
+        digest: Option<u64>,
+    ) -> Option<Option<T>> {
         let seen = Seen {
             len: found.len,
             digest,
         };
-        let mut engine = self.engine.lock();
         let Some(problem) = engine.served(id, path, seen) else {
             return Some(Some(found.body));
         };

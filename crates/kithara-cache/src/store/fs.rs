@@ -56,12 +56,26 @@ struct Config {
     /// makes its entries durable, these included: a power cut could then
     /// bring one back by name, without its data and without the record
     /// that would tell. So a directory is synced only after them.
-    unsynced: Mutex<HashMap<String, Vec<OsString>>>,
+    unsynced: Mutex<HashMap<String, Unsynced>>,
     /// Whether the last commit replaced a file. Replacements come in runs
     /// (a track fetched again), and for them a stat first is cheaper than
     /// a rename that refuses first.
     replacing: AtomicBool,
 }
+
+/// The files of one directory that `Buffered` writes renamed in and nothing
+/// synced since.
+#[derive(Debug)]
+enum Unsynced {
+    Names(Vec<OsString>),
+    /// More than [`MAX_UNSYNCED_NAMES`]: any file of the directory may be
+    /// one. A directory that streams a long track in `Buffered` writes would
+    /// otherwise keep a name per segment for as long as the process runs.
+    All,
+}
+
+/// Names listed per directory before its next sync syncs all its files.
+const MAX_UNSYNCED_NAMES: usize = 256;
 
 impl FsStore {
     /// The store at `root`, which must be a directory.
@@ -194,8 +208,12 @@ impl FsStore {
     /// durable. A file gone or replaced since is skipped (a replacement
     /// is synced by its own write or listed itself).
     fn sync_unsynced(&self, rel: &str, dir: &Dir) -> std::io::Result<()> {
-        let Some(names) = self.cfg.unsynced.lock().remove(rel) else {
-            return Ok(());
+        let names = match self.cfg.unsynced.lock().remove(rel) {
+            None => return Ok(()),
+            Some(Unsynced::Names(names)) => names,
+            // Directories and links are not opened as files; temp files
+            // are synced too, harmlessly.
+            Some(Unsynced::All) => dir.names()?,
         };
         for name in names {
             if let Some(file) = dir.open_file(&name)? {
@@ -211,12 +229,17 @@ impl FsStore {
 
     /// Notes a file a `Buffered` write renamed into the directory at `rel`.
     fn renamed_unsynced(&self, rel: &str, name: OsString) {
-        self.cfg
-            .unsynced
-            .lock()
+        let mut unsynced = self.cfg.unsynced.lock();
+        let entry = unsynced
             .entry(rel.to_owned())
-            .or_default()
-            .push(name);
+            .or_insert_with(|| Unsynced::Names(Vec::new()));
+        if let Unsynced::Names(names) = entry {
+            if names.len() < MAX_UNSYNCED_NAMES {
+                names.push(name);
+            } else {
+                *entry = Unsynced::All;
+            }
+        }
     }
 
     /// Starts a write of resource `path` of the asset at `asset` (see
