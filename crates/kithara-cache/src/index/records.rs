@@ -4,8 +4,11 @@
 //! syscall, so the record of every file is in memory, and a cache may hold
 //! hundreds of thousands of files (a long VOD alone has tens of thousands of
 //! segments). A record is therefore keyed by a 64-bit hash of its path, not
-//! by the path: 24 bytes a file instead of the path's own allocations. The
-//! hash is keyed with a secret drawn when the cache opens, so nobody can
+//! by the path, in a sorted array beside a small hash table of the newest
+//! (merged into the array once they are an eighth of it): about 27 bytes a
+//! file, where a hash table of all of them holds twice that on average and
+//! three times while it doubles. A lookup is a binary search, ~16 steps at
+//! 30,000 files, beside a hit's syscalls. The hash is keyed with a secret drawn when the cache opens, so nobody can
 //! name two files of an asset that collide; by chance, two of an asset's
 //! paths share a hash once in 2^64 / files² pairs, and then a hit is
 //! refused or checked against the other's length (the bytes served are
@@ -19,8 +22,50 @@ use crate::id::{AssetId, IdHasher, IdMap};
 use crate::path::CachePath;
 use crate::store::record::Record;
 
-/// The records of one asset, by path hash (already a hash: passed through).
-type AssetRecords = HashMap<u64, Record, BuildHasherDefault<IdHasher>>;
+/// The records of one asset, by path hash.
+#[derive(Debug, Default)]
+struct AssetRecords {
+    /// By key, no key twice.
+    sorted: Vec<(u64, Record)>,
+    /// Records not yet merged into `sorted` (keys already hashes: passed
+    /// through). No key is in both.
+    recent: HashMap<u64, Record, BuildHasherDefault<IdHasher>>,
+}
+
+/// Records a small asset keeps in `recent` alone.
+const MIN_RECENT: usize = 64;
+
+impl AssetRecords {
+    fn find(&self, key: u64) -> Result<usize, usize> {
+        self.sorted.binary_search_by_key(&key, |&(k, _)| k)
+    }
+
+    fn get(&self, key: u64) -> Option<Record> {
+        match self.recent.get(&key) {
+            Some(r) => Some(*r),
+            None => self.find(key).ok().map(|i| self.sorted[i].1),
+        }
+    }
+
+    fn insert(&mut self, key: u64, record: Record) {
+        if let Ok(i) = self.find(key) {
+            self.sorted[i].1 = record;
+            return;
+        }
+        self.recent.insert(key, record);
+        if self.recent.len() > MIN_RECENT.max(self.sorted.len() / 8) {
+            self.sorted.reserve_exact(self.recent.len());
+            self.sorted.extend(self.recent.drain());
+            self.sorted.sort_unstable_by_key(|&(k, _)| k);
+        }
+    }
+
+    fn remove(&mut self, key: u64) -> Option<Record> {
+        self.recent
+            .remove(&key)
+            .or_else(|| Some(self.sorted.remove(self.find(key).ok()?).1))
+    }
+}
 
 /// The integrity record of every recorded resource, by asset and path.
 #[derive(Debug, Default)]
@@ -36,7 +81,7 @@ impl Records {
 
     /// The record of `path` in asset `id`.
     pub(crate) fn get(&self, id: &AssetId, path: &CachePath) -> Option<Record> {
-        self.assets.get(id)?.get(&self.key(path.as_str())).copied()
+        self.assets.get(id)?.get(self.key(path.as_str()))
     }
 
     /// Record `path` of asset `id`.
@@ -64,7 +109,7 @@ impl Records {
     /// Forget the record of `path` of asset `id`, returning it.
     pub(crate) fn remove(&mut self, id: &AssetId, path: &CachePath) -> Option<Record> {
         let key = self.key(path.as_str());
-        self.assets.get_mut(id)?.remove(&key)
+        self.assets.get_mut(id)?.remove(key)
     }
 
     /// Forget every record of asset `id`.
@@ -75,9 +120,10 @@ impl Records {
     /// Heap bytes held by the records of asset `id`.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self, id: &AssetId) -> usize {
-        self.assets
-            .get(id)
-            .map_or(0, |m| m.capacity() * (size_of::<(u64, Record)>() + 1))
+        self.assets.get(id).map_or(0, |m| {
+            let entry = size_of::<(u64, Record)>();
+            m.sorted.capacity() * entry + m.recent.capacity() * (entry + 1)
+        })
     }
 }
 
@@ -122,11 +168,25 @@ mod tests {
                 Record { len: 1, digest: 2 },
             );
         }
-        for i in 0..n {
-            assert!(r.get(&id, &p(&format!("v0/seg/{i:06}.ts"))).is_some());
-        }
         let per_file = r.heap_bytes(&id) as f64 / f64::from(n);
-        // The hash table's own slack included (it grows by doubling).
-        assert!(per_file <= 2.0 * 25.0, "{per_file} bytes per file");
+        assert!(per_file <= 32.0, "{per_file} bytes per file");
+        // Found wherever they are (merged or recent); replaced in place;
+        // removed from either part.
+        for i in 0..n {
+            let path = p(&format!("v0/seg/{i:06}.ts"));
+            assert_eq!(r.get(&id, &path), Some(Record { len: 1, digest: 2 }), "{i}");
+            if i % 3 == 0 {
+                r.insert(id, &path, Record { len: 3, digest: 4 });
+            }
+        }
+        for i in 0..n {
+            let path = p(&format!("v0/seg/{i:06}.ts"));
+            let want = Record {
+                len: if i % 3 == 0 { 3 } else { 1 },
+                digest: if i % 3 == 0 { 4 } else { 2 },
+            };
+            assert_eq!(r.remove(&id, &path), Some(want), "{i}");
+            assert_eq!(r.get(&id, &path), None);
+        }
     }
 }
