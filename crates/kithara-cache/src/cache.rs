@@ -499,12 +499,14 @@ impl Shared {
     }
 
     /// Reads a whole resource; on disk like [`Shared::open`], in one read
-    /// sized by the length seen at open (`read/mod.rs`).
+    /// sized by the length seen at open (`read/mod.rs`), into `buf`'s
+    /// allocation (its first try; a try after a race allocates anew).
     pub(crate) fn read(
         &self,
         id: &AssetId,
         dir: Option<&str>,
         path: &CachePath,
+        buf: Vec<u8>,
     ) -> Result<Option<Bytes>> {
         let (Some(dir), Some(fs)) = (dir, &self.fs) else {
             let Some(reader) = self.open(id, None, path)? else {
@@ -515,8 +517,9 @@ impl Shared {
                 .map_err(|e| CacheError::io("read", path.to_string())(e))?;
             return Ok(Some(bytes));
         };
+        let mut buf = Some(buf);
         for _ in 0..READ_TRIES {
-            let Some(found) = fs.read_at(dir, path)? else {
+            let Some(found) = fs.read_at(dir, path, buf.take().unwrap_or_default())? else {
                 return Ok(None);
             };
             // Hashed outside the engine lock.
@@ -526,7 +529,7 @@ impl Shared {
             }
         }
         let mut engine = self.engine.lock();
-        let Some(found) = fs.read_at(dir, path)? else {
+        let Some(found) = fs.read_at(dir, path, Vec::new())? else {
             return Ok(None);
         };
         let digest = self.verify_reads.then(|| record::digest(&found.body));

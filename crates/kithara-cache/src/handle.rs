@@ -60,8 +60,18 @@ impl AssetHandle {
 
     /// Reads a whole cached resource; a hit makes the asset the most recently used.
     pub fn read(&self, path: &CachePath) -> Result<Option<Bytes>> {
+        self.read_in(path, Vec::new())
+    }
+
+    /// [`read`](Self::read) into `buf`'s allocation (emptied first, grown
+    /// to the resource's length): the caller chooses where the bytes' memory
+    /// comes from. With glibc, memory is drawn from an arena per thread, and
+    /// a read on a short-lived blocking thread would leave its freed bytes
+    /// in that thread's arena; a buffer allocated on a long-lived thread
+    /// keeps them in that thread's. In memory mode `buf` is not used.
+    pub fn read_in(&self, path: &CachePath, buf: Vec<u8>) -> Result<Option<Bytes>> {
         // An open file survives a concurrent eviction, so the read needs no lock.
-        self.inner.read(&self.id, self.dir.as_deref(), path)
+        self.inner.read(&self.id, self.dir.as_deref(), path, buf)
     }
 
     /// Writes a resource atomically: readers see the old bytes or the new, never a mix.

@@ -356,13 +356,19 @@ impl FsStore {
             }))
     }
 
-    /// Reads a whole resource in one read sized by the length seen at open.
-    pub(crate) fn read_at(&self, asset: &str, path: &CachePath) -> Result<Option<Found<Vec<u8>>>> {
+    /// Reads a whole resource into `buf` (emptied first, its allocation
+    /// kept) in one read sized by the length seen at open.
+    pub(crate) fn read_at(
+        &self,
+        asset: &str,
+        path: &CachePath,
+        mut buf: Vec<u8>,
+    ) -> Result<Option<Found<Vec<u8>>>> {
         let rel = Self::rel(asset, path);
         let Some((f, len, ino)) = self.open_regular(&rel)? else {
             return Ok(None);
         };
-        let mut buf = Vec::new();
+        buf.clear();
         append(&f, len, &mut buf).map_err(CacheError::io("read", self.cfg.root.display(&rel)))?;
         Ok(Some(Found {
             len: buf.len() as u64,
