@@ -52,6 +52,7 @@ mod guard;
 mod handler;
 mod keys;
 mod live;
+mod loops;
 mod media;
 mod options;
 mod playlist;

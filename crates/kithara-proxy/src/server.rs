@@ -19,6 +19,7 @@ use crate::conn;
 use crate::error::ProxyError;
 use crate::flight::Flights;
 use crate::guard::Hosts;
+use crate::loops::Loops;
 use crate::options::{Limits, ProxyOptions};
 use crate::stats::{Counters, ProxyStats};
 use crate::upstream::Upstream;
@@ -53,7 +54,8 @@ pub struct Proxy {
     base: Url,
     state: Arc<State>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// The accept loop; it hands back the event loops when it ends.
+    task: tokio::task::JoinHandle<Loops>,
 }
 
 impl std::fmt::Debug for State {
@@ -102,8 +104,11 @@ impl Proxy {
             id_with_query: opts.id_with_query,
             limits: opts.limits,
         });
+        let loops = Loops::start(opts.event_loops, addr.port()).map_err(|e| ProxyError::Setup {
+            reason: format!("event loops: {e}"),
+        })?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept(listener, Arc::clone(&state), stopped));
+        let task = tokio::spawn(accept(listener, Arc::clone(&state), stopped, loops));
         tracing::info!(%addr, offline = opts.offline, "proxy listening");
         Ok(Proxy {
             base,
@@ -136,10 +141,15 @@ impl Proxy {
     /// never committed), unpin every asset and flush the cache's index.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let loops = self.task.await;
         let mut tasks = std::mem::take(&mut *self.state.tasks.lock());
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
+        // The flights ran on the event loops; what is left there (pin
+        // timers) ends with them, before the index is flushed.
+        if let Ok(loops) = loops {
+            let _ = tokio::task::spawn_blocking(move || loops.join()).await;
+        }
         self.state.assets.unpin_all();
         let cache = self.state.cache.clone();
         let flushed = tokio::task::spawn_blocking(move || cache.flush()).await;
@@ -150,8 +160,14 @@ impl Proxy {
     }
 }
 
-/// Accept connections until told to stop, then drain them.
-async fn accept(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
+/// Accept connections until told to stop, then drain them; each
+/// connection is served on one of `loops` (handed back at the end).
+async fn accept(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut stop: watch::Receiver<bool>,
+    mut loops: Loops,
+) -> Loops {
     // The connection tasks, aborted if the grace period runs out.
     let mut conns = JoinSet::new();
     let slots = Arc::new(Semaphore::new(state.limits.max_connections.max(1)));
@@ -175,10 +191,22 @@ async fn accept(listener: TcpListener, state: Arc<State>, mut stop: watch::Recei
             _ = stop.wait_for(|s| *s) => break,
         };
         let _ = stream.set_nodelay(true);
+        // Off this runtime's reactor, onto the loop's (below), so that its
+        // readiness wakes the loop that serves it and no other thread.
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
         let (st, stopping) = (Arc::clone(&state), stop.clone());
         while conns.try_join_next().is_some() {}
-        conns.spawn(async move {
-            conn::serve(stream, st, stopping).await;
+        loops.spawn(&mut conns, async move {
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => conn::serve(stream, st, stopping).await,
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            }
             tracing::trace!(%peer, "connection closed");
             drop(slot);
         });
@@ -190,4 +218,5 @@ async fn accept(listener: TcpListener, state: Arc<State>, mut stop: watch::Recei
     }
     conns.abort_all();
     while conns.join_next().await.is_some() {}
+    loops
 }

@@ -231,3 +231,38 @@ async fn one_connection_carries_many_answers() {
     }
     assert_eq!(s.origin.requests(&s.origin.segment_path(0, 2)), 1);
 }
+
+/// The threads of the proxy listening on `port` that serve connections
+/// (named `proxy:PORT/I`, see `src/loops.rs`).
+#[cfg(target_os = "linux")]
+fn loop_threads(port: u16) -> usize {
+    let prefix = format!("proxy:{port}/");
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(&prefix))
+        .count()
+}
+
+/// Connections are served on the proxy's own event loops (one thread
+/// each), or on the caller's runtime with `event_loops(0)`; either way the
+/// bytes are the origin's, miss and hit, and a shutdown ends the loops.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn event_loops_serve_the_same_bytes_and_end_with_the_proxy() {
+    for n in [3, 0] {
+        let s = start(OriginConfig::default().segments(4), |o| o.event_loops(n)).await;
+        let port = s.proxy.base_url().port().unwrap();
+        assert_eq!(loop_threads(port), n, "loops running");
+        let master = s.proxy.url_for(&s.origin.master_url());
+        // Several connections at once, so that each loop gets some.
+        let plays = futures_util::future::join_all((0..4).map(|_| common::play(&master, 0))).await;
+        let warm = common::play(&master, 0).await;
+        for p in plays.iter().chain([&warm]) {
+            assert_eq!(p.media, common::served(&s.origin, 0, 4), "{n} loops");
+        }
+        assert!(s.proxy.stats().hits >= 4, "{:?}", s.proxy.stats());
+        s.proxy.shutdown().await;
+        assert_eq!(loop_threads(port), 0, "loops left after shutdown");
+    }
+}

@@ -167,9 +167,16 @@ fn serve(dir: PathBuf) {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let proxy = Proxy::start(ProxyOptions::new(cache))
-            .await
-            .expect("start the proxy");
+        let mut opts = ProxyOptions::new(cache);
+        // `KITHARA_PROXY_BENCH_LOOPS=0` serves on this runtime's workers,
+        // to compare with the default (one event loop per core).
+        if let Some(n) = std::env::var("KITHARA_PROXY_BENCH_LOOPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            opts = opts.event_loops(n);
+        }
+        let proxy = Proxy::start(opts).await.expect("start the proxy");
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", proxy.base_url()).expect("stdout");
         out.flush().expect("stdout");
