@@ -253,7 +253,8 @@ async fn event_loops_serve_the_same_bytes_and_end_with_the_proxy() {
     for n in [3, 0] {
         let s = start(OriginConfig::default().segments(4), |o| o.event_loops(n)).await;
         let port = s.proxy.base_url().port().unwrap();
-        assert_eq!(loop_threads(port), n, "loops running");
+        // A thread takes its name once it runs: wait (bounded) for that.
+        common::until("the loops to run", || loop_threads(port) == n).await;
         let master = s.proxy.url_for(&s.origin.master_url());
         // Several connections at once, so that each loop gets some.
         let plays = futures_util::future::join_all((0..4).map(|_| common::play(&master, 0))).await;
