@@ -22,7 +22,7 @@ use crate::open::recover::{RecoveryReport, reconcile};
 use crate::options::{CacheOptions, DEFAULT_MAX_BYTES, DEFAULT_WRITE_LEASE, Durability};
 use crate::path::CachePath;
 use crate::persist::flusher::Flusher;
-use crate::persist::load;
+use crate::persist::load::{self, Loaded};
 use crate::pins::PinFiles;
 use crate::read::AssetReader;
 use crate::stats::{AssetInfo, CacheStats};
@@ -391,7 +391,17 @@ fn shrink_at_open(engine: &mut Engine) -> Vec<AssetInfo> {
 
 fn recover_index(fs: &FsStore, owner: bool) -> (Index, RecoveryReport) {
     let loaded = load::load(fs, INDEX_FILE);
-    reconcile(loaded, fs.scan(owner), unix_ms())
+    // The stored index says how many files each asset had: the records
+    // of an asset are gathered into an array of that size.
+    let files = |id: &AssetId| match &loaded {
+        Loaded::Found(state) => state
+            .assets
+            .get(id)
+            .map_or(0, |e| usize::try_from(e.files).unwrap_or(0)),
+        _ => 0,
+    };
+    let scan = fs.scan(owner, files);
+    reconcile(loaded, scan, unix_ms())
 }
 
 impl Shared {

@@ -42,8 +42,8 @@ pub(crate) struct Loader {
     max_segments: usize,
     /// How init and media segments are written (playlists and keys use the cache's own).
     segment_durability: Durability,
-    /// The length of the last resource read from the cache: the size of
-    /// the buffer the next read gets (segments of a track are alike).
+    /// The length of the last segment read from the cache: the size of
+    /// the buffer the next one gets (segments of a track are alike).
     last_read: AtomicUsize,
 }
 
@@ -170,9 +170,11 @@ impl Loader {
         // 300-segment one with them, 1.19x with one arena for all; see
         // BENCHMARKS.md section 7). Never empty: a growth of even one byte
         // stays in the arena it was allocated from.
+        let media = matches!(res.kind, ResourceKind::Segment | ResourceKind::Init);
         let hint = match &res.range {
             Some(r) => usize::try_from(r.end - r.start).unwrap_or(0),
-            None => self.last_read.load(Ordering::Relaxed),
+            None if media => self.last_read.load(Ordering::Relaxed),
+            None => 0,
         };
         let buf = Vec::with_capacity(hint.clamp(1, MAX_READ_HINT));
         let got = self
@@ -187,7 +189,9 @@ impl Loader {
             tracing::warn!(url = %res.url, path = %res.path, len = bytes.len(), "cached file empty or of the wrong length (an interrupted write?): treated as missing");
             return Ok(None);
         }
-        self.last_read.store(bytes.len(), Ordering::Relaxed);
+        if media {
+            self.last_read.store(bytes.len(), Ordering::Relaxed);
+        }
         self.stats.record(Source::Cache, bytes.len());
         tracing::trace!(url = %res.url, path = %res.path, len = bytes.len(), "cache hit");
         Ok(Some(bytes))

@@ -32,6 +32,9 @@ struct AssetRecords {
     recent: HashMap<u64, Record, BuildHasherDefault<IdHasher>>,
 }
 
+/// The most records [`Records::expect`] makes room for ahead (24 MB).
+const MAX_EXPECTED: usize = 1 << 20;
+
 /// Records a small asset keeps in `recent` alone.
 const MIN_RECENT: usize = 64;
 
@@ -92,7 +95,9 @@ impl Records {
 
     /// Record the file at `rel` (relative to the asset's directory) as the
     /// scan finds it; a name that is not a [`CachePath`] is recorded too,
-    /// harmlessly: no hit asks for it.
+    /// harmlessly: no hit asks for it. Appended unsorted: the scan calls
+    /// [`sorted`](Self::sorted) once it has walked the asset, so an asset
+    /// of many files is sorted once, not merged an eighth at a time.
     pub(crate) fn insert_found(&mut self, id: AssetId, rel: &Path, record: Record) {
         let mut joined = String::new();
         for part in rel.iter() {
@@ -103,7 +108,32 @@ impl Records {
             joined.push_str(part);
         }
         let key = self.key(&joined);
-        self.assets.entry(id).or_default().insert(key, record);
+        self.assets
+            .entry(id)
+            .or_default()
+            .sorted
+            .push((key, record));
+    }
+
+    /// Make room for `n` records [`insert_found`](Self::insert_found) will
+    /// append to asset `id` (a hint: more or fewer may come). The hint is
+    /// capped, so that a damaged index cannot make the open allocate much.
+    pub(crate) fn expect(&mut self, id: AssetId, n: usize) {
+        let n = n.min(MAX_EXPECTED);
+        if n > 0 {
+            self.assets.entry(id).or_default().sorted.reserve_exact(n);
+        }
+    }
+
+    /// Put the records [`insert_found`](Self::insert_found) appended to
+    /// asset `id` in order (a file found twice, which a walk never does,
+    /// keeps one record).
+    pub(crate) fn sorted(&mut self, id: &AssetId) {
+        if let Some(a) = self.assets.get_mut(id) {
+            a.sorted.sort_unstable_by_key(|&(k, _)| k);
+            a.sorted.dedup_by_key(|&mut (k, _)| k);
+            a.sorted.shrink_to_fit();
+        }
     }
 
     /// Forget the record of `path` of asset `id`, returning it.
@@ -146,8 +176,11 @@ mod tests {
         };
         r.insert(id, &p("v0/seg/1.ts"), rec(1));
         r.insert_found(id, Path::new("v0/seg/2.ts"), rec(2));
+        r.insert_found(id, Path::new("v0/seg/0.ts"), rec(0));
+        r.sorted(&id);
         assert_eq!(r.get(&id, &p("v0/seg/1.ts")), Some(rec(1)));
         assert_eq!(r.get(&id, &p("v0/seg/2.ts")), Some(rec(2)));
+        assert_eq!(r.get(&id, &p("v0/seg/0.ts")), Some(rec(0)));
         assert_eq!(r.get(&id, &p("v0/seg/3.ts")), None);
         assert_eq!(r.get(&other, &p("v0/seg/1.ts")), None);
         assert_eq!(r.remove(&id, &p("v0/seg/1.ts")), Some(rec(1)));

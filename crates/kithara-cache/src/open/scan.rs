@@ -48,7 +48,8 @@ pub(crate) struct Scan {
 impl FsStore {
     /// Walks the tree; never fails (what it cannot read it reports as skipped).
     /// With `clean`, removes temp files and trash.
-    pub(crate) fn scan(&self, clean: bool) -> Scan {
+    /// `files`: how many files an asset is expected to hold (a hint).
+    pub(crate) fn scan(&self, clean: bool, files: impl Fn(&AssetId) -> usize) -> Scan {
         let mut scan = Scan::default();
         let root = self.root();
         if clean {
@@ -98,6 +99,7 @@ impl FsStore {
                     Some(id) if entry.file_type().is_ok_and(|t| t.is_dir()) => {
                         let mut usage = Usage::default();
                         let mut records = std::mem::take(&mut scan.records);
+                        records.expect(id, files(&id));
                         let mut at = Walk {
                             id,
                             asset: &path,
@@ -106,6 +108,7 @@ impl FsStore {
                             records: &mut records,
                         };
                         scan.walk(&path, &mut at);
+                        records.sorted(&id);
                         scan.records = records;
                         scan.assets.insert(id, usage);
                     }

@@ -370,6 +370,11 @@ impl FsStore {
         };
         buf.clear();
         append(&f, len, &mut buf).map_err(CacheError::io("read", self.cfg.root.display(&rel)))?;
+        // The bytes live as long as the caller keeps them: a buffer given
+        // much larger than the resource is trimmed to it.
+        if buf.capacity() / 2 > buf.len() {
+            buf.shrink_to_fit();
+        }
         Ok(Some(Found {
             len: buf.len() as u64,
             body: buf,
