@@ -527,14 +527,15 @@ impl Shared {
                 .map_err(|e| CacheError::io("read", path.to_string())(e))?;
             return Ok(Some(bytes));
         };
+        // Hashed outside the engine lock (but for the last try).
+        let digest = |f: &Found<Vec<u8>>| self.verify_reads.then(|| record::digest(&f.body));
         let mut buf = Some(buf);
         for _ in 0..READ_TRIES {
             let Some(found) = fs.read_at(dir, path, buf.take().unwrap_or_default())? else {
                 return Ok(None);
             };
-            // Hashed outside the engine lock.
-            let digest = self.verify_reads.then(|| record::digest(&found.body));
-            if let Some(found) = self.checked(id, dir, path, found, digest) {
+            let seen = digest(&found);
+            if let Some(found) = self.checked(id, dir, path, found, seen) {
                 return Ok(found.map(Bytes::from));
             }
         }
@@ -542,9 +543,9 @@ impl Shared {
         let Some(found) = fs.read_at(dir, path, Vec::new())? else {
             return Ok(None);
         };
-        let digest = self.verify_reads.then(|| record::digest(&found.body));
+        let seen = digest(&found);
         Ok(self
-            .settle(&mut engine, id, dir, path, found, digest)
+            .settle(&mut engine, id, dir, path, found, seen)
             .flatten()
             .map(Bytes::from))
     }

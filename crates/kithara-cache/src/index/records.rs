@@ -8,8 +8,9 @@
 //! (merged into the array once they are an eighth of it): about 27 bytes a
 //! file, where a hash table of all of them holds twice that on average and
 //! three times while it doubles. A lookup is a binary search, ~16 steps at
-//! 30,000 files, beside a hit's syscalls. The hash is keyed with a secret drawn when the cache opens, so nobody can
-//! name two files of an asset that collide; by chance, two of an asset's
+//! 30,000 files, beside a hit's syscalls. The hash is keyed with a secret
+//! drawn when the cache opens, so nobody can name two files of an asset
+//! that collide; by chance, two of an asset's
 //! paths share a hash once in 2^64 / files² pairs, and then a hit is
 //! refused or checked against the other's length (the bytes served are
 //! still the file's own).
@@ -99,15 +100,9 @@ impl Records {
     /// [`sorted`](Self::sorted) once it has walked the asset, so an asset
     /// of many files is sorted once, not merged an eighth at a time.
     pub(crate) fn insert_found(&mut self, id: AssetId, rel: &Path, record: Record) {
-        let mut joined = String::new();
-        for part in rel.iter() {
-            let Some(part) = part.to_str() else { return };
-            if !joined.is_empty() {
-                joined.push('/');
-            }
-            joined.push_str(part);
-        }
-        let key = self.key(&joined);
+        // Joined by `/` as a `CachePath` is (the store is unix only).
+        let Some(rel) = rel.to_str() else { return };
+        let key = self.key(rel);
         self.assets
             .entry(id)
             .or_default()
