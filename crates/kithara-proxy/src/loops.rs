@@ -7,9 +7,11 @@
 //! nginx's does.
 //!
 //! What a connection starts (a flight, a pin timer, a blocking read) runs
-//! on its loop too. The loops end when [`Loops`] is dropped (tasks still
+//! on its loop too, and a flight fetches over upstream connections that
+//! loop drives ([`current`], `upstream.rs`). The loops end when [`Loops`] is dropped (tasks still
 //! on them are dropped, as an abort would) or joined.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::thread::JoinHandle;
@@ -17,6 +19,17 @@ use std::thread::JoinHandle;
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
+
+thread_local! {
+    /// The index of the loop this thread runs, if it runs one.
+    static AT: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The index of the loop the calling thread runs (`None` off the loops):
+/// what runs on a loop uses that loop's own upstream connections.
+pub(crate) fn current() -> Option<usize> {
+    AT.with(Cell::get)
+}
 
 /// The loops, each a thread running a current-thread runtime until told
 /// to stop.
@@ -47,6 +60,7 @@ impl Loops {
             let thread = std::thread::Builder::new()
                 .name(format!("proxy:{port}/{i}"))
                 .spawn(move || {
+                    AT.with(|at| at.set(Some(i)));
                     rt.block_on(async {
                         let _ = stopped.await;
                     });

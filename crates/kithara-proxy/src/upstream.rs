@@ -76,11 +76,14 @@ pub(crate) struct Ask<'a> {
 }
 
 pub(crate) struct Upstream {
-    /// For requests that carry no extras: redirects followed anywhere.
-    client: reqwest::Client,
-    /// For requests that carry extras: redirects followed by [`Self::send`],
-    /// with the extras only on hosts in scope.
-    scoped: reqwest::Client,
+    /// The clients of the runtime that started the proxy (first), then of
+    /// each event loop. A client's connections are driven by tasks on the
+    /// runtime that opened them: with one shared client, a miss on one
+    /// loop could fetch over a connection driven by the other, and every
+    /// request and every piece of the body would cross between threads (a
+    /// wake-up each way on the first byte's path). Each loop fetches over
+    /// connections of its own instead.
+    pools: Box<[Clients]>,
     headers: HeaderMap,
     key_headers: HeaderMap,
     key_query: Vec<(String, String)>,
@@ -109,6 +112,15 @@ fn authority(url: &Url) -> Option<String> {
     })
 }
 
+/// One runtime's HTTP clients.
+struct Clients {
+    /// For requests that carry no extras: redirects followed anywhere.
+    client: reqwest::Client,
+    /// For requests that carry extras: redirects followed by
+    /// [`Upstream::send`], with the extras only on hosts in scope.
+    scoped: reqwest::Client,
+}
+
 impl Upstream {
     pub(crate) fn new(opts: &ProxyOptions, stats: Arc<Counters>) -> Result<Self, ProxyError> {
         let build = |policy: reqwest::redirect::Policy| {
@@ -126,9 +138,16 @@ impl Upstream {
                     reason: e.to_string(),
                 })
         };
+        let pools = (0..=opts.event_loops)
+            .map(|_| {
+                Ok(Clients {
+                    client: build(reqwest::redirect::Policy::limited(10))?,
+                    scoped: build(reqwest::redirect::Policy::none())?,
+                })
+            })
+            .collect::<Result<_, ProxyError>>()?;
         Ok(Self {
-            client: build(reqwest::redirect::Policy::limited(10))?,
-            scoped: build(reqwest::redirect::Policy::none())?,
+            pools,
             headers: header_map(&opts.headers, "header")?,
             key_headers: header_map(&opts.key_headers, "key header")?,
             key_query: opts.key_query.clone(),
@@ -138,6 +157,13 @@ impl Upstream {
             offline: opts.offline,
             stats,
         })
+    }
+
+    /// The clients of the calling thread's loop (those of the proxy's own
+    /// runtime off the loops).
+    fn pool(&self) -> &Clients {
+        let at = crate::loops::current().map_or(0, |i| i + 1);
+        self.pools.get(at).unwrap_or(&self.pools[0])
     }
 
     /// Whether `url` may receive the extras of a request for `ask`.
@@ -212,8 +238,9 @@ impl Upstream {
         ask: Ask<'_>,
         range: Option<&Range<u64>>,
     ) -> Result<reqwest::Response, UpstreamError> {
+        let pool = self.pool();
         for _ in 0..10 {
-            let client = if extras { &self.scoped } else { &self.client };
+            let client = if extras { &pool.scoped } else { &pool.client };
             let mut req = client.get(url.clone());
             if extras {
                 req = req.headers(headers.clone());
@@ -350,4 +377,61 @@ impl Upstream {
 /// carry secrets there).
 fn host(url: &Url) -> String {
     url.host_str().unwrap_or("the origin").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kithara_cache::{AssetCache, CacheOptions};
+    use tokio::task::JoinSet;
+
+    use super::Upstream;
+    use crate::loops::{self, Loops};
+    use crate::options::ProxyOptions;
+
+    /// What runs on a loop fetches with that loop's clients (whose
+    /// connections that loop drives), what runs off the loops with the
+    /// proxy runtime's: never another loop's.
+    #[tokio::test]
+    async fn each_event_loop_fetches_with_clients_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = AssetCache::open(CacheOptions::new(dir.path())).unwrap();
+        let up = Arc::new(
+            Upstream::new(&ProxyOptions::new(cache).event_loops(2), Arc::default()).unwrap(),
+        );
+        assert_eq!(up.pools.len(), 3);
+        let addr = |up: &Upstream| std::ptr::from_ref(up.pool()) as usize;
+        let off = addr(&up);
+        assert_eq!(off, std::ptr::from_ref(&up.pools[0]) as usize);
+        let mut loops = Loops::start(2, 0).unwrap();
+        let mut set = JoinSet::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..4 {
+            let (up, tx) = (Arc::clone(&up), tx.clone());
+            loops.spawn(&mut set, async move {
+                let _ = tx.send((loops::current(), addr(&up)));
+            });
+        }
+        drop(tx);
+        let mut seen = Vec::new();
+        while let Some(got) = rx.recv().await {
+            seen.push(got);
+        }
+        seen.sort_unstable();
+        let pool = |i: usize| std::ptr::from_ref(&up.pools[i]) as usize;
+        assert_eq!(
+            seen,
+            vec![
+                (Some(0), pool(1)),
+                (Some(0), pool(1)),
+                (Some(1), pool(2)),
+                (Some(1), pool(2)),
+            ]
+        );
+        while set.join_next().await.is_some() {}
+        tokio::task::spawn_blocking(move || loops.join())
+            .await
+            .unwrap();
+    }
 }
