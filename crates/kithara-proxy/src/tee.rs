@@ -80,22 +80,30 @@ async fn tee(
     // and the first bytes go to the players from memory even before they
     // are: no file work on the first byte's path.
     let (tx, rx) = mpsc::unbounded_channel();
-    let filler = tokio::task::spawn_blocking({
-        let dir = state
-            .cache
-            .root()
-            .map_or_else(std::env::temp_dir, ToOwned::to_owned);
-        let (flight, handle, p) = (Arc::clone(flight), asset.handle.clone(), path.clone());
-        move || fill(&flight, &dir, &handle, &p, rx)
-    });
-    let fetched = fetch(state, asset, path, target, parent, flight, &tx).await;
-    if let Err(e) = &fetched {
-        flight.end(Err(e.clone()));
-    }
-    drop(tx);
-    let filled = filler
-        .await
-        .map_err(|e| Refusal::Upstream(format!("spool task failed: {e}")));
+    let fetching = async {
+        let fetched = fetch(state, asset, path, target, parent, flight, &tx).await;
+        if let Err(e) = &fetched {
+            flight.end(Err(e.clone()));
+        }
+        drop(tx);
+        fetched
+    };
+    let dir = state
+        .cache
+        .root()
+        .map_or_else(std::env::temp_dir, ToOwned::to_owned);
+    let (f, handle, p) = (Arc::clone(flight), asset.handle.clone(), path.clone());
+    let filling = async move {
+        // Started once the request is on its way (the connection's task,
+        // woken by the fetch, runs on this loop before this task does
+        // again): the blocking thread it wakes could take this core before
+        // the request went out.
+        tokio::task::yield_now().await;
+        tokio::task::spawn_blocking(move || fill(&f, &dir, &handle, &p, rx))
+            .await
+            .map_err(|e| Refusal::Upstream(format!("spool task failed: {e}")))
+    };
+    let (fetched, filled) = tokio::join!(fetching, filling);
     fetched.and(filled?)
 }
 
@@ -146,6 +154,11 @@ async fn fetch(
             .await
             .map_err(|_| Refusal::Upstream("the spool writer stopped".into()))?;
         flight.arrive(chunk.clone());
+        // The followers this woke (on this loop) write the chunk to their
+        // players before the spool writer is woken: woken first, the
+        // writer takes the core (a woken thread preempts its waker) for as
+        // long as its disk write lasts, and the players' bytes wait.
+        tokio::task::yield_now().await;
         if tx.send(Fill::Chunk(chunk, permit)).is_err() {
             // The spool writer failed; it ended the flight with why.
             return Ok(());
