@@ -131,3 +131,63 @@ fn a_kill_9_mid_stream_leaves_a_cache_that_verifies() {
     );
     assert_eq!(String::from_utf8_lossy(&verify.stdout).trim(), "ok");
 }
+
+/// Every request is one stderr line with its method, path (without the
+/// token), status and time, in the layout `kithara serve` documents:
+/// `<UTC time, µs>  INFO kithara_proxy::request: request method=GET
+/// path="…" status=200 ms=…`.
+#[test]
+fn each_request_is_one_log_line_with_method_path_status_and_time() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+
+    let origin = HlsOrigin::start(OriginConfig::default().segments(1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = common::serve_with_stderr(dir.path(), &[], Stdio::piped());
+    let base = base.as_str();
+    let (status, _) = get(&play_url(base, &origin)).expect("answered");
+    assert_eq!(status, 200);
+    let rest = base.strip_prefix("http://").unwrap();
+    let host = rest.split_once('/').unwrap().0;
+    let (status, _) = get(&format!("http://{host}/{}/a/b", "f".repeat(32))).expect("answered");
+    assert_eq!(status, 404);
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+
+    let requests: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("kithara_proxy::request"))
+        .collect();
+    assert_eq!(requests.len(), 2, "{err}");
+    for (line, path, status) in [(requests[0], "play", 200), (requests[1], "a/b", 404)] {
+        // 2026-11-29T01:26:44.123456Z
+        let (time, rest) = line.split_at(27);
+        let b = time.as_bytes();
+        for (i, c) in b.iter().enumerate() {
+            let want = match i {
+                4 | 7 => b'-',
+                10 => b'T',
+                13 | 16 => b':',
+                19 => b'.',
+                26 => b'Z',
+                _ => {
+                    assert!(c.is_ascii_digit(), "{line}");
+                    continue;
+                }
+            };
+            assert_eq!(*c, want, "{line}");
+        }
+        let want = format!(
+            "  INFO kithara_proxy::request: request method=GET path=\"{path}\" status={status} ms="
+        );
+        let ms = rest.strip_prefix(&want).unwrap_or_else(|| panic!("{line}"));
+        assert!(ms.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "{line}");
+    }
+}

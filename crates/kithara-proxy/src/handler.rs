@@ -20,9 +20,9 @@ use crate::route::{Route, route};
 use crate::server::State;
 
 /// Answer `req`; never fails (a refusal is a response).
-pub(crate) async fn handle(state: Arc<State>, req: Request<()>) -> Response<Body> {
+pub(crate) async fn handle(state: &Arc<State>, req: &Request<()>) -> Response<Body> {
     state.counters.request();
-    match steps(&state, &req).await {
+    match steps(state, req).await {
         Ok(resp) => resp,
         Err(r) => respond::refusal(&r),
     }

@@ -21,11 +21,17 @@ pub fn kithara(dir: &Path) -> Command {
 /// it and the base URL of its one stdout line.
 #[allow(dead_code, reason = "not every test binary starts a server")]
 pub fn serve(dir: &Path, global: &[&str]) -> (Child, String) {
+    serve_with_stderr(dir, global, Stdio::null())
+}
+
+/// As [`serve`], with its stderr (the log) going to `stderr`.
+#[allow(dead_code, reason = "not every test binary starts a server")]
+pub fn serve_with_stderr(dir: &Path, global: &[&str], stderr: Stdio) -> (Child, String) {
     let mut child = kithara(dir)
         .args(global)
         .arg("serve")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();

@@ -77,18 +77,15 @@ pub(crate) async fn serve(
             chunked: head.req.version() == Version::HTTP_11,
             limit: limits.write_timeout,
         };
-        let (started, method, uri) = (
-            Instant::now(),
-            head.req.method().clone(),
-            head.req.uri().clone(),
-        );
-        let resp = handler::handle(Arc::clone(&state), head.req).await;
+        let started = Instant::now();
+        let resp = handler::handle(&state, &head.req).await;
         let status = resp.status().as_u16();
         let written = write::response(&mut stream, resp, &reply).await;
         // Logged once the answer is out: off the first byte's path, and
         // with how long it took and whether it was cut.
         let ms = started.elapsed().as_secs_f64() * 1e3;
-        let path = handler::logged_path(&uri);
+        let method = head.req.method().as_str();
+        let path = handler::logged_path(head.req.uri());
         match written {
             Ok(more) => {
                 tracing::info!(target: "kithara_proxy::request", %method, path, status, ms, "request");
