@@ -81,12 +81,9 @@ fn init_logging(cli: &Cli) {
         level.to_owned()
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    // The proxy's format (one line per request is on every hit's path);
-    // the bench's proxy child logs with it too.
     tracing_subscriber::fmt()
-        .with_ansi(stderr().is_terminal())
-        .event_format(kithara_proxy::LogFormat)
         .with_env_filter(filter)
         .with_writer(stderr)
+        .with_ansi(stderr().is_terminal())
         .init();
 }

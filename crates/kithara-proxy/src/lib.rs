@@ -52,7 +52,6 @@ mod guard;
 mod handler;
 mod keys;
 mod live;
-mod log;
 mod loops;
 mod media;
 mod options;
@@ -65,7 +64,6 @@ mod tee;
 mod upstream;
 
 pub use error::ProxyError;
-pub use log::LogFormat;
 pub use options::{Limits, ProxyOptions};
 pub use server::Proxy;
 pub use stats::ProxyStats;

@@ -156,10 +156,9 @@ fn serve(dir: PathBuf) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("kithara_proxy=info"));
     tracing_subscriber::fmt()
-        .with_ansi(false)
-        .event_format(kithara_proxy::LogFormat)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .init();
     let cache = AssetCache::open(CacheOptions::new(&dir).max_bytes(SERVE_MAX_BYTES))
         .expect("open the cache");
