@@ -8,8 +8,9 @@
 //!
 //! What a connection starts (a flight, a pin timer, a blocking read) runs
 //! on its loop too, and a flight fetches over upstream connections that
-//! loop drives ([`current`], `upstream.rs`). The loops end when [`Loops`] is dropped (tasks still
-//! on them are dropped, as an abort would) or joined.
+//! loop drives ([`current`], `upstream.rs`). The loops end when [`Loops`]
+//! is dropped (tasks still on them are dropped, as an abort would) or
+//! joined.
 
 use std::cell::Cell;
 use std::future::Future;

@@ -402,8 +402,8 @@ mod tests {
         );
         assert_eq!(up.pools.len(), 3);
         let addr = |up: &Upstream| std::ptr::from_ref(up.pool()) as usize;
-        let off = addr(&up);
-        assert_eq!(off, std::ptr::from_ref(&up.pools[0]) as usize);
+        let pool = |i: usize| std::ptr::from_ref(&up.pools[i]) as usize;
+        assert_eq!(addr(&up), pool(0), "off the loops");
         let mut loops = Loops::start(2, 0).unwrap();
         let mut set = JoinSet::new();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -419,7 +419,6 @@ mod tests {
             seen.push(got);
         }
         seen.sort_unstable();
-        let pool = |i: usize| std::ptr::from_ref(&up.pools[i]) as usize;
         assert_eq!(
             seen,
             vec![
