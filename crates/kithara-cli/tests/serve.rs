@@ -189,5 +189,7 @@ fn each_request_is_one_log_line_with_method_path_status_and_time() {
         );
         let ms = rest.strip_prefix(&want).unwrap_or_else(|| panic!("{line}"));
         assert!(ms.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "{line}");
+        // To the µs, no float noise.
+        assert!(ms.split('.').nth(1).is_none_or(|f| f.len() <= 3), "{line}");
     }
 }
