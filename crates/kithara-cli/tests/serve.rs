@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::process::{Child, Command};
+use std::io::Read as _;
+use std::process::{Child, Command, Stdio};
 
 use kithara_test_utils::{HlsOrigin, OriginConfig};
 
@@ -138,9 +139,6 @@ fn a_kill_9_mid_stream_leaves_a_cache_that_verifies() {
 /// path="…" status=200 ms=…`.
 #[test]
 fn each_request_is_one_log_line_with_method_path_status_and_time() {
-    use std::io::Read as _;
-    use std::process::Stdio;
-
     let origin = HlsOrigin::start(OriginConfig::default().segments(1)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut child, base) = common::serve_with_stderr(dir.path(), &[], Stdio::piped());
